@@ -1,0 +1,171 @@
+// The typed model of rollbackd.toml and the rule files (the format is documented in docs/rules.md).
+// Plain values: the loader fills them after validation, so every field here is already known to be
+// consistent (names resolve, exactly one condition, durations positive where they must be).
+#ifndef ROLLBACKD_CONFIG_MODEL_H_
+#define ROLLBACKD_CONFIG_MODEL_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/config/diagnostics.h"
+#include "daemon/config/duration.h"
+
+namespace rollbackd {
+
+enum class Severity { kInfo, kWarning, kCritical };
+enum class NoDataPolicy { kOk, kHold, kBreach };
+
+// How the current value is compared. The *_ratio and *_delta kinds need a baseline.
+enum class ConditionKind { kAbove, kBelow, kAboveRatio, kBelowRatio, kAboveDelta, kBelowDelta };
+enum class BaselineKind { kNone, kQuery, kSnapshot };
+
+std::string_view SeverityName(Severity s);
+std::optional<Severity> ParseSeverity(std::string_view s);
+std::string_view NoDataName(NoDataPolicy p);
+std::string_view ConditionKeyName(ConditionKind k);  // the rule file key: "above_ratio"
+
+using LabelMap = std::map<std::string, std::string>;
+
+struct Trigger {
+  std::string name;
+  std::string source = "default";  // [prometheus.<source>]
+  SourceLocation source_where;     // the `source` key, or the trigger when it is absent
+  std::string query;
+  ConditionKind condition = ConditionKind::kAbove;
+  double threshold = 0;  // the condition's number: 0.02 for `above = 0.02`, 1.5 for `above_ratio = 1.5`
+  BaselineKind baseline = BaselineKind::kNone;
+  std::string baseline_query;          // when baseline == kQuery
+  std::optional<double> min_value;     // noise floor: no breach while current < min_value
+  std::string min_traffic_query;       // empty: no traffic floor
+  double min_traffic = 0;
+  Duration for_duration{0};
+  Severity severity = Severity::kWarning;
+  NoDataPolicy no_data = NoDataPolicy::kOk;
+  bool rollback = false;
+  LabelMap labels;  // added to this trigger's events
+  SourceLocation where;
+};
+
+struct HealthCheck {
+  std::string name;
+  std::string url;
+  Duration interval{0};  // 0: the service's interval
+  Duration timeout{std::chrono::seconds(1)};
+  std::vector<int> expect_status{200};
+  Duration for_duration{0};
+  Severity severity = Severity::kCritical;
+  bool rollback = false;
+  LabelMap labels;
+  SourceLocation where;
+};
+
+struct Deploy {
+  std::string version_query;  // empty: deploys come only from the API
+  std::string source = "default";
+  SourceLocation source_where;
+  std::optional<Duration> guard;  // absent: triggers may roll back at any time
+};
+
+struct HttpHook {
+  std::string url;
+  std::string method = "POST";
+  std::string secret_file;  // optional: signs the request like a webhook
+  std::map<std::string, std::string> headers;
+};
+
+struct RollbackHook {
+  std::vector<std::string> exec;  // argv; exactly one of exec / http is set
+  std::optional<HttpHook> http;
+  Duration timeout{std::chrono::minutes(2)};
+  Duration cooldown{std::chrono::minutes(30)};
+  Duration verify{std::chrono::minutes(5)};
+  SourceLocation where;
+};
+
+struct Service {
+  std::string name;
+  std::string file;
+  LabelMap labels;
+  std::optional<Duration> interval;  // absent: the daemon's interval
+  bool dry_run = false;              // this service only; the daemon's dry_run covers all
+  std::vector<Trigger> triggers;
+  std::vector<HealthCheck> health;
+  std::optional<Deploy> deploy;
+  std::optional<RollbackHook> rollback;  // absent: the service is alert-only
+  SourceLocation where;
+};
+
+struct TlsOptions {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool insecure_skip_verify = false;
+};
+
+struct PrometheusSource {
+  std::string name;
+  std::string url;
+  Duration timeout{std::chrono::seconds(5)};
+  std::string bearer_token_file;
+  std::string basic_auth_username;
+  std::string basic_auth_password_file;
+  std::map<std::string, std::string> headers;
+  TlsOptions tls;
+  SourceLocation where;
+};
+
+enum class ChannelType { kWebhook, kSlack, kAlertmanager, kExec, kLog };
+std::string_view ChannelTypeName(ChannelType t);
+
+struct Channel {
+  std::string name;
+  ChannelType type = ChannelType::kLog;
+  std::string url;                   // webhook, slack, alertmanager
+  std::vector<std::string> command;  // exec: argv, the event JSON on stdin
+  std::string secret_file;           // webhook: HMAC key
+  Duration timeout{std::chrono::seconds(5)};
+  std::optional<Severity> min_severity;
+  SourceLocation where;
+};
+
+struct RouteMatcher {
+  std::string label;
+  std::string value;  // literal for `match`, an ECMAScript regex (anchored) for `match_re`
+  bool regex = false;
+};
+
+struct Route {
+  std::vector<RouteMatcher> matchers;  // all must hold; none: every event
+  std::vector<std::string> channels;
+  std::optional<Duration> repeat;
+  bool continue_matching = false;
+  SourceLocation where;
+};
+
+struct DaemonSettings {
+  std::string listen = "127.0.0.1:9464";
+  std::string state_dir = "/var/lib/rollbackd";
+  std::vector<std::string> rules;  // globs as written, relative to the config file
+  Duration interval{std::chrono::seconds(15)};
+  bool dry_run = false;
+  std::string api_token_file;
+};
+
+struct Config {
+  std::string file;  // the rollbackd.toml it came from; empty when built from rule files alone
+  DaemonSettings daemon;
+  std::vector<PrometheusSource> sources;
+  std::vector<Channel> channels;
+  std::vector<Route> routes;
+  std::vector<Service> services;
+
+  const PrometheusSource* FindSource(std::string_view name) const;
+  const Channel* FindChannel(std::string_view name) const;
+};
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_CONFIG_MODEL_H_

@@ -1,0 +1,126 @@
+// The rule engine: pure. It turns (evaluation time, input results) into trigger state changes and
+// events, and decides rollbacks; it never reads a clock, a socket or a file, and never runs a hook.
+// The live daemon, `rollbackd test` and the benchmarks drive this same class.
+//
+// Start here. Per trigger (and health check) and per series label set, a state machine
+//   inactive -> pending -> firing -> (resolved) inactive
+// where a breach must hold on every evaluation for at least `for` before it fires. Per service, a
+// firing trigger with rollback = true leads to at most one rollback decision per firing episode,
+// none within `cooldown`, none outside the deploy `guard`; dry run and pause turn the decision into
+// rollback.skipped. docs/rules.md states every rule precisely.
+//
+// Threading: not thread-safe; one owner calls it (the daemon's event loop).
+#ifndef ROLLBACKD_ENGINE_ENGINE_H_
+#define ROLLBACKD_ENGINE_ENGINE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/config/model.h"
+#include "daemon/engine/event.h"
+#include "daemon/engine/samples.h"
+
+namespace rollbackd {
+
+// One thing to read before an evaluation. Identical (source, query) pairs across all triggers,
+// baselines, traffic floors and version queries are one input, read once per round.
+struct InputSpec {
+  enum class Kind { kPrometheus, kProbe };
+  Kind kind = Kind::kPrometheus;
+  std::string source;                  // kPrometheus: the [prometheus.<name>] source
+  std::string query;                   // kPrometheus: PromQL
+  const HealthCheck* probe = nullptr;  // kProbe: url, timeout, expected statuses
+};
+
+// What the hook runner reports when a rollback hook ends.
+struct RollbackOutcome {
+  bool success = false;
+  std::optional<int> exit_status;  // exec: the exit code; http: the HTTP status
+  Duration duration{0};
+  std::string output;  // tail of stdout+stderr, or of the response body
+  std::string error;   // why it failed: "timeout after 2m", "interrupted", "exit status 3"
+};
+
+// A read-only view for status pages and tests.
+struct SeriesStatus {
+  std::string trigger;
+  Labels labels;
+  std::string state;  // "inactive", "pending", "firing"
+  double value;       // NaN when unknown
+  std::optional<Time> pending_since;
+  std::optional<Time> firing_since;
+};
+struct ServiceStatus {
+  std::string name;
+  bool paused = false;
+  std::string version;
+  std::optional<Time> last_deploy;
+  std::optional<Time> last_rollback;
+  std::string rollback_in_flight;  // rollback id, empty when none
+  std::vector<SeriesStatus> series;
+  std::vector<std::pair<std::string, std::string>> errors;  // trigger, last error (while failing)
+};
+
+class Engine {
+ public:
+  // Keeps `config` alive; the engine's inputs and rules follow its services in order.
+  explicit Engine(std::shared_ptr<const Config> config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const Config& config() const;
+  const std::vector<InputSpec>& inputs() const;
+  // The input ids service `index` (in config().services) reads, for scheduling by its interval.
+  const std::vector<int>& service_inputs(size_t index) const;
+  // Input ids of one trigger or health check: its query, and its baseline and traffic queries when
+  // it has them (-1 otherwise). nullopt for an unknown name.
+  struct TriggerInputs {
+    int query = -1;
+    int baseline = -1;
+    int traffic = -1;
+  };
+  std::optional<TriggerInputs> trigger_inputs(std::string_view service,
+                                              std::string_view trigger) const;
+  int version_input(std::string_view service) const;  // -1 when the service has none
+
+  // One evaluation round at `now` (non-decreasing across calls). `inputs` is indexed by input id;
+  // triggers whose query input is nullptr are not evaluated this round. Events are appended to
+  // `out`; in steady state (no transitions) this allocates nothing.
+  void Evaluate(Time now, const Inputs& inputs, std::vector<Event>* out);
+
+  // An explicit deploy signal (the API, or a test): takes baseline snapshots from the last
+  // evaluation and opens the guard window at `now`. False for an unknown service.
+  bool RecordDeploy(std::string_view service, std::string_view version, Time now);
+
+  // The hook of rollback `rollback_id` (the id of its rollback.started event) ended. Emits
+  // rollback.succeeded or rollback.failed; after success, verification starts and a later
+  // Evaluate emits rollback.verified or rollback.not_recovered. False when no such rollback is in
+  // flight (already finished, or unknown).
+  bool RollbackFinished(std::string_view rollback_id, const RollbackOutcome& outcome, Time now,
+                        std::vector<Event>* out);
+
+  // Rollbacks in flight: started, outcome not yet reported. After a restart the daemon reports
+  // each as failed ("interrupted") unless its journal knows the outcome.
+  std::vector<std::string> RollbacksInFlight() const;
+
+  bool SetPaused(std::string_view service, bool paused);
+
+  std::vector<ServiceStatus> Status() const;
+
+  // State as JSON, and back. Restore keeps the state of services and triggers that still exist with
+  // the same definition; a trigger whose query, condition or window changed starts anew.
+  std::string SaveState() const;
+  bool RestoreState(std::string_view json, std::string* error);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_ENGINE_ENGINE_H_

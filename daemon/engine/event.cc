@@ -1,0 +1,112 @@
+#include "daemon/engine/event.h"
+
+#include <array>
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace rollbackd {
+namespace {
+
+constexpr std::array<std::string_view, kEventKindCount> kNames{
+    "trigger.pending",  "trigger.firing",    "trigger.resolved",       "rollback.started",
+    "rollback.succeeded", "rollback.failed", "rollback.verified",      "rollback.not_recovered",
+    "rollback.skipped", "source.down",       "source.up"};
+
+uint64_t Fnv(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  h ^= 0xff;
+  h *= 1099511628211ULL;
+  return h;
+}
+
+nlohmann::json Number(const std::optional<double>& v) {
+  if (!v) return nullptr;
+  return *v;  // NaN never reaches an event: the engine treats it as no data
+}
+
+}  // namespace
+
+std::string_view EventKindName(EventKind k) { return kNames[static_cast<size_t>(k)]; }
+
+std::optional<EventKind> ParseEventKind(std::string_view name) {
+  for (size_t i = 0; i < kNames.size(); ++i) {
+    if (kNames[i] == name) return static_cast<EventKind>(i);
+  }
+  return std::nullopt;
+}
+
+std::string FormatTime(Time t) {
+  auto ms = t.time_since_epoch().count();
+  std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  int millis = static_cast<int>(ms - static_cast<int64_t>(secs) * 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  return buf;
+}
+
+std::string MakeEventId(EventKind kind, std::string_view service, std::string_view trigger,
+                        uint64_t labels_hash, Time time) {
+  uint64_t h = 1469598103934665603ULL;
+  h = Fnv(h, EventKindName(kind));
+  h = Fnv(h, service);
+  h = Fnv(h, trigger);
+  h = Fnv(h, std::to_string(labels_hash));
+  h = Fnv(h, std::to_string(time.time_since_epoch().count()));
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "evt_%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::string EventToJson(const Event& e) {
+  nlohmann::json j;
+  j["event"] = EventKindName(e.kind);
+  j["id"] = e.id;
+  j["time"] = FormatTime(e.time);
+  j["service"] = e.service;
+  j["trigger"] = e.trigger;
+  j["severity"] = SeverityName(e.severity);
+  j["labels"] = e.labels;
+  j["value"] = Number(e.value);
+  j["threshold"] = Number(e.threshold);
+  j["baseline"] = Number(e.baseline);
+  j["condition"] = e.condition;
+  j["reason"] = e.reason;
+  j["version"] = e.version.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.version);
+  const bool rollback = e.kind == EventKind::kRollbackStarted ||
+                        e.kind == EventKind::kRollbackSucceeded ||
+                        e.kind == EventKind::kRollbackFailed ||
+                        e.kind == EventKind::kRollbackVerified ||
+                        e.kind == EventKind::kRollbackNotRecovered ||
+                        e.kind == EventKind::kRollbackSkipped;
+  if (rollback) {
+    nlohmann::json r;
+    r["id"] = e.rollback_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.rollback_id);
+    r["cause_id"] = e.cause_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.cause_id);
+    r["skip_reason"] = e.skip_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.skip_reason);
+    if (e.hook) {
+      nlohmann::json h;
+      h["type"] = e.hook->type;
+      if (e.hook->type == "exec") h["argv"] = e.hook->argv;
+      if (e.hook->type == "http") h["url"] = e.hook->url;
+      r["hook"] = h;
+    } else {
+      r["hook"] = nullptr;
+    }
+    r["exit_status"] = e.exit_status ? nlohmann::json(*e.exit_status) : nlohmann::json(nullptr);
+    r["duration_seconds"] =
+        e.duration ? nlohmann::json(e.duration->count() / 1000.0) : nlohmann::json(nullptr);
+    r["output"] = e.output;
+    j["rollback"] = r;
+  }
+  // Replace invalid UTF-8 (hook output is arbitrary bytes) instead of throwing.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace rollbackd

@@ -1,0 +1,83 @@
+// Events: what the engine decides and what channels, webhooks and the decision log receive. The JSON
+// form (ToJson) is the documented, stable payload (docs/events.md).
+#ifndef ROLLBACKD_ENGINE_EVENT_H_
+#define ROLLBACKD_ENGINE_EVENT_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/config/model.h"
+#include "daemon/engine/samples.h"
+
+namespace rollbackd {
+
+enum class EventKind {
+  kTriggerPending,
+  kTriggerFiring,
+  kTriggerResolved,
+  kRollbackStarted,
+  kRollbackSucceeded,
+  kRollbackFailed,
+  kRollbackVerified,
+  kRollbackNotRecovered,
+  kRollbackSkipped,
+  kSourceDown,
+  kSourceUp,
+};
+inline constexpr int kEventKindCount = 11;
+
+std::string_view EventKindName(EventKind k);  // "trigger.firing"
+std::optional<EventKind> ParseEventKind(std::string_view name);
+
+// Why a rollback was not started (rollback.skipped's skip_reason).
+inline constexpr std::string_view kSkipDryRun = "dry_run";
+inline constexpr std::string_view kSkipPaused = "paused";
+inline constexpr std::string_view kSkipCooldown = "cooldown";
+inline constexpr std::string_view kSkipOutsideGuard = "outside_guard";
+inline constexpr std::string_view kSkipAlreadyRolledBack = "already_rolled_back";
+
+struct HookInfo {
+  std::string type;               // "exec" or "http"
+  std::vector<std::string> argv;  // exec
+  std::string url;                // http
+};
+
+struct Event {
+  EventKind kind = EventKind::kTriggerPending;
+  std::string id;  // unique; the same event seen by two replicas gets the same id
+  Time time{};
+  std::string service;
+  std::string trigger;  // trigger or health check name
+  Severity severity = Severity::kWarning;
+  LabelMap labels;  // series labels, then the service's, then the trigger's (later ones win)
+  std::optional<double> value;
+  std::optional<double> threshold;  // the effective bound: for above_ratio 1.5, 1.5 x baseline
+  std::optional<double> baseline;
+  std::string condition;  // "above_ratio 1.5"; empty for rollback and source events
+  std::string reason;     // why, in words and numbers
+  std::string version;    // the deployed version last seen, if known
+
+  // rollback.*
+  std::string skip_reason;  // rollback.skipped only
+  std::string rollback_id;  // the id of the rollback.started event this one belongs to
+  std::string cause_id;     // the trigger.firing event that led to the decision
+  std::optional<HookInfo> hook;
+  std::optional<int> exit_status;
+  std::optional<Duration> duration;
+  std::string output;  // the tail of the hook's output
+};
+
+// The JSON payload as documented in docs/events.md; `time` is RFC 3339 UTC with milliseconds.
+std::string EventToJson(const Event& e);
+// "2026-11-21T19:04:19.123Z"
+std::string FormatTime(Time t);
+
+// A deterministic id from the event's identity: kind, service, trigger, labels and time.
+std::string MakeEventId(EventKind kind, std::string_view service, std::string_view trigger,
+                        uint64_t labels_hash, Time time);
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_ENGINE_EVENT_H_

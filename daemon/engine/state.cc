@@ -1,0 +1,196 @@
+// Engine state as JSON: what the daemon persists in state_dir so that restarts and reloads keep
+// pending windows, firing triggers, snapshots, cooldowns and rollbacks in flight.
+#include <nlohmann/json.hpp>
+
+#include "daemon/engine/engine.h"
+#include "daemon/engine/engine_internal.h"
+
+namespace rollbackd {
+
+using internal::Phase;
+using internal::Rule;
+using internal::SeriesState;
+using internal::ServiceRuntime;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kFormat = 1;
+
+json TimeJson(const std::optional<Time>& t) {
+  if (!t) return nullptr;
+  return t->time_since_epoch().count();
+}
+
+std::optional<Time> TimeFrom(const json& j) {
+  if (j.is_null()) return std::nullopt;
+  return Time(std::chrono::milliseconds(j.get<int64_t>()));
+}
+
+json NumberJson(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  return v;
+}
+
+double NumberFrom(const json& j) { return j.is_null() ? internal::kNaN : j.get<double>(); }
+
+std::string Hex(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+Phase PhaseFrom(const std::string& s) {
+  if (s == "pending") return Phase::kPending;
+  if (s == "firing") return Phase::kFiring;
+  return Phase::kInactive;
+}
+
+Severity SeverityFrom(const json& j) {
+  return ParseSeverity(j.get<std::string>()).value_or(Severity::kCritical);
+}
+
+}  // namespace
+
+std::string Engine::SaveState() const {
+  json services = json::object();
+  for (const ServiceRuntime& s : impl_->services) {
+    json rules = json::object();
+    for (const Rule& r : s.rules) {
+      json series = json::array();
+      for (const auto& [labels, st] : r.series) {
+        json labels_json = json::object();
+        for (const auto& [k, v] : labels.pairs()) labels_json[k] = v;
+        series.push_back({{"labels", labels_json},
+                          {"phase", internal::PhaseName(st.phase)},
+                          {"pending_since", st.pending_since.time_since_epoch().count()},
+                          {"firing_since", st.firing_since.time_since_epoch().count()},
+                          {"last_value", NumberJson(st.last_value)},
+                          {"snapshot", NumberJson(st.snapshot)},
+                          {"firing_id", st.firing_id}});
+      }
+      rules[r.name] = {{"fingerprint", Hex(r.fingerprint)},
+                       {"error_since", TimeJson(r.error_since)},
+                       {"source_down", r.source_down},
+                       {"last_error", r.last_error},
+                       {"series", std::move(series)}};
+    }
+    json in_flight = nullptr;
+    if (s.in_flight) {
+      in_flight = {{"id", s.in_flight->id},
+                   {"cause_id", s.in_flight->cause_id},
+                   {"trigger", s.in_flight->trigger},
+                   {"labels", s.in_flight->labels},
+                   {"severity", SeverityName(s.in_flight->severity)},
+                   {"started", s.in_flight->started.time_since_epoch().count()}};
+    }
+    json verifying = nullptr;
+    if (s.verifying) {
+      verifying = {{"rollback_id", s.verifying->rollback_id},
+                   {"trigger", s.verifying->trigger},
+                   {"labels", s.verifying->labels},
+                   {"severity", SeverityName(s.verifying->severity)},
+                   {"since", s.verifying->since.time_since_epoch().count()},
+                   {"deadline", s.verifying->deadline.time_since_epoch().count()}};
+    }
+    services[s.def->name] = {{"paused", s.paused},
+                             {"versions", s.versions},
+                             {"versions_known", s.versions_known},
+                             {"version", s.version},
+                             {"last_deploy", TimeJson(s.last_deploy)},
+                             {"episode_rolled_back", s.episode_rolled_back},
+                             {"episode_rollback_id", s.episode_rollback_id},
+                             {"last_rollback", TimeJson(s.last_rollback)},
+                             {"in_flight", std::move(in_flight)},
+                             {"verifying", std::move(verifying)},
+                             {"rules", std::move(rules)}};
+  }
+  json root = {{"format", kFormat}, {"services", std::move(services)}};
+  return root.dump();
+}
+
+bool Engine::RestoreState(std::string_view text, std::string* error) {
+  // Parse and apply to copies first: a bad file changes nothing.
+  std::vector<ServiceRuntime> restored;
+  try {
+    json root = json::parse(text);
+    if (root.value("format", 0) != kFormat) {
+      *error = "unsupported state format " + root.value("format", json(nullptr)).dump();
+      return false;
+    }
+    const json& services = root.at("services");
+    for (const ServiceRuntime& current : impl_->services) {
+      ServiceRuntime s;
+      s.def = current.def;
+      s.rules.reserve(current.rules.size());
+      s.inputs = current.inputs;
+      s.version_input = current.version_input;
+      s.dry_run = current.dry_run;
+      for (const Rule& r : current.rules) {
+        Rule copy;
+        copy = r;  // definition; state is empty in a fresh engine
+        s.rules.push_back(std::move(copy));
+      }
+      auto it = services.find(s.def->name);
+      if (it == services.end()) {
+        restored.push_back(std::move(s));
+        continue;
+      }
+      const json& j = *it;
+      s.paused = j.at("paused").get<bool>();
+      s.versions = j.at("versions").get<std::vector<std::string>>();
+      s.versions_known = j.at("versions_known").get<bool>();
+      s.version = j.at("version").get<std::string>();
+      s.last_deploy = TimeFrom(j.at("last_deploy"));
+      s.episode_rolled_back = j.at("episode_rolled_back").get<bool>();
+      s.episode_rollback_id = j.at("episode_rollback_id").get<std::string>();
+      s.last_rollback = TimeFrom(j.at("last_rollback"));
+      if (const json& f = j.at("in_flight"); !f.is_null() && s.def->rollback) {
+        s.in_flight = internal::InFlight{f.at("id").get<std::string>(),
+                                         f.at("cause_id").get<std::string>(),
+                                         f.at("trigger").get<std::string>(),
+                                         f.at("labels").get<LabelMap>(),
+                                         SeverityFrom(f.at("severity")),
+                                         Time(std::chrono::milliseconds(f.at("started").get<int64_t>()))};
+      }
+      if (const json& v = j.at("verifying"); !v.is_null() && s.def->rollback) {
+        s.verifying = internal::Verifying{
+            v.at("rollback_id").get<std::string>(), v.at("trigger").get<std::string>(),
+            v.at("labels").get<LabelMap>(), SeverityFrom(v.at("severity")),
+            Time(std::chrono::milliseconds(v.at("since").get<int64_t>())),
+            Time(std::chrono::milliseconds(v.at("deadline").get<int64_t>()))};
+      }
+      const json& rules = j.at("rules");
+      for (Rule& r : s.rules) {
+        auto rit = rules.find(r.name);
+        if (rit == rules.end() || rit->at("fingerprint").get<std::string>() != Hex(r.fingerprint)) {
+          continue;  // new or changed: starts anew
+        }
+        r.error_since = TimeFrom(rit->at("error_since"));
+        r.source_down = rit->at("source_down").get<bool>();
+        r.last_error = rit->at("last_error").get<std::string>();
+        for (const json& sj : rit->at("series")) {
+          std::vector<Labels::Pair> pairs;
+          for (const auto& [k, v] : sj.at("labels").items()) pairs.emplace_back(k, v.get<std::string>());
+          SeriesState st;
+          st.phase = PhaseFrom(sj.at("phase").get<std::string>());
+          st.pending_since = Time(std::chrono::milliseconds(sj.at("pending_since").get<int64_t>()));
+          st.firing_since = Time(std::chrono::milliseconds(sj.at("firing_since").get<int64_t>()));
+          st.last_value = NumberFrom(sj.at("last_value"));
+          st.snapshot = NumberFrom(sj.at("snapshot"));
+          st.firing_id = sj.at("firing_id").get<std::string>();
+          r.series.emplace(Labels(std::move(pairs)), std::move(st));
+        }
+      }
+      impl_->RecountFiring(s);
+      restored.push_back(std::move(s));
+    }
+  } catch (const json::exception& e) {
+    *error = std::string("invalid state: ") + e.what();
+    return false;
+  }
+  impl_->services = std::move(restored);
+  return true;
+}
+
+}  // namespace rollbackd
