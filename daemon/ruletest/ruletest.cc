@@ -263,7 +263,7 @@ std::string RunTest(const TestCase& test, const Config& base, Duration interval,
     for (size_t id = 0; id < results.size(); ++id) {
       results[id] = QueryResult{};
       ptrs[id] = &results[id];
-      if (engine.inputs()[id].kind == InputSpec::Kind::kProbe) results[id].detail = "probe failed";
+      if (engine.inputs()[id].kind == InputSpec::Kind::kProbe) results[id].detail = "test input 0";
     }
     for (const InputSeries& in : inputs) {
       QueryResult& r = results[in.input];
