@@ -23,13 +23,13 @@ std::optional<double> ParseNumber(std::string_view s) {
     return sign * std::numeric_limits<double>::infinity();
   }
   if (body == "NaN" || body == "nan") return std::numeric_limits<double>::quiet_NaN();
+  // Plain decimals only: strtod would also take hex floats, "infinity" and "nan(...)".
+  if (body.find_first_not_of("0123456789.eE+-") != std::string_view::npos) return std::nullopt;
   std::string copy(s);
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(copy.c_str(), &end);
   if (end != copy.c_str() + copy.size() || errno == ERANGE) return std::nullopt;
-  // strtod also reads hex floats and "infinity"; only plain decimals are meant here.
-  if (copy.find_first_of("xXpP") != std::string::npos) return std::nullopt;
   return v;
 }
 
