@@ -1,0 +1,218 @@
+// `rollbackd test` itself: results, and every way a test file can be wrong.
+#include "daemon/ruletest/ruletest.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace rollbackd {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RuleTestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/rollbackd-ruletest-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    Write("svc.toml", R"(
+service = "svc"
+[[trigger]]
+name  = "errors"
+query = 'sum(rate(errors_total[1m]))'
+above = 1
+for   = "20s"
+severity = "critical"
+[[trigger]]
+name  = "errors_again"
+query = 'sum(rate(errors_total[1m]))'
+above = 5
+for   = "0s"
+[rollback]
+exec = ["true"]
+)");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  // Runs `text` as a test file; returns the output, and the summary through `summary`.
+  std::string Run(const std::string& text, RuleTestSummary* summary = nullptr) {
+    std::ostringstream out;
+    RuleTestSummary s = RunRuleTestFile(Write("t.toml", text), {}, out);
+    if (summary != nullptr) *summary = s;
+    return out.str();
+  }
+
+  std::string dir_;
+};
+
+TEST_F(RuleTestTest, PassesWhenEveryEventIsExpected) {
+  RuleTestSummary s;
+  std::string out = Run(R"(
+rule_file = "svc.toml"
+interval = "10s"
+[[test]]
+name = "fires after 20s and rolls back"
+[test.inputs]
+errors = "0 2x3"
+[[test.expect]]
+at = "10s"
+event = "trigger.pending"
+trigger = "errors"
+[[test.expect]]
+at = "30s"
+event = "trigger.firing"
+trigger = "errors"
+reason = "held 20s >= 20s"
+[[test.expect]]
+at = "30s"
+event = "rollback.started"
+[[test.expect]]
+at = "30s"
+event = "rollback.succeeded"
+)",
+                        &s);
+  EXPECT_EQ(s.passed, 1) << out;
+  EXPECT_EQ(s.failed, 0) << out;
+  EXPECT_NE(out.find("PASS "), std::string::npos);
+}
+
+TEST_F(RuleTestTest, AnUnexpectedEventFails) {
+  RuleTestSummary s;
+  std::string out = Run(R"(
+rule_file = "svc.toml"
+interval = "10s"
+[[test]]
+name = "expects nothing"
+[test.inputs]
+errors = "2x1"
+)",
+                        &s);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_NE(out.find("unexpected: 0s trigger.pending errors"), std::string::npos) << out;
+}
+
+TEST_F(RuleTestTest, HookFailureAndDryRunAreSelectable) {
+  RuleTestSummary s;
+  std::string out = Run(R"(
+rule_file = "svc.toml"
+interval = "10s"
+[[test]]
+name = "failing hook"
+hook = "failure"
+ignore = ["trigger.pending", "trigger.firing"]
+[test.inputs]
+errors = "2x2"
+[[test.expect]]
+at = "20s"
+event = "rollback.started"
+[[test.expect]]
+at = "20s"
+event = "rollback.failed"
+reason = "exit status 1"
+[[test]]
+name = "dry run"
+dry_run = true
+ignore = ["trigger.pending", "trigger.firing"]
+[test.inputs]
+errors = "2x2"
+[[test.expect]]
+at = "20s"
+event = "rollback.skipped"
+skip_reason = "dry_run"
+)",
+                        &s);
+  EXPECT_EQ(s.passed, 2) << out;
+}
+
+TEST_F(RuleTestTest, SharedQueryMustBeGivenOnce) {
+  RuleTestSummary s;
+  std::string out = Run(R"(
+rule_file = "svc.toml"
+[[test]]
+name = "conflict"
+[test.inputs]
+errors = "1"
+errors_again = "1"
+)",
+                        &s);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_NE(out.find("are the same query; give its values once"), std::string::npos) << out;
+}
+
+TEST_F(RuleTestTest, UnknownInputNamesTheKnownOnes) {
+  std::string out = Run(R"(
+rule_file = "svc.toml"
+[[test]]
+name = "typo"
+[test.inputs]
+eror = "1"
+)");
+  EXPECT_NE(out.find("no query named \"eror\""), std::string::npos) << out;
+  EXPECT_NE(out.find("known: errors, errors_again"), std::string::npos) << out;
+}
+
+TEST_F(RuleTestTest, MalformedTestFileIsReportedWithLocations) {
+  RuleTestSummary s;
+  std::string out = Run(R"(rule_file = "svc.toml"
+interval = "10s"
+[[test]]
+name = "bad"
+hook = "maybe"
+ignore = ["trigger.exploded"]
+[test.inputs]
+errors = "1 two"
+[[test.expect]]
+at = "15s"
+event = "trigger.firing"
+colour = "red"
+)",
+                        &s);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_EQ(s.passed, 0);
+  const std::string file = dir_ + "/t.toml";
+  EXPECT_NE(out.find(file + ":5:8: test[0].hook: expected \"success\" or \"failure\""),
+            std::string::npos) << out;
+  EXPECT_NE(out.find(file + ":6:10: test[0].ignore: unknown event kind \"trigger.exploded\""),
+            std::string::npos) << out;
+  EXPECT_NE(out.find(file + ":8:10: test[0].inputs.errors: bad value \"two\""), std::string::npos)
+      << out;
+  EXPECT_NE(out.find(file + ":10:6: test[0].expect[0].at: 15s is not an evaluation time (every 10s"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find(file + ":12:1: test[0].expect[0].colour: unknown key"), std::string::npos)
+      << out;
+}
+
+TEST_F(RuleTestTest, BrokenRuleFileFailsWithItsDiagnostics) {
+  Write("broken.toml", "service = \"x\"\n[[trigger]]\nname = \"a\"\nquery = \"up\"\nfor = \"1m\"\n");
+  RuleTestSummary s;
+  std::string out = Run(R"(
+rule_file = "broken.toml"
+[[test]]
+name = "never runs"
+)",
+                        &s);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_NE(out.find("broken.toml:2:1: trigger[0]: no condition"), std::string::npos) << out;
+  EXPECT_NE(out.find("the test file cannot be run"), std::string::npos) << out;
+}
+
+TEST_F(RuleTestTest, MissingFileFails) {
+  std::ostringstream out;
+  RuleTestSummary s = RunRuleTestFile(dir_ + "/absent.toml", {}, out);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_NE(out.str().find("cannot read file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rollbackd
