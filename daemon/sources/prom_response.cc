@@ -1,0 +1,291 @@
+#include "daemon/sources/prom_response.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace rollbackd {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+// Reasons are shown to people and written to logs: keep them short and printable.
+std::string Printable(std::string_view s, size_t max = 200) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? ' ' : c);
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+std::string Malformed(simdjson::error_code e) {
+  return std::string("malformed response: ") + simdjson::error_message(e);
+}
+
+// Prometheus sends sample values as strings: "0.25", "NaN", "+Inf", "-Inf", "1e+06".
+bool ParseValue(std::string_view s, double* out) {
+  if (s == "+Inf" || s == "Inf") {
+    *out = std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (s == "-Inf") {
+    *out = -std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (s == "NaN") {
+    *out = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  if (s.empty() || s.front() == '+') return false;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
+// [<unix time>, "<value>"]
+bool ReadSamplePair(od::value v, double* value, std::string* error) {
+  od::array pair;
+  if (v.get_array().get(pair) != simdjson::SUCCESS) {
+    *error = "malformed response: a sample is not [time, \"value\"]";
+    return false;
+  }
+  size_t i = 0;
+  bool have_value = false;
+  for (auto element : pair) {
+    od::value e;
+    if (auto err = element.get(e); err) {
+      *error = Malformed(err);
+      return false;
+    }
+    if (i == 0) {
+      double ts;
+      if (e.get_double().get(ts) != simdjson::SUCCESS) {
+        *error = "malformed response: a sample's time is not a number";
+        return false;
+      }
+    } else if (i == 1) {
+      std::string_view s;
+      if (e.get_string().get(s) != simdjson::SUCCESS || !ParseValue(s, value)) {
+        *error = "malformed response: a sample's value is not a number";
+        return false;
+      }
+      have_value = true;
+    }
+    ++i;
+  }
+  if (i != 2 || !have_value) {
+    *error = "malformed response: a sample is not [time, \"value\"]";
+    return false;
+  }
+  return true;
+}
+
+// {"metric": {...}, "value": [t, "v"]}
+bool ReadVectorEntry(od::value v, QueryResult* out, std::string* error) {
+  od::object entry;
+  if (v.get_object().get(entry) != simdjson::SUCCESS) {
+    *error = "malformed response: a vector element is not an object";
+    return false;
+  }
+  std::vector<Labels::Pair> labels;
+  double value = 0;
+  bool have_value = false;
+  for (auto field : entry) {
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key); err) {
+      *error = Malformed(err);
+      return false;
+    }
+    if (key == "metric") {
+      od::object metric;
+      if (field.value().get_object().get(metric) != simdjson::SUCCESS) {
+        *error = "malformed response: \"metric\" is not an object";
+        return false;
+      }
+      for (auto label : metric) {
+        std::string_view name, val;
+        if (label.unescaped_key().get(name) != simdjson::SUCCESS ||
+            label.value().get_string().get(val) != simdjson::SUCCESS) {
+          *error = "malformed response: a label value is not a string";
+          return false;
+        }
+        labels.emplace_back(std::string(name), std::string(val));
+      }
+    } else if (key == "value") {
+      if (!ReadSamplePair(field.value(), &value, error)) return false;
+      have_value = true;
+    } else if (key == "values") {
+      *error = "unsupported result: a range (matrix); use an instant query";
+      return false;
+    } else if (key == "histogram" || key == "histograms") {
+      *error = "unsupported result: a native histogram; use histogram_quantile() or a float query";
+      return false;
+    }
+  }
+  if (!have_value) {
+    *error = "malformed response: a vector element has no \"value\"";
+    return false;
+  }
+  out->series.push_back({Labels(std::move(labels)), value});
+  return true;
+}
+
+// "result": a vector ([{...}, ...]) or a scalar ([t, "v"]).
+bool ReadResult(od::value v, QueryResult* out, std::string* error) {
+  od::json_type type;
+  if (auto err = v.type().get(type); err) {
+    *error = Malformed(err);
+    return false;
+  }
+  if (type != od::json_type::array) {
+    *error = "malformed response: \"result\" is not an array";
+    return false;
+  }
+  od::array arr;
+  if (auto err = v.get_array().get(arr); err) {
+    *error = Malformed(err);
+    return false;
+  }
+  size_t i = 0;
+  bool scalar = false;
+  double scalar_value = 0;
+  for (auto element : arr) {
+    od::value e;
+    if (auto err = element.get(e); err) {
+      *error = Malformed(err);
+      return false;
+    }
+    od::json_type et;
+    if (auto err = e.type().get(et); err) {
+      *error = Malformed(err);
+      return false;
+    }
+    if (i == 0 && et == od::json_type::number) scalar = true;
+    if (scalar) {
+      if (i == 1) {
+        std::string_view s;
+        if (e.get_string().get(s) != simdjson::SUCCESS || !ParseValue(s, &scalar_value)) {
+          *error = "malformed response: the scalar's value is not a number";
+          return false;
+        }
+      } else if (i > 1) {
+        *error = "malformed response: a scalar is not [time, \"value\"]";
+        return false;
+      }
+    } else if (!ReadVectorEntry(e, out, error)) {
+      return false;
+    }
+    ++i;
+  }
+  if (scalar) {
+    if (i != 2) {
+      *error = "malformed response: a scalar is not [time, \"value\"]";
+      return false;
+    }
+    out->series.push_back({Labels(), scalar_value});
+  }
+  return true;
+}
+
+}  // namespace
+
+struct PromResponseReader::Impl {
+  od::parser parser;
+  std::string buffer;  // the body plus simdjson's padding, reused
+};
+
+PromResponseReader::PromResponseReader() : impl_(std::make_unique<Impl>()) {}
+PromResponseReader::~PromResponseReader() = default;
+
+QueryResult PromResponseReader::Read(int http_status, std::string_view body) {
+  const bool ok_status = http_status >= 200 && http_status < 300;
+  auto fail = [&](std::string reason) {
+    if (!ok_status) reason = "HTTP " + std::to_string(http_status) + ": " + reason;
+    return QueryResult::Error(std::move(reason));
+  };
+  if (body.empty()) return fail("empty response");
+
+  impl_->buffer.assign(body);
+  impl_->buffer.append(simdjson::SIMDJSON_PADDING, '\0');
+  simdjson::padded_string_view json(impl_->buffer.data(), body.size(), impl_->buffer.size());
+
+  od::document doc;
+  if (impl_->parser.iterate(json).get(doc) != simdjson::SUCCESS) {
+    return fail(ok_status ? "malformed response: not JSON" : Printable(body));
+  }
+  od::object root;
+  if (doc.get_object().get(root) != simdjson::SUCCESS) {
+    return fail(ok_status ? "malformed response: not a JSON object" : Printable(body));
+  }
+
+  QueryResult out;
+  std::string status, error_type, error_text, warnings, problem, result_type;
+  bool have_result = false;
+  for (auto field : root) {
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key); err) return fail(Malformed(err));
+    std::string_view s;
+    if (key == "status") {
+      if (field.value().get_string().get(s) != simdjson::SUCCESS) {
+        return fail("malformed response: \"status\" is not a string");
+      }
+      status = s;
+    } else if (key == "errorType" || key == "error") {
+      if (field.value().get_string().get(s) == simdjson::SUCCESS) {
+        (key == "error" ? error_text : error_type) = Printable(s);
+      }
+    } else if (key == "warnings") {
+      od::array arr;
+      if (field.value().get_array().get(arr) != simdjson::SUCCESS) continue;
+      for (auto w : arr) {
+        std::string_view text;
+        if (w.get_string().get(text) != simdjson::SUCCESS) continue;
+        if (!warnings.empty()) warnings += "; ";
+        warnings += Printable(text);
+      }
+    } else if (key == "data") {
+      od::object data;
+      if (field.value().get_object().get(data) != simdjson::SUCCESS) {
+        return fail("malformed response: \"data\" is not an object");
+      }
+      for (auto df : data) {
+        std::string_view dkey;
+        if (auto err = df.unescaped_key().get(dkey); err) return fail(Malformed(err));
+        if (dkey == "resultType") {
+          if (df.value().get_string().get(s) != simdjson::SUCCESS) {
+            return fail("malformed response: \"resultType\" is not a string");
+          }
+          result_type = s;
+        } else if (dkey == "result") {
+          if (!ReadResult(df.value(), &out, &problem)) return fail(problem);
+          have_result = true;
+        }
+      }
+    }
+  }
+  // Anything left unread must still be valid JSON: a truncated body fails here.
+  // (current_location() answers OUT_OF_BOUNDS once the whole document has been consumed.)
+  const char* rest = nullptr;
+  if (doc.current_location().get(rest) == simdjson::SUCCESS) {
+    return fail("malformed response: trailing content");
+  }
+
+  if (status == "error" || !error_text.empty()) {
+    std::string reason = error_type.empty() ? "error" : error_type;
+    return fail(reason + ": " + (error_text.empty() ? "no message" : error_text));
+  }
+  if (!ok_status) return fail("unexpected response status");
+  if (status != "success") return fail("malformed response: status is not \"success\"");
+  if (!warnings.empty()) return fail("warnings: " + warnings);
+  if (!have_result) return fail("malformed response: no data.result");
+  if (result_type != "vector" && result_type != "scalar") {
+    return fail("unsupported result type \"" + Printable(result_type) +
+                "\"; use an instant query returning a vector or scalar");
+  }
+  return out;
+}
+
+}  // namespace rollbackd
