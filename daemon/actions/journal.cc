@@ -1,0 +1,209 @@
+#include "daemon/actions/journal.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+namespace rollbackd {
+namespace {
+
+using nlohmann::json;
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+bool WriteAll(int fd, const std::string& data, std::string* error) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error = Errno("write");
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool ReadAll(int fd, std::string* out, std::string* error) {
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error = Errno("read");
+      return false;
+    }
+    if (n == 0) return true;
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
+bool SyncDir(const std::string& file, std::string* error) {
+  std::string dir = std::filesystem::path(file).parent_path().string();
+  if (dir.empty()) dir = ".";
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = Errno("open " + dir);
+    return false;
+  }
+  bool ok = ::fsync(fd) == 0;
+  if (!ok) *error = Errno("fsync " + dir);
+  ::close(fd);
+  return ok;
+}
+
+std::string IntentLine(const JournalIntent& intent) {
+  json r = {{"type", "intent"},
+            {"rollback_id", intent.rollback_id},
+            {"service", intent.service},
+            {"trigger", intent.trigger},
+            {"time", intent.time.time_since_epoch().count()},
+            {"argv", intent.argv},
+            {"url", intent.url}};
+  return r.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+Journal::Journal(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+
+Journal::~Journal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* error) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = Errno("open " + path);
+    return nullptr;
+  }
+  std::unique_ptr<Journal> j(new Journal(path, fd));
+  std::string text;
+  if (!ReadAll(fd, &text, error)) return nullptr;
+  size_t line_no = 0;
+  size_t pos = 0;
+  size_t good_end = 0;  // end of the last complete record
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    const bool last = end == std::string::npos;
+    std::string line = text.substr(pos, last ? std::string::npos : end - pos);
+    pos = last ? text.size() : end + 1;
+    ++line_no;
+    if (line.empty()) {
+      if (!last) good_end = pos;
+      continue;
+    }
+    try {
+      json r = json::parse(line);
+      const std::string type = r.at("type").get<std::string>();
+      const std::string id = r.at("rollback_id").get<std::string>();
+      if (type == "intent") {
+        JournalIntent in;
+        in.rollback_id = id;
+        in.service = r.at("service").get<std::string>();
+        in.trigger = r.value("trigger", "");
+        in.time = Time(std::chrono::milliseconds(r.at("time").get<int64_t>()));
+        in.argv = r.value("argv", std::vector<std::string>{});
+        in.url = r.value("url", "");
+        j->unfinished_.push_back(std::move(in));
+      } else if (type == "outcome") {
+        std::erase_if(j->unfinished_,
+                      [&](const JournalIntent& in) { return in.rollback_id == id; });
+      } else {
+        throw std::runtime_error("unknown record type \"" + type + "\"");
+      }
+      good_end = pos;  // complete, even if its newline is missing (added below)
+    } catch (const std::exception& e) {
+      if (last) break;  // torn final write: the record never completed
+      *error = path + ":" + std::to_string(line_no) + ": unreadable journal record: " + e.what();
+      return nullptr;
+    }
+  }
+  // Cut a torn tail (and a complete record without its newline) so the next append starts clean.
+  if (good_end < text.size() && ::ftruncate(fd, static_cast<off_t>(good_end)) != 0) {
+    *error = Errno("ftruncate " + path);
+    return nullptr;
+  }
+  if (good_end > 0 && good_end == text.size() && text.back() != '\n' &&
+      !WriteAll(fd, "\n", error)) {
+    return nullptr;
+  }
+  if (text.size() > kJournalCompactBytes) {
+    // Finished rollbacks are history (the decision log keeps it); keep only what is unfinished.
+    std::string kept;
+    for (const JournalIntent& in : j->unfinished_) kept += IntentLine(in) + "\n";
+    if (!WriteFileAtomically(path, kept, error)) return nullptr;
+    ::close(j->fd_);
+    j->fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+    if (j->fd_ < 0) {
+      *error = Errno("open " + path);
+      return nullptr;
+    }
+  }
+  return j;
+}
+
+std::vector<JournalIntent> Journal::Unfinished() const { return unfinished_; }
+
+bool Journal::Append(const std::string& line, std::string* error) {
+  if (!WriteAll(fd_, line + "\n", error)) return false;
+  if (::fdatasync(fd_) != 0) {
+    *error = Errno("fdatasync " + path_);
+    return false;
+  }
+  return true;
+}
+
+bool Journal::RecordIntent(const JournalIntent& intent, std::string* error) {
+  if (!Append(IntentLine(intent), error)) return false;
+  unfinished_.push_back(intent);
+  return true;
+}
+
+bool Journal::RecordOutcome(const std::string& rollback_id, const RollbackOutcome& outcome,
+                            Time time, std::string* error) {
+  json r = {{"type", "outcome"},
+            {"rollback_id", rollback_id},
+            {"time", time.time_since_epoch().count()},
+            {"success", outcome.success},
+            {"exit_status", outcome.exit_status ? json(*outcome.exit_status) : json(nullptr)},
+            {"duration_ms", outcome.duration.count()},
+            {"error", outcome.error}};
+  if (!Append(r.dump(-1, ' ', false, json::error_handler_t::replace), error)) return false;
+  std::erase_if(unfinished_,
+                [&](const JournalIntent& in) { return in.rollback_id == rollback_id; });
+  return true;
+}
+
+bool WriteFileAtomically(const std::string& path, const std::string& content,
+                         std::string* error) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = Errno("open " + tmp);
+    return false;
+  }
+  bool ok = WriteAll(fd, content, error);
+  if (ok && ::fsync(fd) != 0) {
+    *error = Errno("fsync " + tmp);
+    ok = false;
+  }
+  ::close(fd);
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = Errno("rename " + tmp);
+    ok = false;
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  return SyncDir(path, error);
+}
+
+}  // namespace rollbackd

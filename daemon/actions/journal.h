@@ -1,0 +1,67 @@
+// The rollback journal: an append-only file of JSON lines in state_dir. Before a hook starts, its
+// intent is written and fsync'd; after it ends, its outcome. A rollback whose intent has no outcome
+// was interrupted (crash, kill -9, power loss): it must not run again automatically. This is what
+// makes "exactly once" survive restarts.
+//
+// Not thread-safe; the daemon's loop owns it. Writes are a few hundred bytes plus one fdatasync.
+#ifndef ROLLBACKD_ACTIONS_JOURNAL_H_
+#define ROLLBACKD_ACTIONS_JOURNAL_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/engine/engine.h"
+
+namespace rollbackd {
+
+// Above this size, Open() rewrites the journal with only the unfinished intents.
+inline constexpr size_t kJournalCompactBytes = 1 << 20;
+
+struct JournalIntent {
+  std::string rollback_id;
+  std::string service;
+  std::string trigger;
+  Time time{};
+  std::vector<std::string> argv;  // exec hooks
+  std::string url;                // http hooks
+};
+
+class Journal {
+ public:
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Opens or creates the journal at `path` and reads it. A torn last line (a crash mid-write) is
+  // ignored; any other unreadable line is an error, so that a damaged journal is never mistaken for
+  // an empty one. nullptr and `error` set on failure.
+  static std::unique_ptr<Journal> Open(const std::string& path, std::string* error);
+
+  // Intents without an outcome, oldest first.
+  std::vector<JournalIntent> Unfinished() const;
+
+  // Appends and fsyncs; true once the record is on disk.
+  bool RecordIntent(const JournalIntent& intent, std::string* error);
+  bool RecordOutcome(const std::string& rollback_id, const RollbackOutcome& outcome, Time time,
+                     std::string* error);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Journal(std::string path, int fd);
+  bool Append(const std::string& line, std::string* error);
+
+  std::string path_;
+  int fd_ = -1;
+  std::vector<JournalIntent> unfinished_;
+};
+
+// Replaces `path` with `content` atomically (temp file, fsync, rename, fsync of the folder): a
+// reader sees the old file or the new one, never a torn one. For the engine state file.
+bool WriteFileAtomically(const std::string& path, const std::string& content, std::string* error);
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_ACTIONS_JOURNAL_H_
