@@ -3,6 +3,8 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -23,6 +25,11 @@ constexpr ConditionKind kConditionKinds[] = {ConditionKind::kAbove,      Conditi
                                              ConditionKind::kAboveDelta, ConditionKind::kBelowDelta};
 // Labels rollbackd sets on every event; a user label of the same name would be shadowed.
 constexpr std::string_view kReservedLabels[] = {"service", "trigger", "severity"};
+
+std::string Article(std::string_view word) {
+  return !word.empty() && std::string_view("aeiou").find(word[0]) != std::string_view::npos ? "an"
+                                                                                            : "a";
+}
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -85,11 +92,11 @@ LabelMap ReadLabels(TableReader& r, std::string_view key) {
   for (const auto& [name, value] : *labels) {
     std::string path = std::string(key) + "." + name;
     if (!IsValidLabelName(name)) {
-      r.diags()->Error(r.Where(key), r.KeyPath(path),
+      r.diags()->Error(r.KeyWhere(key, name), r.KeyPath(path),
                        "invalid label name (letters, digits and _, not starting with a digit)");
     } else if (std::find(std::begin(kReservedLabels), std::end(kReservedLabels), name) !=
                std::end(kReservedLabels)) {
-      r.diags()->Error(r.Where(key), r.KeyPath(path),
+      r.diags()->Error(r.KeyWhere(key, name), r.KeyPath(path),
                        "label " + Quote(name) + " is set by rollbackd on every event");
     }
   }
@@ -118,6 +125,7 @@ void ReadQuery(TableReader& r, std::string_view key, bool required, std::string*
 std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
   Trigger t;
   t.where = r.Where();
+  t.name_where = r.Where("name");
   t.name = ReadName(r, "name");
   ReadQuery(r, "query", true, &t.query);
   if (auto s = r.String("source")) t.source = *s;
@@ -143,7 +151,8 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
                             "` and `" + std::string(present[1]) +
                             "` (write two triggers to watch both sides)");
   }
-  const bool relative = t.condition != ConditionKind::kAbove && t.condition != ConditionKind::kBelow;
+  // From the key, not from t.condition: a condition of the wrong type leaves t.condition unset.
+  const bool relative = !present.empty() && present[0] != "above" && present[0] != "below";
   if (present.size() == 1) {
     std::string_view cond = present[0];
     if ((t.condition == ConditionKind::kAboveRatio || t.condition == ConditionKind::kBelowRatio) &&
@@ -185,7 +194,7 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
   }
 
   t.min_value = r.Number("min_value");
-  if (t.min_value && t.condition == ConditionKind::kBelow && present.size() == 1) {
+  if (t.min_value && present.size() == 1 && present[0] == "below") {
     r.Error("min_value", "min_value has no effect with `below` (it is a noise floor for the "
                          "current value, or for the baseline of below_ratio/below_delta)");
   }
@@ -229,6 +238,7 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
 HealthCheck ParseHealth(TableReader& r, bool service_has_rollback) {
   HealthCheck h;
   h.where = r.Where();
+  h.name_where = r.Where("name");
   h.name = ReadName(r, "name");
   if (auto url = r.String("url", true)) {
     h.url = *url;
@@ -241,7 +251,7 @@ HealthCheck ParseHealth(TableReader& r, bool service_has_rollback) {
     r.Warning("timeout", "a timeout of " + FormatDuration(h.timeout) +
                              " is not shorter than the interval; probes will overlap");
   }
-  if (const toml::array* a = r.Array("expect_status")) {
+  if (const toml::array* a = r.Array("expect_status", "an array of status codes such as [200]")) {
     h.expect_status.clear();
     for (size_t i = 0; i < a->size(); ++i) {
       const toml::node& e = *a->get(i);
@@ -337,10 +347,10 @@ void CheckUniqueNames(const Service& s, Diagnostics* diags) {
     }
   };
   for (size_t i = 0; i < s.triggers.size(); ++i) {
-    check(s.triggers[i].name, s.triggers[i].where, "trigger", i);
+    check(s.triggers[i].name, s.triggers[i].name_where, "trigger", i);
   }
   for (size_t i = 0; i < s.health.size(); ++i) {
-    check(s.health[i].name, s.health[i].where, "health", i);
+    check(s.health[i].name, s.health[i].name_where, "health", i);
   }
 }
 
@@ -477,9 +487,9 @@ Channel ParseChannel(TableReader& r, std::string name) {
                              c.type == ChannelType::kAlertmanager;
       if (needs_url && !r.Has("url")) {
         r.diags()->Error(r.Where(), r.KeyPath("url"),
-                         "missing required key (a " + *type + " channel posts to a URL)");
+                         "missing required key (" + Article(*type) + " " + *type + " channel posts to a URL)");
       } else if (!needs_url && r.Has("url")) {
-        r.Error("url", "a " + *type + " channel has no url");
+        r.Error("url", Article(*type) + " " + *type + " channel has no url");
       }
       if (c.type == ChannelType::kExec && !r.Has("command")) {
         r.diags()->Error(r.Where(), r.KeyPath("command"),
@@ -516,7 +526,8 @@ Route ParseRoute(TableReader& r) {
   if (auto match = r.StringTable("match")) {
     for (const auto& [label, value] : *match) {
       if (!IsValidLabelName(label)) {
-        r.diags()->Error(r.Where("match"), r.KeyPath("match." + label), "invalid label name");
+        r.diags()->Error(r.KeyWhere("match", label), r.KeyPath("match." + label),
+                         "invalid label name");
       }
       route.matchers.push_back({label, value, false});
     }
@@ -524,12 +535,13 @@ Route ParseRoute(TableReader& r) {
   if (auto match = r.StringTable("match_re")) {
     for (const auto& [label, value] : *match) {
       if (!IsValidLabelName(label)) {
-        r.diags()->Error(r.Where("match_re"), r.KeyPath("match_re." + label), "invalid label name");
+        r.diags()->Error(r.KeyWhere("match_re", label), r.KeyPath("match_re." + label),
+                         "invalid label name");
       }
       try {
         std::regex re(value, std::regex::ECMAScript);
       } catch (const std::regex_error& e) {
-        r.diags()->Error(r.Where("match_re"), r.KeyPath("match_re." + label),
+        r.diags()->Error(r.Where("match_re", label), r.KeyPath("match_re." + label),
                          "invalid regular expression " + Quote(value) + ": " + e.what());
       }
       route.matchers.push_back({label, value, true});
@@ -545,9 +557,9 @@ Route ParseRoute(TableReader& r) {
   return route;
 }
 
-std::optional<Config> ParseDaemonConfigTable(const toml::table& root, const std::string& file,
-                                             Diagnostics* diags) {
-  const int errors_before = diags->error_count();
+// Reports every problem and returns what it could read; callers decide from the error count.
+Config ParseDaemonConfigTable(const toml::table& root, const std::string& file,
+                              Diagnostics* diags) {
   Config c;
   c.file = file;
   TableReader r(root, "", file, diags);
@@ -597,26 +609,23 @@ std::optional<Config> ParseDaemonConfigTable(const toml::table& root, const std:
       if (const auto* rt = n.as_table()) {
         TableReader rr(*rt, path, file, diags);
         c.routes.push_back(ParseRoute(rr));
+        // Routes name channels of this same file ([channel.*] is read above). A non-empty
+        // route.channels means `channels` is an array of strings, one per name.
+        const Route& route = c.routes.back();
+        const toml::array* names = (*rt)["channels"].as_array();
+        for (size_t j = 0; j < route.channels.size(); ++j) {
+          if (c.FindChannel(route.channels[j]) == nullptr) {
+            diags->Error(LocationOf(names->get(j)->source(), file),
+                         path + ".channels[" + std::to_string(j) + "]",
+                         "unknown channel " + Quote(route.channels[j]));
+          }
+        }
       } else {
         diags->Error(LocationOf(n.source(), file), path, "expected a table ([[route]])");
       }
     }
   }
   r.Finish();
-  // Routes name channels of this same file.
-  for (size_t i = 0; i < c.routes.size(); ++i) {
-    for (size_t j = 0; j < c.routes[i].channels.size(); ++j) {
-      const std::string& ch = c.routes[i].channels[j];
-      if (c.FindChannel(ch) == nullptr) {
-        const toml::array* arr = root["route"].as_array();
-        const toml::node* cn = (*arr->get(i)->as_table())["channels"].as_array()->get(j);
-        diags->Error(LocationOf(cn->source(), file),
-                     "route[" + std::to_string(i) + "].channels[" + std::to_string(j) + "]",
-                     "unknown channel " + Quote(ch));
-      }
-    }
-  }
-  if (diags->error_count() > errors_before) return std::nullopt;
   return c;
 }
 
@@ -651,9 +660,12 @@ std::optional<Service> ParseRuleFile(std::string_view text, const std::string& f
 
 std::optional<Config> ParseDaemonConfig(std::string_view text, const std::string& file,
                                         Diagnostics* diags) {
+  const int errors_before = diags->error_count();
   auto root = ParseToml(text, file, diags);
   if (!root) return std::nullopt;
-  return ParseDaemonConfigTable(*root, file, diags);
+  Config c = ParseDaemonConfigTable(*root, file, diags);
+  if (diags->error_count() > errors_before) return std::nullopt;
+  return c;
 }
 
 void ValidateConfig(const Config& config, bool check_sources, Diagnostics* diags) {
@@ -704,18 +716,23 @@ std::optional<Config> LoadConfig(const std::string& path, Diagnostics* diags) {
   const int errors_before = diags->error_count();
   auto root = ParseToml(*text, path, diags);
   if (!root) return std::nullopt;
-  auto config = ParseDaemonConfigTable(*root, path, diags);
-  if (!config) return std::nullopt;
+  Config config = ParseDaemonConfigTable(*root, path, diags);
+  // Rule files are read even when rollbackd.toml has errors, so that one run reports every problem;
+  // sources are then not checked, as one may be missing only because of such an error.
+  const bool daemon_ok = diags->error_count() == errors_before;
 
   // Expand the rule globs; a file named twice is read once.
   std::set<std::string> seen;
   const toml::array* globs = (*root)["daemon"]["rules"].as_array();
-  for (size_t i = 0; i < config->daemon.rules.size(); ++i) {
-    const std::string pattern = Resolve(path, config->daemon.rules[i]);
+  for (size_t i = 0; i < config.daemon.rules.size(); ++i) {
+    const std::string pattern = Resolve(path, config.daemon.rules[i]);
     SourceLocation where = LocationOf(globs->get(i)->source(), path);
     std::string key = "daemon.rules[" + std::to_string(i) + "]";
     glob_t g{};
-    int rc = glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
+    // A folder that does not exist ("rules.d/*.toml" before rules.d is made) is a pattern that
+    // matches nothing, not a read error; any other error (permissions) stops the expansion.
+    auto on_error = [](const char*, int err) { return err == ENOENT || err == ENOTDIR ? 0 : 1; };
+    int rc = glob(pattern.c_str(), 0, on_error, &g);
     std::vector<std::string> matches(g.gl_pathv, g.gl_pathv + g.gl_pathc);
     globfree(&g);
     if (rc == GLOB_NOMATCH || (rc == 0 && matches.empty())) {
@@ -732,10 +749,10 @@ std::optional<Config> LoadConfig(const std::string& path, Diagnostics* diags) {
     }
     for (const std::string& m : matches) {
       if (!seen.insert(fs::weakly_canonical(m).string()).second) continue;
-      if (auto s = LoadRuleFile(m, diags)) config->services.push_back(std::move(*s));
+      if (auto s = LoadRuleFile(m, diags)) config.services.push_back(std::move(*s));
     }
   }
-  ValidateConfig(*config, /*check_sources=*/true, diags);
+  ValidateConfig(config, /*check_sources=*/daemon_ok, diags);
   if (diags->error_count() > errors_before) return std::nullopt;
   return config;
 }

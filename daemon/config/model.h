@@ -47,6 +47,7 @@ struct Trigger {
   bool rollback = false;
   LabelMap labels;  // added to this trigger's events
   SourceLocation where;
+  SourceLocation name_where;  // the `name` value, or the trigger when it is absent
 };
 
 struct HealthCheck {
@@ -56,10 +57,11 @@ struct HealthCheck {
   Duration timeout{std::chrono::seconds(1)};
   std::vector<int> expect_status{200};
   Duration for_duration{0};
-  Severity severity = Severity::kCritical;
+  Severity severity = Severity::kWarning;
   bool rollback = false;
   LabelMap labels;
   SourceLocation where;
+  SourceLocation name_where;  // the `name` value, or the check when it is absent
 };
 
 struct Deploy {

@@ -74,6 +74,21 @@ SourceLocation TableReader::KeyWhere(std::string_view key) const {
   return Where();
 }
 
+SourceLocation TableReader::Where(std::string_view key, std::string_view sub) const {
+  if (const toml::table* t = table_[key].as_table()) {
+    if (const toml::node* n = t->get(sub)) return LocationOf(n->source(), file_);
+  }
+  return Where(key);
+}
+
+SourceLocation TableReader::KeyWhere(std::string_view key, std::string_view sub) const {
+  if (const toml::table* t = table_[key].as_table()) {
+    auto it = t->find(sub);
+    if (it != t->end()) return LocationOf(it->first.source(), file_);
+  }
+  return Where(key);
+}
+
 void TableReader::Error(std::string_view key, std::string message) const {
   diags_->Error(Where(key), KeyPath(key), std::move(message));
 }
@@ -209,11 +224,14 @@ const toml::table* TableReader::Table(std::string_view key) {
 }
 
 const toml::array* TableReader::Array(std::string_view key) {
+  return Array(key, "an array of tables ([[" + std::string(key) + "]])");
+}
+
+const toml::array* TableReader::Array(std::string_view key, std::string_view expected) {
   const toml::node* n = Get(key, false, "an array");
   if (n == nullptr) return nullptr;
   if (const auto* a = n->as_array()) return a;
-  Error(key, "expected an array of tables ([[" + std::string(key) + "]]), found " +
-                 std::string(TypeName(*n)));
+  Error(key, "expected " + std::string(expected) + ", found " + std::string(TypeName(*n)));
   return nullptr;
 }
 

@@ -40,6 +40,8 @@ class TableReader {
   std::optional<std::map<std::string, std::string>> StringTable(std::string_view key);
   const toml::table* Table(std::string_view key);
   const toml::array* Array(std::string_view key);  // absent or wrong type: nullptr
+  // The same for an array of values; `expected` describes it in the wrong-type message.
+  const toml::array* Array(std::string_view key, std::string_view expected);
 
   // Reports keys present in the table that no getter asked for.
   void Finish();
@@ -48,6 +50,9 @@ class TableReader {
   SourceLocation Where() const;                     // the table itself
   SourceLocation Where(std::string_view key) const;  // the key's value, or the table if absent
   SourceLocation KeyWhere(std::string_view key) const;  // the key itself
+  // The same for `sub` inside the table at `key` (a label in `labels`); falls back to Where(key).
+  SourceLocation Where(std::string_view key, std::string_view sub) const;
+  SourceLocation KeyWhere(std::string_view key, std::string_view sub) const;
   const std::string& file() const { return file_; }
   Diagnostics* diags() const { return diags_; }
 
