@@ -412,16 +412,17 @@ class Evaluator {
                 const SeriesIndex* traffic, const Labels& labels) {
     Verdict v;
     v.value = value;
+    // Before the probe check: a NaN probe result is no data (held), not a pass.
+    if (!std::isfinite(value)) {
+      v.value = kNaN;
+      v.why = Verdict::Why::kNotANumber;
+      return NoData(r, v);
+    }
     if (r.health) {
       v.why = Verdict::Why::kProbe;
       v.threshold = 1;
       v.outcome = value < 1 ? Verdict::Outcome::kBreach : Verdict::Outcome::kOk;
       return v;
-    }
-    if (!std::isfinite(value)) {
-      v.value = kNaN;
-      v.why = Verdict::Why::kNotANumber;
-      return NoData(r, v);
     }
     if (traffic != nullptr) {
       v.traffic = traffic->Find(labels);

@@ -8,6 +8,9 @@ namespace {
 // FNV-1a with a separator byte between fields, so {a="bc"} and {ab="c"} differ; then a final mix
 // (splitmix64) so that the low bits that bucket selection uses are well spread.
 uint64_t HashPairs(const std::vector<Labels::Pair>& pairs) {
+  // The empty set hashes like a default-constructed Labels, so that Labels() and Labels({}) (what
+  // RestoreState builds for an unlabeled series) are one key.
+  if (pairs.empty()) return 0;
   uint64_t h = 1469598103934665603ULL;
   auto add = [&](std::string_view s) {
     for (unsigned char c : s) {

@@ -127,8 +127,12 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
       s.version_input = current.version_input;
       s.dry_run = current.dry_run;
       for (const Rule& r : current.rules) {
-        Rule copy;
-        copy = r;  // definition; state is empty in a fresh engine
+        Rule copy = r;  // the definition; its state comes from `json` alone
+        copy.series.clear();
+        copy.epoch = 0;
+        copy.error_since.reset();
+        copy.source_down = false;
+        copy.last_error.clear();
         s.rules.push_back(std::move(copy));
       }
       auto it = services.find(s.def->name);
