@@ -274,6 +274,9 @@ class Evaluator {
     return e;
   }
 
+  // A deploy is a `version` value that was not in the previous read and is not the version
+  // already known as deployed: a rolling update {v1} -> {v1, v2} -> {v2} is one deploy of v2, and
+  // a deploy posted to the API before Prometheus sees it is not counted twice.
   void ObserveVersions(ServiceRuntime& s, const QueryResult& result) {
     if (result.is_error() || result.series.empty()) return;  // unknown: keep what we knew
     std::vector<std::string> versions;
@@ -283,7 +286,6 @@ class Evaluator {
     if (versions.empty()) return;
     std::sort(versions.begin(), versions.end());
     versions.erase(std::unique(versions.begin(), versions.end()), versions.end());
-    if (versions == s.versions) return;
     if (!s.versions_known) {
       // The first read names what runs now; it is not a deploy.
       s.versions_known = true;
@@ -293,7 +295,9 @@ class Evaluator {
     }
     std::string added;
     for (const std::string& v : versions) {
-      if (!std::binary_search(s.versions.begin(), s.versions.end(), v)) added = v;
+      if (v != s.version && !std::binary_search(s.versions.begin(), s.versions.end(), v)) {
+        added = v;
+      }
     }
     s.versions = std::move(versions);
     if (!added.empty()) ApplyDeploy(s, added, now_);
@@ -303,10 +307,6 @@ class Evaluator {
   static void ApplyDeploy(ServiceRuntime& s, std::string_view version, Time now) {
     s.last_deploy = now;
     s.version = std::string(version);
-    if (!std::binary_search(s.versions.begin(), s.versions.end(), s.version)) {
-      s.versions.insert(std::upper_bound(s.versions.begin(), s.versions.end(), s.version),
-                        s.version);
-    }
     for (Rule& r : s.rules) {
       if (r.baseline != BaselineKind::kSnapshot) continue;
       for (auto& [labels, st] : r.series) st.snapshot = st.last_value;
@@ -369,6 +369,9 @@ class Evaluator {
         v.outcome = Verdict::Outcome::kBreach;
         v.why = Verdict::Why::kNoData;
         Step(s, r, kNone, st, v, main.detail);
+        // Labelled series are simply gone; only the absent-series stands for "no data".
+        Sweep(s, r, seen, Verdict::Why::kDisappeared);
+        return;
       }
       Sweep(s, r, seen, Verdict::Why::kNoData);
       return;
@@ -779,7 +782,6 @@ bool Engine::RecordDeploy(std::string_view service, std::string_view version, Ti
   ServiceRuntime* s = impl_->FindService(service);
   if (s == nullptr) return false;
   Evaluator::ApplyDeploy(*s, version, now);
-  s->versions_known = true;
   return true;
 }
 

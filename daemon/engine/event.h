@@ -55,7 +55,8 @@ struct Event {
   std::optional<double> value;
   std::optional<double> threshold;  // the effective bound: for above_ratio 1.5, 1.5 x baseline
   std::optional<double> baseline;
-  std::string condition;  // "above_ratio 1.5"; empty for rollback and source events
+  std::string condition;  // "above_ratio 1.5"; rollback.started/skipped carry their trigger's;
+                          // empty for source events and hook outcomes
   std::string reason;     // why, in words and numbers
   std::string version;    // the deployed version last seen, if known
 

@@ -149,7 +149,8 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
       s.episode_rolled_back = j.at("episode_rolled_back").get<bool>();
       s.episode_rollback_id = j.at("episode_rollback_id").get<std::string>();
       s.last_rollback = TimeFrom(j.at("last_rollback"));
-      if (const json& f = j.at("in_flight"); !f.is_null() && s.def->rollback) {
+      // Kept even if [rollback] was removed since: an unfinished rollback must still be reported.
+      if (const json& f = j.at("in_flight"); !f.is_null()) {
         s.in_flight = internal::InFlight{f.at("id").get<std::string>(),
                                          f.at("cause_id").get<std::string>(),
                                          f.at("trigger").get<std::string>(),
@@ -157,7 +158,7 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
                                          SeverityFrom(f.at("severity")),
                                          Time(std::chrono::milliseconds(f.at("started").get<int64_t>()))};
       }
-      if (const json& v = j.at("verifying"); !v.is_null() && s.def->rollback) {
+      if (const json& v = j.at("verifying"); !v.is_null()) {
         s.verifying = internal::Verifying{
             v.at("rollback_id").get<std::string>(), v.at("trigger").get<std::string>(),
             v.at("labels").get<LabelMap>(), SeverityFrom(v.at("severity")),

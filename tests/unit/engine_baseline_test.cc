@@ -349,5 +349,50 @@ TEST(EngineSnapshotTest, RecordDeployTakesSnapshotsPerSeries) {
   EXPECT_EQ(h.PhaseOf("orders", L({{"region", "ap"}})), "inactive");
 }
 
+TEST(EngineSnapshotTest, ADeployPostedBeforePrometheusSeesItIsCountedOnce) {
+  EngineHarness h(kOrders);
+  h.SetVersions({"v1"});
+  h.Set("orders", Value(100));
+  EXPECT_THAT(Lines(h.Eval("0s")), IsEmpty());
+  ASSERT_TRUE(h.engine().RecordDeploy("orders", "v2", At("5s")));
+  // Prometheus still reports v1, then the rollout, then v2 alone: no second deploy of v2, and no
+  // deploy of v1; the snapshot stays the pre-deploy 100 even though later values are bad.
+  h.Set("orders", Value(50));
+  h.SetVersions({"v1"});
+  EXPECT_THAT(Kinds(h.Eval("10s")), ElementsAre("trigger.firing"));
+  h.SetVersions({"v1", "v2"});
+  EXPECT_THAT(Lines(h.Eval("20s")), IsEmpty());
+  h.SetVersions({"v2"});
+  EXPECT_THAT(Lines(h.Eval("30s")), IsEmpty());
+  EXPECT_EQ(h.engine().Status().at(0).last_deploy, At("5s"));
+  EXPECT_EQ(h.engine().Status().at(0).version, "v2");
+  h.Set("orders", Value(71));  // 71 >= 0.7 x 100: the baseline is still the snapshot
+  EXPECT_THAT(Kinds(h.Eval("40s")), ElementsAre("trigger.resolved"));
+}
+
+TEST(EngineSnapshotTest, ADeployPostedBeforeTheFirstVersionReadIsNotRepeated) {
+  EngineHarness h(kOrders);
+  ASSERT_TRUE(h.engine().RecordDeploy("orders", "v2", At("0s")));
+  h.SetVersions({"v1", "v2"});
+  h.Set("orders", Value(100));
+  EXPECT_THAT(Lines(h.Eval("10s")), IsEmpty());
+  EXPECT_EQ(h.engine().Status().at(0).version, "v2");
+  EXPECT_EQ(h.engine().Status().at(0).last_deploy, At("0s"));
+}
+
+TEST(EngineSnapshotTest, ARollbackToTheOldVersionIsSeenAsADeploy) {
+  EngineHarness h(kOrders);
+  h.SetVersions({"v1"});
+  h.Set("orders", Value(100));
+  h.Eval("0s");
+  h.SetVersions({"v2"});
+  h.Eval("10s");
+  EXPECT_EQ(h.engine().Status().at(0).last_deploy, At("10s"));
+  h.SetVersions({"v1"});
+  h.Eval("20s");
+  EXPECT_EQ(h.engine().Status().at(0).version, "v1");
+  EXPECT_EQ(h.engine().Status().at(0).last_deploy, At("20s"));
+}
+
 }  // namespace
 }  // namespace rollbackd::enginetest

@@ -314,5 +314,24 @@ TEST(EngineStateTest, MalformedStateReturnsFalseAndChangesNothing) {
   EXPECT_THAT(Lines(h.Eval("1m10s")), IsEmpty());
 }
 
+TEST(EngineStateTest, ARollbackInFlightIsKeptWhenTheHookWasRemovedFromTheConfig) {
+  EngineHarness a(Checkout());
+  a.Set("error_rate", Value(0.5)).Set("latency", Value(0));
+  a.Run("0s", "1m", "10s");
+  ASSERT_EQ(a.engine().RollbacksInFlight().size(), 1u);
+  const std::string id = a.engine().RollbacksInFlight()[0];
+  // The restarted daemon's config has no [rollback] any more: the unfinished rollback must still
+  // be reported (as interrupted) rather than forgotten.
+  std::string without_hook = Checkout();
+  without_hook = without_hook.substr(0, without_hook.find("[rollback]"));
+  auto b = Restart(a, without_hook);
+  EXPECT_EQ(b->engine().RollbacksInFlight(), std::vector<std::string>{id});
+  std::vector<Event> events = b->Finish(id, false, "2m", "interrupted");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, EventKind::kRollbackFailed);
+  EXPECT_NE(events[0].reason.find("interrupted"), std::string::npos);
+  EXPECT_FALSE(events[0].hook.has_value());
+}
+
 }  // namespace
 }  // namespace rollbackd::enginetest
