@@ -138,28 +138,31 @@ class SeriesIndex {
  public:
   SeriesIndex(const QueryResult& result, std::vector<std::pair<uint64_t, uint32_t>>* scratch,
               bool main_single)
-      : result_(result), scratch_(scratch), main_single_(main_single) {
-    if (result_.series.size() > kLinearScan) {
-      scratch_->clear();
-      for (uint32_t i = 0; i < result_.series.size(); ++i) {
-        scratch_->emplace_back(result_.series[i].labels.hash(), i);
-      }
-      std::sort(scratch_->begin(), scratch_->end());
-      indexed_ = true;
-    }
-  }
+      : result_(result), scratch_(scratch), main_single_(main_single) {}
 
-  double Find(const Labels& labels) const {
+  double Find(const Labels& labels) {
     const auto& series = result_.series;
-    if (indexed_) {
+    // Two queries over the same series usually list them in the same order: try the entry after
+    // the last match before anything else, and build the sorted index only on a miss.
+    if (cursor_ < series.size() && series[cursor_].labels == labels) {
+      return series[cursor_++].value;
+    }
+    if (series.size() > kLinearScan) {
+      if (!indexed_) BuildIndex();
       auto it = std::lower_bound(scratch_->begin(), scratch_->end(),
                                  std::make_pair(labels.hash(), uint32_t{0}));
       for (; it != scratch_->end() && it->first == labels.hash(); ++it) {
-        if (series[it->second].labels == labels) return series[it->second].value;
+        if (series[it->second].labels == labels) {
+          cursor_ = it->second + 1;
+          return series[it->second].value;
+        }
       }
     } else {
-      for (const Sample& s : series) {
-        if (s.labels == labels) return s.value;
+      for (size_t i = 0; i < series.size(); ++i) {
+        if (series[i].labels == labels) {
+          cursor_ = i + 1;
+          return series[i].value;
+        }
       }
     }
     if (series.size() == 1 && (series[0].labels.empty() || main_single_)) return series[0].value;
@@ -167,11 +170,21 @@ class SeriesIndex {
   }
 
  private:
+  void BuildIndex() {
+    scratch_->clear();
+    for (uint32_t i = 0; i < result_.series.size(); ++i) {
+      scratch_->emplace_back(result_.series[i].labels.hash(), i);
+    }
+    std::sort(scratch_->begin(), scratch_->end());
+    indexed_ = true;
+  }
+
   static constexpr size_t kLinearScan = 8;
   const QueryResult& result_;
   std::vector<std::pair<uint64_t, uint32_t>>* scratch_;
   bool main_single_;
   bool indexed_ = false;
+  size_t cursor_ = 0;
 };
 
 int InternInput(std::vector<InputSpec>* inputs, InputSpec spec) {
@@ -356,6 +369,7 @@ class Evaluator {
     }
 
     ++r.epoch;
+    r.series.Rewind();
     size_t seen = 0;
     if (main.series.empty()) {
       if (r.no_data == NoDataPolicy::kHold) return;  // keep every state as it is
@@ -396,11 +410,7 @@ class Evaluator {
     Sweep(s, r, seen, Verdict::Why::kDisappeared);
   }
 
-  static SeriesState& Find(Rule& r, const Labels& labels) {
-    auto it = r.series.find(labels);
-    if (it != r.series.end()) return it->second;
-    return r.series.emplace(labels, SeriesState{}).first->second;
-  }
+  static SeriesState& Find(Rule& r, const Labels& labels) { return r.series.FindOrInsert(labels); }
 
   Verdict NoData(const Rule& r, Verdict v) {
     switch (r.no_data) {
@@ -411,8 +421,8 @@ class Evaluator {
     return v;
   }
 
-  Verdict Judge(const Rule& r, const SeriesState& st, double value, const SeriesIndex* baseline,
-                const SeriesIndex* traffic, const Labels& labels) {
+  Verdict Judge(const Rule& r, const SeriesState& st, double value, SeriesIndex* baseline,
+                SeriesIndex* traffic, const Labels& labels) {
     Verdict v;
     v.value = value;
     // Before the probe check: a NaN probe result is no data (held), not a pass.
@@ -553,18 +563,13 @@ class Evaluator {
   // Series not present at this evaluation: firing ones resolve, all are forgotten.
   void Sweep(ServiceRuntime& s, Rule& r, size_t seen, Verdict::Why why) {
     if (seen == r.series.size()) return;
-    for (auto it = r.series.begin(); it != r.series.end();) {
-      if (it->second.seen == r.epoch) {
-        ++it;
-        continue;
-      }
-      if (it->second.phase == Phase::kFiring) {
-        Verdict v;
-        v.why = why;
-        Resolve(s, r, it->first, it->second, v, VerdictText(r, v, ""));
-      }
-      it = r.series.erase(it);
+    for (auto& [labels, st] : r.series) {
+      if (st.seen == r.epoch || st.phase != Phase::kFiring) continue;
+      Verdict v;
+      v.why = why;
+      Resolve(s, r, labels, st, v, VerdictText(r, v, ""));
     }
+    r.series.EraseIf([&](const auto& entry) { return entry.second.seen != r.epoch; });
   }
 
   void OnError(ServiceRuntime& s, Rule& r, const std::string& error) {

@@ -7,10 +7,10 @@
 #include <limits>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "daemon/engine/engine.h"
+#include "daemon/engine/series_table.h"
 
 namespace rollbackd::internal {
 
@@ -50,7 +50,7 @@ struct Rule {
   int traffic_input = -1;
   uint64_t fingerprint = 0;  // of the definition; state survives a reload only if it is unchanged
 
-  std::unordered_map<Labels, SeriesState, LabelsHash> series;
+  SeriesTable<SeriesState> series;
   uint64_t epoch = 0;
   std::optional<Time> error_since;  // first error of the current run of errors
   bool source_down = false;

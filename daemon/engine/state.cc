@@ -184,7 +184,7 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
           st.last_value = NumberFrom(sj.at("last_value"));
           st.snapshot = NumberFrom(sj.at("snapshot"));
           st.firing_id = sj.at("firing_id").get<std::string>();
-          r.series.emplace(Labels(std::move(pairs)), std::move(st));
+          r.series.Insert(Labels(std::move(pairs)), std::move(st));
         }
       }
       impl_->RecountFiring(s);

@@ -214,6 +214,27 @@ TEST(EngineBaselineQueryTest, MatchesSeriesByIdenticalLabels) {
   EXPECT_EQ(events[0].reason, "value 3 > 2 (2 x baseline 1), must hold for 20s");
 }
 
+TEST(EngineBaselineQueryTest, ManySeriesInAnotherOrderStillMatchByLabels) {
+  // 20 series; the baseline lists them reversed and with one missing and one extra, so the
+  // in-order fast path misses and the index must find each one.
+  EngineHarness h(kLatency);
+  std::vector<std::pair<Labels, double>> current, baseline;
+  for (int i = 0; i < 20; ++i) {
+    current.emplace_back(L({{"region", "r" + std::to_string(i)}}), i == 7 || i == 13 ? 50 : 5);
+  }
+  for (int i = 19; i >= 0; --i) {
+    if (i == 13) continue;  // no baseline: holds
+    baseline.emplace_back(L({{"region", "r" + std::to_string(i)}}), 10);
+  }
+  baseline.emplace_back(L({{"region", "elsewhere"}}), 0.001);
+  h.Set("latency", Series(current));
+  h.SetBaseline("latency", Series(baseline));
+  EXPECT_THAT(Lines(h.Eval("0s"), "region"), ElementsAre("0s trigger.pending latency region=r7"));
+  EXPECT_THAT(Lines(h.Eval("20s"), "region"), ElementsAre("20s trigger.firing latency region=r7"));
+  // Same inputs again: the cursor state of the last round must not leak into this one.
+  EXPECT_THAT(Lines(h.Eval("30s"), "region"), IsEmpty());
+}
+
 TEST(EngineBaselineQueryTest, ASingleUnlabeledBaselineAppliesToEverySeries) {
   EngineHarness h(kLatency);
   h.Set("latency", Series({{L({{"region", "eu"}}), 3}, {L({{"region", "us"}}), 1}}));
