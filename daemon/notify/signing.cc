@@ -1,0 +1,71 @@
+#include "daemon/notify/signing.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+namespace rollbackd {
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  for (char c : text) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '+' || c == '/' || c == '=';
+    if (!ok) return std::nullopt;
+  }
+  std::string out(3 * text.size() / 4, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts padding as zero bytes.
+  size_t pad = 0;
+  if (!text.empty() && text.back() == '=')
+    pad = text.size() >= 2 && text[text.size() - 2] == '=' ? 2 : 1;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+std::optional<std::string> WebhookKeyFromSecret(std::string_view content, std::string* error) {
+  while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) {
+    content.remove_suffix(1);
+  }
+  if (content.empty()) {
+    *error = "the secret is empty";
+    return std::nullopt;
+  }
+  constexpr std::string_view kPrefix = "whsec_";
+  if (content.substr(0, kPrefix.size()) != kPrefix) return std::string(content);
+  auto key = Base64Decode(content.substr(kPrefix.size()));
+  if (!key || key->empty()) {
+    *error = "a whsec_ secret must be followed by standard base64";
+    return std::nullopt;
+  }
+  return key;
+}
+
+std::string SignWebhook(std::string_view key, std::string_view id, int64_t timestamp_seconds,
+                        std::string_view body) {
+  std::string message;
+  message.reserve(id.size() + body.size() + 24);
+  message.append(id);
+  message.push_back('.');
+  message.append(std::to_string(timestamp_seconds));
+  message.push_back('.');
+  message.append(body);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &mac_len);
+  return "v1," + Base64Encode(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
+}
+
+}  // namespace rollbackd

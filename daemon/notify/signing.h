@@ -1,0 +1,29 @@
+// Standard Webhooks signatures (https://www.standardwebhooks.com): the receiver recomputes
+// base64(HMAC-SHA256(key, "<webhook-id>.<webhook-timestamp>.<body>")) and compares it with the
+// `webhook-signature` header, "v1,<signature>". Receivers can use the spec's published libraries.
+#ifndef ROLLBACKD_NOTIFY_SIGNING_H_
+#define ROLLBACKD_NOTIFY_SIGNING_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rollbackd {
+
+// The HMAC key from a secret file's content: "whsec_<base64>" (the spec's form) is decoded; any
+// other content is used as raw bytes. Trailing newlines (and \r) are removed first. nullopt and
+// `error` set when the content is empty or a whsec_ secret is not valid base64. The key itself
+// never appears in `error`.
+std::optional<std::string> WebhookKeyFromSecret(std::string_view content, std::string* error);
+
+// "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
+std::string SignWebhook(std::string_view key, std::string_view id, int64_t timestamp_seconds,
+                        std::string_view body);
+
+std::string Base64Encode(std::string_view bytes);
+std::optional<std::string> Base64Decode(std::string_view text);
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_NOTIFY_SIGNING_H_
