@@ -181,8 +181,7 @@ bool Journal::RecordOutcome(const std::string& rollback_id, const RollbackOutcom
   return true;
 }
 
-bool WriteFileAtomically(const std::string& path, const std::string& content,
-                         std::string* error) {
+bool WriteFileAtomically(const std::string& path, const std::string& content, std::string* error) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {

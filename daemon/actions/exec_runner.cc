@@ -1,0 +1,268 @@
+#include "daemon/actions/exec_runner.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+namespace rollbackd {
+namespace {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+// After the command exits, how long output still in flight (or held open by a stray grandchild) is
+// waited for.
+constexpr auto kDrainAfterExit = std::chrono::milliseconds(500);
+constexpr auto kPollFallback = std::chrono::milliseconds(50);
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+int PidfdOpen(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+}  // namespace
+
+struct ExecRunner::Job : std::enable_shared_from_this<Job> {
+  explicit Job(asio::io_context& io) : pipe(io), exit_watch(io), timer(io), drain(io) {}
+
+  ExecRunner* owner = nullptr;
+  ExecRequest request;
+  std::function<void(ExecResult)> done;
+  pid_t pid = -1;
+  asio::posix::stream_descriptor pipe;
+  asio::posix::stream_descriptor exit_watch;  // a pidfd
+  asio::steady_timer timer;                   // timeout, then the kill grace
+  asio::steady_timer drain;                   // after exit; also the waitpid poll fallback
+  std::array<char, 4096> buffer{};
+  std::string tail;
+  SteadyClock::time_point start;
+  int wait_status = 0;
+  bool exited = false;
+  bool pipe_closed = false;
+  bool timed_out = false;
+  bool finished = false;
+
+  void ReadMore() {
+    pipe.async_read_some(asio::buffer(buffer),
+                         [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                           self->OnRead(ec, n);
+                         });
+  }
+
+  void OnRead(boost::system::error_code ec, size_t n) {
+    if (finished) return;
+    if (n > 0) {
+      tail.append(buffer.data(), n);
+      if (tail.size() > request.output_tail) tail.erase(0, tail.size() - request.output_tail);
+    }
+    if (ec) {
+      pipe_closed = true;
+      if (exited) Finish();
+      return;
+    }
+    ReadMore();
+  }
+
+  void WatchExit() {
+    int fd = PidfdOpen(pid);
+    if (fd >= 0) {
+      exit_watch.assign(fd);
+      exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                            [self = shared_from_this()](boost::system::error_code ec) {
+                              if (!ec) self->Reap();
+                            });
+      return;
+    }
+    Poll();
+  }
+
+  void Poll() {
+    drain.expires_after(kPollFallback);
+    drain.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->finished) return;
+      if (!self->Reap()) self->Poll();
+    });
+  }
+
+  // True once the child has been reaped. The exit is first observed without reaping, so that the
+  // group can be signalled while the zombie still holds the pid: a reused pid is never hit.
+  bool Reap() {
+    if (finished || exited) return exited;
+    siginfo_t info{};
+    int r;
+    do {
+      r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0 && info.si_pid == 0) {
+      if (exit_watch.is_open()) WatchAgain();
+      return false;
+    }
+    ::kill(-pid, SIGTERM);  // strays left in the group; ESRCH when there are none
+    while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+    }
+    exited = true;
+    timer.cancel();
+    if (pipe_closed) {
+      Finish();
+      return true;
+    }
+    drain.expires_after(kDrainAfterExit);
+    drain.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->Finish();
+    });
+    return true;
+  }
+
+  void WatchAgain() {
+    exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                          [self = shared_from_this()](boost::system::error_code ec) {
+                            if (!ec) self->Reap();
+                          });
+  }
+
+  void StartTimeout() {
+    timer.expires_after(request.timeout);
+    timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->exited || self->finished) return;
+      self->timed_out = true;
+      ::kill(-self->pid, SIGTERM);
+      self->timer.expires_after(self->request.kill_grace);
+      self->timer.async_wait([self](boost::system::error_code ec2) {
+        if (!ec2 && !self->exited && !self->finished) ::kill(-self->pid, SIGKILL);
+      });
+    });
+  }
+
+  void Finish() {
+    if (finished) return;
+    finished = true;
+    timer.cancel();
+    drain.cancel();
+    boost::system::error_code ignored;
+    pipe.close(ignored);
+    exit_watch.close(ignored);
+
+    ExecResult r;
+    r.started = true;
+    r.timed_out = timed_out;
+    r.duration = std::chrono::duration_cast<Duration>(SteadyClock::now() - start);
+    r.output = std::move(tail);
+    if (WIFEXITED(wait_status)) r.exit_status = WEXITSTATUS(wait_status);
+    if (WIFSIGNALED(wait_status)) r.signal = WTERMSIG(wait_status);
+    if (timed_out) {
+      r.error = "timed out after " + FormatDuration(request.timeout) + ", killed";
+    } else if (r.signal != 0) {
+      r.error = std::string("killed by signal ") + std::to_string(r.signal) + " (" +
+                ::strsignal(r.signal) + ")";
+    } else if (r.exit_status != 0) {
+      r.error = "exit status " + std::to_string(r.exit_status);
+    }
+    auto self = shared_from_this();  // the owner's list may hold the last reference
+    if (owner != nullptr) std::erase(owner->jobs_, self);
+    if (done) done(std::move(r));
+  }
+};
+
+ExecRunner::ExecRunner(asio::io_context& io) : io_(io) {}
+
+ExecRunner::~ExecRunner() {
+  for (auto& job : jobs_) {
+    job->owner = nullptr;
+    job->finished = true;
+    if (!job->exited && job->pid > 0) {
+      ::kill(-job->pid, SIGKILL);
+      while (::waitpid(job->pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+    boost::system::error_code ignored;
+    job->timer.cancel();
+    job->drain.cancel();
+    job->pipe.close(ignored);
+    job->exit_watch.close(ignored);
+  }
+}
+
+size_t ExecRunner::running() const { return jobs_.size(); }
+
+void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) {
+  auto fail = [&](std::string error) {
+    ExecResult r;
+    r.error = std::move(error);
+    asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  };
+  if (request.argv.empty() || request.argv[0].empty()) return fail("empty command");
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2}) {
+    sigaddset(&defaults, s);
+  }
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setpgroup(&attr, 0);  // a new group, led by the child
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<std::string> env_strings;
+  bool has_path = false;
+  for (const auto& [k, v] : request.env) {
+    env_strings.push_back(k + "=" + v);
+    has_path = has_path || k == "PATH";
+  }
+  if (!has_path) env_strings.push_back(std::string("PATH=") + kDefaultPath);
+  std::vector<char*> envp, argv;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  for (auto& a : request.argv) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  auto job = std::make_shared<Job>(io_);
+  job->start = SteadyClock::now();
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    return fail("cannot run " + request.argv[0] + ": " + std::strerror(rc));
+  }
+  job->owner = this;
+  job->pid = pid;
+  job->request = std::move(request);
+  job->done = std::move(done);
+  job->pipe.assign(fds[0]);
+  jobs_.push_back(job);
+  job->ReadMore();
+  job->WatchExit();
+  job->StartTimeout();
+}
+
+}  // namespace rollbackd

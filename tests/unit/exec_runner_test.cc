@@ -1,0 +1,185 @@
+// The hook runner against real processes. Commands in these tests use /bin/sh as the *program*
+// where a test needs shell features; the runner itself never involves a shell.
+#include "daemon/actions/exec_runner.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+namespace rollbackd {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Runs `request` to completion on a fresh loop, bounded by 10 s of loop time.
+ExecResult RunToEnd(ExecRequest request) {
+  boost::asio::io_context io;
+  ExecRunner runner(io);
+  std::optional<ExecResult> result;
+  runner.Run(std::move(request), [&](ExecResult r) { result = std::move(r); });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!result && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+  EXPECT_TRUE(result.has_value()) << "the command did not finish within 10 s";
+  return result.value_or(ExecResult{});
+}
+
+ExecRequest Cmd(std::vector<std::string> argv) {
+  ExecRequest r;
+  r.argv = std::move(argv);
+  r.timeout = 5s;
+  r.kill_grace = 300ms;
+  return r;
+}
+
+// Whether any process of group `pgid` is still alive. Zombies count as dead: who reaps an orphan
+// (PID 1 or a subreaper) and when is up to the machine, not to the runner.
+bool GroupAlive(pid_t pgid) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses; split after the last
+    // ')'.
+    std::istringstream rest(stat.substr(stat.rfind(')') + 1));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    if (!(rest >> state >> ppid >> pgrp)) continue;
+    if (pgrp == pgid && state != 'Z' && state != 'X') return true;
+  }
+  return false;
+}
+
+// Bounded wait (2 s) for the group's last members to die after a signal.
+bool GroupGone(pid_t pgid) {
+  for (int i = 0; i < 100; ++i) {
+    if (!GroupAlive(pgid)) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST(ExecRunnerTest, RunsArgvWithExactlyTheGivenEnvironment) {
+  ExecRequest r = Cmd({"env"});
+  r.env = {{"ROLLBACKD_SERVICE", "checkout"}, {"ROLLBACKD_LABEL_POD", "a b; rm -rf /"}};
+  ExecResult res = RunToEnd(r);
+  ASSERT_TRUE(res.success()) << res.error;
+  EXPECT_NE(res.output.find("ROLLBACKD_SERVICE=checkout\n"), std::string::npos) << res.output;
+  EXPECT_NE(res.output.find("ROLLBACKD_LABEL_POD=a b; rm -rf /\n"), std::string::npos);
+  EXPECT_NE(res.output.find("PATH=/usr/local/sbin:"), std::string::npos);
+  EXPECT_EQ(res.output.find("HOME="), std::string::npos) << "the daemon's environment leaked";
+}
+
+TEST(ExecRunnerTest, ArgumentsAreNotInterpretedByAShell) {
+  ExecResult res = RunToEnd(Cmd({"echo", "$HOME", "`id`", "*", ";", "|", "&&"}));
+  ASSERT_TRUE(res.success()) << res.error;
+  EXPECT_EQ(res.output, "$HOME `id` * ; | &&\n");
+}
+
+TEST(ExecRunnerTest, ReportsExitStatusAndStderr) {
+  ExecResult res = RunToEnd(Cmd({"sh", "-c", "echo oops >&2; exit 3"}));
+  EXPECT_TRUE(res.started);
+  EXPECT_FALSE(res.success());
+  EXPECT_EQ(res.exit_status, 3);
+  EXPECT_EQ(res.error, "exit status 3");
+  EXPECT_EQ(res.output, "oops\n");
+}
+
+TEST(ExecRunnerTest, StdinIsDevNull) {
+  ExecResult res = RunToEnd(Cmd({"cat"}));  // would hang on an inherited terminal or pipe
+  EXPECT_TRUE(res.success()) << res.error;
+  EXPECT_EQ(res.output, "");
+}
+
+TEST(ExecRunnerTest, AProgramThatDoesNotExistIsAnErrorNotACrash) {
+  ExecResult res = RunToEnd(Cmd({"rollbackd-no-such-program"}));
+  EXPECT_FALSE(res.started);
+  EXPECT_NE(res.error.find("cannot run rollbackd-no-such-program: No such file"), std::string::npos)
+      << res.error;
+  res = RunToEnd(Cmd({}));
+  EXPECT_EQ(res.error, "empty command");
+}
+
+TEST(ExecRunnerTest, TimeoutSendsSigtermToTheGroup) {
+  ExecRequest r = Cmd({"sleep", "30"});
+  r.timeout = 200ms;
+  ExecResult res = RunToEnd(r);
+  EXPECT_TRUE(res.timed_out);
+  EXPECT_EQ(res.signal, SIGTERM);
+  EXPECT_EQ(res.error, "timed out after 200ms, killed");
+  EXPECT_LT(res.duration, 5s);
+}
+
+TEST(ExecRunnerTest, ACommandIgnoringSigtermIsKilledWithItsChildren) {
+  ExecRequest r = Cmd({"sh", "-c", "trap '' TERM; echo $$; sleep 30; echo survived"});
+  r.timeout = 200ms;
+  r.kill_grace = 200ms;
+  ExecResult res = RunToEnd(r);
+  EXPECT_TRUE(res.timed_out);
+  EXPECT_EQ(res.signal, SIGKILL);
+  ASSERT_FALSE(res.output.empty());
+  const pid_t pgid = std::stoi(res.output);
+  EXPECT_TRUE(GroupGone(pgid)) << "the sleep child survived";
+  EXPECT_EQ(res.output.find("survived"), std::string::npos);
+}
+
+TEST(ExecRunnerTest, StraysLeftInTheGroupDoNotHoldTheResultBackAndAreStopped) {
+  const auto start = std::chrono::steady_clock::now();
+  ExecResult res = RunToEnd(Cmd({"sh", "-c", "sleep 30 & echo $$"}));
+  EXPECT_TRUE(res.success()) << res.error;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  const pid_t pgid = std::stoi(res.output);
+  EXPECT_TRUE(GroupGone(pgid));
+}
+
+TEST(ExecRunnerTest, KeepsOnlyTheTailOfTheOutput) {
+  ExecResult res =
+      RunToEnd(Cmd({"sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line$i; i=$((i+1)); done"}));
+  ASSERT_TRUE(res.success()) << res.error;
+  EXPECT_EQ(res.output.size(), 4096u);
+  EXPECT_EQ(res.output.substr(res.output.size() - 9), "line1999\n");
+}
+
+TEST(ExecRunnerTest, CommandsRunConcurrentlyWithoutBlockingTheLoop) {
+  boost::asio::io_context io;
+  ExecRunner runner(io);
+  int done = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    runner.Run(Cmd({"sleep", "0.3"}), [&](ExecResult r) {
+      EXPECT_TRUE(r.success()) << r.error;
+      ++done;
+    });
+  }
+  EXPECT_EQ(runner.running(), 5u);
+  EXPECT_EQ(done, 0) << "callbacks must not run inside Run()";
+  const auto deadline = start + 10s;
+  while (done < 5 && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+  EXPECT_EQ(done, 5);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms) << "ran one after another";
+  EXPECT_EQ(runner.running(), 0u);
+}
+
+TEST(ExecRunnerTest, DestroyingTheRunnerKillsWhatStillRuns) {
+  boost::asio::io_context io;
+  std::optional<ExecResult> result;
+  {
+    ExecRunner runner(io);
+    runner.Run(Cmd({"sh", "-c", "echo $$; exec sleep 30"}),
+               [&](ExecResult r) { result = std::move(r); });
+    io.run_for(300ms);  // let it start and print
+  }
+  EXPECT_FALSE(result.has_value());
+  io.run_for(50ms);  // leftover handlers must not call back
+  EXPECT_FALSE(result.has_value());
+}
+
+}  // namespace
+}  // namespace rollbackd
