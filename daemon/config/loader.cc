@@ -49,17 +49,6 @@ std::string Resolve(const std::string& file, const std::string& path) {
   return (fs::path(DirOf(file)) / path).lexically_normal().string();
 }
 
-std::optional<std::string> ReadFile(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = std::string("cannot read file: ") + std::strerror(errno);
-    return std::nullopt;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool IsHttpUrl(std::string_view url) {
   auto rest = [&](std::string_view prefix) {
     return url.substr(0, prefix.size()) == prefix && url.size() > prefix.size();
@@ -356,6 +345,15 @@ void CheckUniqueNames(const Service& s, Diagnostics* diags) {
 
 std::optional<Service> ParseService(const toml::table& root, const std::string& file,
                                     Diagnostics* diags) {
+  if (FileKind kind = GuessFileKind(root);
+      kind == FileKind::kDaemonConfig || kind == FileKind::kRuleTest) {
+    diags->Error({file, 0, 0}, "",
+                 "this is " + std::string(FileKindName(kind)) + ", not a rule file" +
+                     (kind == FileKind::kDaemonConfig
+                          ? "; check it with `rollbackd check --config " + file + "`"
+                          : "; run it with `rollbackd test " + file + "`"));
+    return std::nullopt;
+  }
   const int errors_before = diags->error_count();
   TableReader r(root, "", file, diags);
   Service s;
@@ -562,6 +560,18 @@ Config ParseDaemonConfigTable(const toml::table& root, const std::string& file,
                               Diagnostics* diags) {
   Config c;
   c.file = file;
+  const bool has_daemon_keys = root.contains("daemon") || root.contains("prometheus") ||
+                               root.contains("channel") || root.contains("route");
+  if (FileKind kind = GuessFileKind(root);
+      !has_daemon_keys && (kind == FileKind::kRuleFile || kind == FileKind::kRuleTest)) {
+    diags->Error({file, 0, 0}, "",
+                 "this is " + std::string(FileKindName(kind)) + ", not a daemon config" +
+                     (kind == FileKind::kRuleFile
+                          ? "; check it with `rollbackd check " + file +
+                                "`, or name it in [daemon].rules"
+                          : "; run it with `rollbackd test " + file + "`"));
+    return c;
+  }
   TableReader r(root, "", file, diags);
   if (const toml::table* t = r.Table("daemon")) {
     TableReader dr(*t, "daemon", file, diags);
@@ -631,7 +641,7 @@ Config ParseDaemonConfigTable(const toml::table& root, const std::string& file,
 
 std::optional<Service> LoadRuleFile(const std::string& path, Diagnostics* diags) {
   std::string error;
-  auto text = ReadFile(path, &error);
+  auto text = ReadTextFile(path, &error);
   if (!text) {
     diags->Error({path, 0, 0}, "", error);
     return std::nullopt;
@@ -698,7 +708,11 @@ void ValidateConfig(const Config& config, bool check_sources, Diagnostics* diags
 std::optional<Config> LoadRuleFiles(const std::vector<std::string>& paths, Diagnostics* diags) {
   Config c;
   const int errors_before = diags->error_count();
+  std::set<std::string> seen;  // a file named twice (rules/*.toml rules/a.toml) is read once
   for (const std::string& p : paths) {
+    std::error_code ec;
+    fs::path canonical = fs::weakly_canonical(p, ec);
+    if (!seen.insert(ec ? p : canonical.string()).second) continue;
     if (auto s = LoadRuleFile(p, diags)) c.services.push_back(std::move(*s));
   }
   ValidateConfig(c, /*check_sources=*/false, diags);
@@ -708,7 +722,7 @@ std::optional<Config> LoadRuleFiles(const std::vector<std::string>& paths, Diagn
 
 std::optional<Config> LoadConfig(const std::string& path, Diagnostics* diags) {
   std::string error;
-  auto text = ReadFile(path, &error);
+  auto text = ReadTextFile(path, &error);
   if (!text) {
     diags->Error({path, 0, 0}, "", error);
     return std::nullopt;

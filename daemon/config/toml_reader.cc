@@ -1,7 +1,12 @@
 #include "daemon/config/toml_reader.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace rollbackd {
 namespace {
@@ -269,6 +274,48 @@ std::optional<toml::table> ParseToml(std::string_view text, const std::string& f
     diags->Error(LocationOf(e.source(), file), "", std::string(e.description()));
     return std::nullopt;
   }
+}
+
+std::optional<std::string> ReadTextFile(const std::string& path, std::string* error) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    *error = "is a folder; give files (e.g. rules/*.toml)";
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = std::string("cannot read file: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) {
+    *error = "cannot read file";
+    return std::nullopt;
+  }
+  return ss.str();
+}
+
+FileKind GuessFileKind(const toml::table& root) {
+  if (root.contains("rule_file") || root.contains("test")) return FileKind::kRuleTest;
+  if (root.contains("service") || root.contains("trigger") || root.contains("health")) {
+    return FileKind::kRuleFile;
+  }
+  if (root.contains("daemon") || root.contains("prometheus") || root.contains("channel") ||
+      root.contains("route")) {
+    return FileKind::kDaemonConfig;
+  }
+  return FileKind::kUnknown;
+}
+
+std::string_view FileKindName(FileKind kind) {
+  switch (kind) {
+    case FileKind::kDaemonConfig: return "a daemon config (rollbackd.toml)";
+    case FileKind::kRuleFile: return "a rule file";
+    case FileKind::kRuleTest: return "a rule test file";
+    case FileKind::kUnknown: break;
+  }
+  return "an unknown file";
 }
 
 bool IsValidLabelName(std::string_view name) {

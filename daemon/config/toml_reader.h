@@ -73,6 +73,16 @@ class TableReader {
 std::optional<toml::table> ParseToml(std::string_view text, const std::string& file,
                                      Diagnostics* diags);
 
+// Reads a whole file. A folder, or a file that cannot be read, is an error saying so.
+std::optional<std::string> ReadTextFile(const std::string& path, std::string* error);
+
+// The kinds of file rollbackd reads, guessed from their top-level keys, so that a file given in the
+// wrong place gets one clear error instead of a list of unknown keys.
+enum class FileKind { kUnknown, kDaemonConfig, kRuleFile, kRuleTest };
+FileKind GuessFileKind(const toml::table& root);
+// "a daemon config (rollbackd.toml)", "a rule file", "a rule test file".
+std::string_view FileKindName(FileKind kind);
+
 // Label names as Prometheus allows them: [a-zA-Z_][a-zA-Z0-9_]*.
 bool IsValidLabelName(std::string_view name);
 

@@ -324,15 +324,21 @@ RuleTestSummary RunRuleTestFile(const std::string& path, const RuleTestOptions& 
     summary.failed += 1;
     return summary;
   };
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    diags.Error({path, 0, 0}, "", "cannot read file");
+  std::string error;
+  auto text = ReadTextFile(path, &error);
+  if (!text) {
+    diags.Error({path, 0, 0}, "", error);
     return fail_file();
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto root = ParseToml(text.str(), path, &diags);
+  auto root = ParseToml(*text, path, &diags);
   if (!root) return fail_file();
+  if (FileKind kind = GuessFileKind(*root);
+      kind == FileKind::kRuleFile || kind == FileKind::kDaemonConfig) {
+    diags.Error({path, 0, 0}, "",
+                "this is " + std::string(FileKindName(kind)) +
+                    ", not a rule test file (rule_file = ..., [[test]]; see docs/rules.md)");
+    return fail_file();
+  }
 
   TableReader r(*root, "", path, &diags);
   auto rule_file = r.String("rule_file", true);

@@ -875,3 +875,63 @@ repeat = "-30m"
 
 }  // namespace
 }  // namespace rollbackd
+
+namespace rollbackd {
+namespace {
+
+// Files given in the wrong place get one clear error naming the right command, not a list of
+// unknown keys.
+TEST(ConfigFileKindTest, ARuleFileGivenAsTheDaemonConfig) {
+  Diagnostics d;
+  EXPECT_FALSE(ParseDaemonConfig("service = \"x\"\n[[trigger]]\nname = \"a\"\n", "r.toml", &d));
+  ASSERT_EQ(d.all().size(), 1u);
+  EXPECT_EQ(d.all()[0].ToString(),
+            "r.toml: this is a rule file, not a daemon config; check it with `rollbackd check "
+            "r.toml`, or name it in [daemon].rules");
+}
+
+TEST(ConfigFileKindTest, ADaemonConfigGivenAsARuleFile) {
+  Diagnostics d;
+  EXPECT_FALSE(ParseRuleFile("[daemon]\ninterval = \"15s\"\n[prometheus.default]\nurl = \"x\"\n",
+                             "rollbackd.toml", &d));
+  ASSERT_EQ(d.all().size(), 1u);
+  EXPECT_EQ(d.all()[0].ToString(),
+            "rollbackd.toml: this is a daemon config (rollbackd.toml), not a rule file; check it "
+            "with `rollbackd check --config rollbackd.toml`");
+}
+
+TEST(ConfigFileKindTest, ARuleTestFileGivenAsARuleFile) {
+  Diagnostics d;
+  EXPECT_FALSE(ParseRuleFile("rule_file = \"../x.toml\"\n[[test]]\nname = \"t\"\n", "t.toml", &d));
+  ASSERT_EQ(d.all().size(), 1u);
+  EXPECT_NE(d.all()[0].message.find("run it with `rollbackd test t.toml`"), std::string::npos);
+}
+
+TEST(ConfigFileKindTest, AMixedUpDaemonConfigStillGetsItsOwnErrors) {
+  Diagnostics d;
+  EXPECT_FALSE(ParseDaemonConfig("service = \"x\"\n[daemon]\ninterval = \"15s\"\n", "d.toml", &d));
+  ASSERT_EQ(d.all().size(), 1u);
+  EXPECT_EQ(d.all()[0].ToString(), "d.toml:1:1: service: unknown key");
+}
+
+TEST(ConfigFileKindTest, AFolderIsNamedAsSuch) {
+  Diagnostics d;
+  EXPECT_FALSE(LoadRuleFiles({"/tmp"}, &d));
+  ASSERT_EQ(d.all().size(), 1u);
+  EXPECT_EQ(d.all()[0].ToString(), "/tmp: is a folder; give files (e.g. rules/*.toml)");
+}
+
+TEST(ConfigFileKindTest, AFileNamedTwiceIsReadOnce) {
+  char tmpl[] = "/tmp/rollbackd-twice-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::ofstream(dir + "/a.toml") << "service = \"a\"\n";
+  Diagnostics d;
+  auto config = LoadRuleFiles({dir + "/a.toml", dir + "/./a.toml"}, &d);
+  ASSERT_TRUE(config) << (d.all().empty() ? "" : d.all()[0].ToString());
+  EXPECT_EQ(config->services.size(), 1u);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rollbackd

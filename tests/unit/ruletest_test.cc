@@ -207,6 +207,15 @@ name = "never runs"
   EXPECT_NE(out.find("the test file cannot be run"), std::string::npos) << out;
 }
 
+TEST_F(RuleTestTest, ARuleFileGivenInsteadOfATestFileSaysSo) {
+  std::ostringstream out;
+  RuleTestSummary s = RunRuleTestFile(dir_ + "/svc.toml", {}, out);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_NE(out.str().find("svc.toml: this is a rule file, not a rule test file"),
+            std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find("unknown key"), std::string::npos) << out.str();
+}
+
 TEST_F(RuleTestTest, MissingFileFails) {
   std::ostringstream out;
   RuleTestSummary s = RunRuleTestFile(dir_ + "/absent.toml", {}, out);
