@@ -1,0 +1,252 @@
+#include "daemon/sources/http_client.h"
+
+#include <curl/curl.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <mutex>
+
+namespace rollbackd {
+namespace {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+void GlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+}  // namespace
+
+struct Transfer {
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  HttpRequest request;
+  std::function<void(HttpResponse)> done;
+  std::string body;
+  bool too_large = false;
+  char error[CURL_ERROR_SIZE] = {};
+  SteadyClock::time_point start;
+};
+
+struct HttpClient::Impl {
+  struct Socket {
+    explicit Socket(asio::io_context& io, int fd) : desc(io, fd) {}
+    asio::posix::stream_descriptor desc;
+    int want = 0;  // CURL_POLL_IN / OUT / INOUT
+    bool reading = false;
+    bool writing = false;
+  };
+
+  explicit Impl(asio::io_context& io) : io(io), timer(io) {}
+
+  asio::io_context& io;
+  asio::steady_timer timer;
+  CURLM* multi = nullptr;
+  std::map<curl_socket_t, std::shared_ptr<Socket>> sockets;
+  std::map<CURL*, std::unique_ptr<Transfer>> transfers;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  static int OnSocket(CURL*, curl_socket_t s, int what, void* userp, void*) {
+    auto* self = static_cast<Impl*>(userp);
+    if (what == CURL_POLL_REMOVE) {
+      self->Forget(s);
+      return 0;
+    }
+    auto it = self->sockets.find(s);
+    if (it == self->sockets.end()) {
+      it = self->sockets.emplace(s, std::make_shared<Socket>(self->io, s)).first;
+    }
+    it->second->want = what;
+    self->Arm(s, it->second);
+    return 0;
+  }
+
+  // Stops watching `s` without closing it: curl owns and closes its sockets.
+  void Forget(curl_socket_t s) {
+    auto it = sockets.find(s);
+    if (it == sockets.end()) return;
+    boost::system::error_code ignored;
+    it->second->desc.cancel(ignored);
+    it->second->desc.release();
+    sockets.erase(it);
+  }
+
+  static int OnCloseSocket(void* clientp, curl_socket_t s) {
+    static_cast<Impl*>(clientp)->Forget(s);
+    return ::close(s);
+  }
+
+  void Arm(curl_socket_t s, const std::shared_ptr<Socket>& sock) {
+    std::weak_ptr<bool> alive_ref = alive;
+    if ((sock->want & CURL_POLL_IN) && !sock->reading) {
+      sock->reading = true;
+      sock->desc.async_wait(asio::posix::stream_descriptor::wait_read,
+                            [this, s, sock, alive_ref](boost::system::error_code ec) {
+                              if (alive_ref.expired()) return;
+                              sock->reading = false;
+                              OnReady(s, sock, ec, CURL_CSELECT_IN);
+                            });
+    }
+    if ((sock->want & CURL_POLL_OUT) && !sock->writing) {
+      sock->writing = true;
+      sock->desc.async_wait(asio::posix::stream_descriptor::wait_write,
+                            [this, s, sock, alive_ref](boost::system::error_code ec) {
+                              if (alive_ref.expired()) return;
+                              sock->writing = false;
+                              OnReady(s, sock, ec, CURL_CSELECT_OUT);
+                            });
+    }
+  }
+
+  void OnReady(curl_socket_t s, const std::shared_ptr<Socket>& sock, boost::system::error_code ec,
+               int direction) {
+    if (ec == asio::error::operation_aborted) return;
+    int running = 0;
+    curl_multi_socket_action(multi, s, ec ? CURL_CSELECT_ERR : direction, &running);
+    Collect();
+    // Still wanted (the same socket, not removed meanwhile): wait again.
+    auto it = sockets.find(s);
+    if (it != sockets.end() && it->second == sock) Arm(s, sock);
+  }
+
+  static int OnTimer(CURLM*, long timeout_ms, void* userp) {
+    auto* self = static_cast<Impl*>(userp);
+    self->timer.cancel();
+    if (timeout_ms < 0) return 0;
+    self->timer.expires_after(std::chrono::milliseconds(timeout_ms));
+    std::weak_ptr<bool> alive_ref = self->alive;
+    self->timer.async_wait([self, alive_ref](boost::system::error_code ec) {
+      if (ec || alive_ref.expired()) return;
+      int running = 0;
+      curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      self->Collect();
+    });
+    return 0;
+  }
+
+  static size_t OnWrite(char* data, size_t size, size_t n, void* userp) {
+    auto* t = static_cast<Transfer*>(userp);
+    const size_t bytes = size * n;
+    if (t->body.size() + bytes > kMaxBody) {
+      t->too_large = true;
+      return 0;  // aborts the transfer
+    }
+    t->body.append(data, bytes);
+    return bytes;
+  }
+
+  void Collect() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* easy = msg->easy_handle;
+      const CURLcode code = msg->data.result;
+      auto it = transfers.find(easy);
+      if (it == transfers.end()) continue;
+      std::unique_ptr<Transfer> t = std::move(it->second);
+      transfers.erase(it);
+      HttpResponse r;
+      r.elapsed = std::chrono::duration_cast<Duration>(SteadyClock::now() - t->start);
+      long status = 0;
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+      if (code == CURLE_OK) {
+        r.status = static_cast<int>(status);
+        r.body = std::move(t->body);
+      } else if (t->too_large) {
+        r.error = "response larger than " + std::to_string(kMaxBody >> 20) + " MiB";
+      } else if (code == CURLE_OPERATION_TIMEDOUT) {
+        r.error = "timeout after " + FormatDuration(t->request.timeout);
+      } else {
+        r.error = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
+      }
+      curl_multi_remove_handle(multi, easy);
+      curl_easy_cleanup(easy);
+      curl_slist_free_all(t->headers);
+      asio::post(io,
+                 [done = std::move(t->done), r = std::move(r)]() mutable { done(std::move(r)); });
+    }
+  }
+};
+
+HttpClient::HttpClient(asio::io_context& io) : impl_(std::make_unique<Impl>(io)) {
+  GlobalInit();
+  impl_->multi = curl_multi_init();
+  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
+  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETDATA, impl_.get());
+  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
+  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERDATA, impl_.get());
+}
+
+HttpClient::~HttpClient() {
+  *impl_->alive = false;
+  impl_->alive.reset();
+  impl_->timer.cancel();
+  for (auto& [easy, t] : impl_->transfers) {
+    curl_multi_remove_handle(impl_->multi, easy);
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(t->headers);
+  }
+  impl_->transfers.clear();
+  curl_multi_cleanup(impl_->multi);  // closes cached connections through OnCloseSocket
+  for (auto& [s, sock] : impl_->sockets) {
+    boost::system::error_code ignored;
+    sock->desc.cancel(ignored);
+    sock->desc.release();
+  }
+}
+
+size_t HttpClient::in_flight() const { return impl_->transfers.size(); }
+
+void HttpClient::Send(HttpRequest request, std::function<void(HttpResponse)> done) {
+  auto t = std::make_unique<Transfer>();
+  t->easy = curl_easy_init();
+  t->request = std::move(request);
+  t->done = std::move(done);
+  t->start = SteadyClock::now();
+  const HttpRequest& q = t->request;
+  CURL* e = t->easy;
+  curl_easy_setopt(e, CURLOPT_URL, q.url.c_str());
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(q.timeout.count()));
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::OnWrite);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::OnCloseSocket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, impl_.get());
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // gzip if the server offers it
+  if (q.method == "GET") {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, q.method.c_str());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(q.body.size()));
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, q.body.c_str());
+  }
+  for (const auto& [k, v] : q.headers)
+    t->headers = curl_slist_append(t->headers, (k + ": " + v).c_str());
+  if (!q.bearer_token.empty()) {
+    t->headers = curl_slist_append(t->headers, ("Authorization: Bearer " + q.bearer_token).c_str());
+  }
+  if (t->headers != nullptr) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  if (!q.basic_username.empty()) {
+    curl_easy_setopt(e, CURLOPT_USERNAME, q.basic_username.c_str());
+    curl_easy_setopt(e, CURLOPT_PASSWORD, q.basic_password.c_str());
+  }
+  if (!q.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, q.ca_file.c_str());
+  if (!q.cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, q.cert_file.c_str());
+  if (!q.key_file.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, q.key_file.c_str());
+  if (q.insecure_skip_verify) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+  CURL* easy = t->easy;
+  impl_->transfers.emplace(easy, std::move(t));
+  curl_multi_add_handle(impl_->multi, easy);  // the timer callback schedules the first step
+}
+
+}  // namespace rollbackd

@@ -1,0 +1,251 @@
+// The HTTP client against a real HTTP server on loopback (Boost.Beast, synchronous, one thread per
+// connection), which counts the connections it accepts.
+#include "daemon/sources/http_client.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace rollbackd {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+class TestServer {
+ public:
+  TestServer() : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    port_ = acceptor_.local_endpoint().port();
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+  }
+  ~TestServer() {
+    stopping_ = true;
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    accept_thread_.join();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : workers_) t.join();
+  }
+  int port() const { return port_; }
+  int connections() const { return connections_; }
+  std::string Url(const std::string& target) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + target;
+  }
+
+ private:
+  void AcceptLoop() {
+    for (int i = 0; i < 100 && !stopping_; ++i) {
+      tcp::socket socket(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec) return;
+      ++connections_;
+      std::lock_guard<std::mutex> lock(mu_);
+      open_fds_.push_back(socket.native_handle());
+      workers_.emplace_back([this, s = std::move(socket)]() mutable { Serve(std::move(s)); });
+    }
+  }
+
+  void Serve(tcp::socket socket) {
+    boost::beast::flat_buffer buffer;
+    for (int i = 0; i < 1000 && !stopping_; ++i) {
+      http::request<http::string_body> req;
+      boost::system::error_code ec;
+      http::read(socket, buffer, req, ec);
+      if (ec) return;
+      http::response<http::string_body> res{http::status::ok, req.version()};
+      const std::string target(req.target());
+      if (target == "/ok") {
+        res.body() = "hello";
+      } else if (target == "/echo") {
+        std::string out = std::string(req.method_string()) + "\n";
+        for (const auto& f : req) {
+          out += std::string(f.name_string()) + ": " + std::string(f.value()) + "\n";
+        }
+        res.body() = out + "\n" + req.body();
+      } else if (target == "/status/503") {
+        res.result(http::status::service_unavailable);
+        res.body() = "down";
+      } else if (target == "/slow") {
+        std::this_thread::sleep_for(1500ms);
+        res.body() = "late";
+      } else if (target == "/big") {
+        res.body() = std::string(3 << 20, 'x');
+      } else {
+        res.result(http::status::not_found);
+      }
+      res.keep_alive(req.keep_alive());
+      res.prepare_payload();
+      http::write(socket, res, ec);
+      if (ec || !req.keep_alive()) return;
+    }
+  }
+
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  std::mutex mu_;
+  std::vector<int> open_fds_;
+  std::vector<std::thread> workers_;
+  std::thread accept_thread_;
+};
+
+// Sends `requests` on one loop and runs it until every response arrived (10 s bound).
+std::vector<HttpResponse> SendAll(std::vector<HttpRequest> requests, HttpClient* shared = nullptr,
+                                  asio::io_context* shared_io = nullptr) {
+  asio::io_context own_io;
+  asio::io_context& io = shared_io != nullptr ? *shared_io : own_io;
+  std::optional<HttpClient> own;
+  if (shared == nullptr) own.emplace(io);
+  HttpClient& client = shared != nullptr ? *shared : *own;
+  std::vector<std::optional<HttpResponse>> got(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    client.Send(std::move(requests[i]), [&got, i](HttpResponse r) { got[i] = std::move(r); });
+  }
+  auto done = [&] {
+    for (auto& g : got) {
+      if (!g) return false;
+    }
+    return true;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    if (io.stopped()) io.restart();  // a loop that ran out of work stays stopped until restarted
+    io.run_one_for(100ms);
+  }
+  std::vector<HttpResponse> out;
+  for (auto& g : got) {
+    EXPECT_TRUE(g.has_value()) << "no response within 10 s";
+    out.push_back(g.value_or(HttpResponse{}));
+  }
+  return out;
+}
+
+HttpRequest Get(const std::string& url) {
+  HttpRequest r;
+  r.url = url;
+  return r;
+}
+
+TEST(HttpClientTest, GetsABody) {
+  TestServer server;
+  auto r = SendAll({Get(server.Url("/ok"))});
+  EXPECT_TRUE(r[0].ok()) << r[0].error;
+  EXPECT_EQ(r[0].status, 200);
+  EXPECT_EQ(r[0].body, "hello");
+}
+
+TEST(HttpClientTest, NonSuccessStatusIsAResponseNotAnError) {
+  TestServer server;
+  auto r = SendAll({Get(server.Url("/status/503"))});
+  EXPECT_EQ(r[0].status, 503);
+  EXPECT_EQ(r[0].error, "");
+  EXPECT_FALSE(r[0].ok());
+  EXPECT_EQ(r[0].body, "down");
+}
+
+TEST(HttpClientTest, PostsWithHeadersAndAuth) {
+  TestServer server;
+  HttpRequest req = Get(server.Url("/echo"));
+  req.method = "POST";
+  req.body = R"({"event":"rollback.started"})";
+  req.headers = {{"Content-Type", "application/json"}, {"webhook-id", "evt_1"}};
+  req.bearer_token = "s3cret";
+  auto r = SendAll({req});
+  ASSERT_TRUE(r[0].ok()) << r[0].error;
+  EXPECT_EQ(r[0].body.substr(0, 5), "POST\n");
+  EXPECT_NE(r[0].body.find("webhook-id: evt_1\n"), std::string::npos) << r[0].body;
+  EXPECT_NE(r[0].body.find("Authorization: Bearer s3cret\n"), std::string::npos);
+  EXPECT_NE(r[0].body.find("\n\n{\"event\":\"rollback.started\"}"), std::string::npos);
+}
+
+TEST(HttpClientTest, ConnectionsAreReused) {
+  TestServer server;
+  asio::io_context io;
+  HttpClient client(io);
+  for (int i = 0; i < 5; ++i) {
+    auto r = SendAll({Get(server.Url("/ok"))}, &client, &io);
+    ASSERT_TRUE(r[0].ok()) << r[0].error;
+  }
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(HttpClientTest, ManyRequestsAtOnce) {
+  TestServer server;
+  std::vector<HttpRequest> reqs;
+  for (int i = 0; i < 20; ++i) reqs.push_back(Get(server.Url(i % 2 ? "/ok" : "/status/503")));
+  auto r = SendAll(reqs);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(r[i].status, i % 2 ? 200 : 503) << i;
+}
+
+TEST(HttpClientTest, RefusedIsATransportError) {
+  int port;
+  {
+    asio::io_context io;
+    tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = a.local_endpoint().port();
+  }  // closed: nothing listens there now
+  auto r = SendAll({Get("http://127.0.0.1:" + std::to_string(port) + "/")});
+  EXPECT_EQ(r[0].status, 0);
+  EXPECT_NE(r[0].error.find("Couldn't connect"), std::string::npos) << r[0].error;
+  EXPECT_NE(r[0].error.find("port " + std::to_string(port)), std::string::npos) << r[0].error;
+}
+
+TEST(HttpClientTest, TimeoutIsATransportErrorAndDoesNotBlockOthers) {
+  TestServer server;
+  HttpRequest slow = Get(server.Url("/slow"));
+  slow.timeout = 300ms;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = SendAll({slow, Get(server.Url("/ok"))});
+  EXPECT_EQ(r[0].error, "timeout after 300ms");
+  EXPECT_TRUE(r[1].ok()) << r[1].error;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1400ms);
+}
+
+TEST(HttpClientTest, OnlyHttpAndHttps) {
+  auto r = SendAll({Get("file:///etc/passwd")});
+  EXPECT_EQ(r[0].status, 0);
+  EXPECT_FALSE(r[0].error.empty());
+  EXPECT_TRUE(r[0].body.empty());
+}
+
+TEST(HttpClientTest, LargeBodiesArrive) {
+  TestServer server;
+  auto r = SendAll({Get(server.Url("/big"))});
+  ASSERT_TRUE(r[0].ok()) << r[0].error;
+  EXPECT_EQ(r[0].body.size(), 3u << 20);
+}
+
+TEST(HttpClientTest, DestroyingTheClientDropsCallbacks) {
+  TestServer server;
+  asio::io_context io;
+  bool called = false;
+  {
+    HttpClient client(io);
+    HttpRequest slow = Get(server.Url("/slow"));
+    client.Send(slow, [&](HttpResponse) { called = true; });
+    io.run_for(100ms);
+    EXPECT_EQ(client.in_flight(), 1u);
+  }
+  io.run_for(100ms);
+  EXPECT_FALSE(called);
+}
+
+}  // namespace
+}  // namespace rollbackd
