@@ -1,0 +1,85 @@
+#include "daemon/sources/probe.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace rollbackd {
+
+QueryResult ProbeResult(const HttpResponse& response, const HealthCheck& check) {
+  QueryResult r;
+  double value = 1;
+  if (!response.error.empty()) {
+    value = 0;
+    r.detail = response.error;
+  } else if (std::find(check.expect_status.begin(), check.expect_status.end(), response.status) ==
+             check.expect_status.end()) {
+    value = 0;
+    std::string expected;
+    for (int s : check.expect_status)
+      expected += (expected.empty() ? "" : " or ") + std::to_string(s);
+    r.detail = "status " + std::to_string(response.status) + ", expected " + expected;
+  }
+  r.series.push_back({Labels(), value});
+  return r;
+}
+
+void RunProbe(HttpClient& client, const HealthCheck& check, std::function<void(QueryResult)> done) {
+  HttpRequest req;
+  req.url = check.url;
+  req.timeout = check.timeout;
+  // A copy: a configuration reload may replace `check` while the probe is in flight.
+  client.Send(std::move(req), [check, done = std::move(done)](HttpResponse response) {
+    done(ProbeResult(response, check));
+  });
+}
+
+std::string FormEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() * 3 / 2);
+  for (unsigned char c : s) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.' || c == '~';
+    if (keep) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+void RunInstantQuery(HttpClient& client, PromResponseReader& reader,
+                     const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
+                     std::function<void(QueryResult)> done) {
+  const int64_t ms = at.time_since_epoch().count();
+  char time[32];
+  std::snprintf(time, sizeof time, "%lld.%03lld", static_cast<long long>(ms / 1000),
+                static_cast<long long>(ms % 1000));
+  const PrometheusSource& src = endpoint.config;
+  HttpRequest req;
+  req.method = "POST";
+  req.url = src.url + "/api/v1/query";
+  req.timeout = src.timeout;
+  req.body = "query=" + FormEncode(promql) + "&time=" + time;
+  req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  for (const auto& [k, v] : src.headers) req.headers.emplace_back(k, v);
+  req.bearer_token = endpoint.bearer_token;
+  req.basic_username = src.basic_auth_username;
+  req.basic_password = endpoint.basic_password;
+  req.ca_file = src.tls.ca_file;
+  req.cert_file = src.tls.cert_file;
+  req.key_file = src.tls.key_file;
+  req.insecure_skip_verify = src.tls.insecure_skip_verify;
+  client.Send(std::move(req), [&reader, done = std::move(done)](HttpResponse response) {
+    if (!response.error.empty()) {
+      done(QueryResult::Error(response.error));
+      return;
+    }
+    done(reader.Read(response.status, response.body));
+  });
+}
+
+}  // namespace rollbackd

@@ -1,0 +1,113 @@
+#include "daemon/sources/probe.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "tests/unit/test_http_server.h"
+
+namespace rollbackd {
+namespace {
+
+using testutil::TestServer;
+using namespace std::chrono_literals;
+
+// Runs `start` (which calls back once) on a fresh loop, bounded by 10 s.
+QueryResult RunOne(
+    const std::function<void(HttpClient&, std::function<void(QueryResult)>)>& start) {
+  boost::asio::io_context io;
+  HttpClient client(io);
+  std::optional<QueryResult> result;
+  start(client, [&](QueryResult r) { result = std::move(r); });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!result && std::chrono::steady_clock::now() < deadline) {
+    if (io.stopped()) io.restart();
+    io.run_one_for(100ms);
+  }
+  EXPECT_TRUE(result.has_value());
+  return result.value_or(QueryResult::Error("no result"));
+}
+
+HealthCheck Check(const std::string& url) {
+  HealthCheck h;
+  h.name = "ready";
+  h.url = url;
+  h.timeout = 300ms;
+  return h;
+}
+
+TEST(ProbeTest, ExpectedStatusPasses) {
+  TestServer server;
+  HealthCheck h = Check(server.Url("/ready"));
+  QueryResult r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, h, done); });
+  ASSERT_FALSE(r.is_error());
+  ASSERT_EQ(r.series.size(), 1u);
+  EXPECT_EQ(r.series[0].value, 1);
+  EXPECT_EQ(r.detail, "");
+}
+
+TEST(ProbeTest, UnexpectedStatusRefusedAndTimeoutAreFailuresWithTheReason) {
+  TestServer server;
+  HealthCheck bad = Check(server.Url("/status/503"));
+  bad.expect_status = {200, 204};
+  QueryResult r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, bad, done); });
+  ASSERT_FALSE(r.is_error()) << "a failed probe is a breach, never an unknown";
+  EXPECT_EQ(r.series[0].value, 0);
+  EXPECT_EQ(r.detail, "status 503, expected 200 or 204");
+
+  HealthCheck slow = Check(server.Url("/slow"));
+  r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, slow, done); });
+  EXPECT_EQ(r.series[0].value, 0);
+  EXPECT_EQ(r.detail, "timeout after 300ms");
+
+  HealthCheck refused = Check("http://127.0.0.1:1/ready");
+  r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, refused, done); });
+  EXPECT_EQ(r.series[0].value, 0);
+  EXPECT_NE(r.detail.find("Couldn't connect"), std::string::npos) << r.detail;
+}
+
+TEST(InstantQueryTest, PostsTheEncodedQueryAndTimeAndReadsTheAnswer) {
+  TestServer server;
+  PrometheusEndpoint ep;
+  ep.config.url = server.Url("");
+  ep.config.timeout = 2s;
+  PromResponseReader reader;
+  const std::string promql =
+      R"(sum(rate(http_requests_total{code=~"5..", job="a b"}[1m])) / 2 + 1)";
+  QueryResult r = RunOne([&](HttpClient& c, auto done) {
+    RunInstantQuery(c, reader, ep, promql, Time(std::chrono::milliseconds(1700000000123)), done);
+  });
+  ASSERT_FALSE(r.is_error()) << r.error;
+  ASSERT_EQ(r.series.size(), 1u);
+  EXPECT_EQ(*r.series[0].labels.Get("method"), "POST");
+  EXPECT_EQ(*r.series[0].labels.Get("form"),
+            "query=" + FormEncode(promql) + "&time=1700000000.123");
+  EXPECT_EQ(r.series[0].value, 0.5);
+}
+
+TEST(InstantQueryTest, TransportAndHttpFailuresAreErrors) {
+  PromResponseReader reader;
+  PrometheusEndpoint down;
+  down.config.url = "http://127.0.0.1:1";
+  QueryResult r = RunOne(
+      [&](HttpClient& c, auto done) { RunInstantQuery(c, reader, down, "up", Time{}, done); });
+  ASSERT_TRUE(r.is_error());
+  EXPECT_NE(r.error.find("Couldn't connect"), std::string::npos) << r.error;
+
+  TestServer server;
+  PrometheusEndpoint wrong;
+  wrong.config.url = server.Url("/status/503#");  // the path lands on the 503 route
+  r = RunOne(
+      [&](HttpClient& c, auto done) { RunInstantQuery(c, reader, wrong, "up", Time{}, done); });
+  ASSERT_TRUE(r.is_error());
+  EXPECT_NE(r.error.find("HTTP 503"), std::string::npos) << r.error;
+}
+
+TEST(FormEncodeTest, KeepsOnlyUnreservedCharacters) {
+  EXPECT_EQ(FormEncode("a-b_c.d~e"), "a-b_c.d~e");
+  EXPECT_EQ(FormEncode("{job=\"x y\"} & +"), "%7Bjob%3D%22x%20y%22%7D%20%26%20%2B");
+  EXPECT_EQ(FormEncode("\xc3\xa9"), "%C3%A9");
+}
+
+}  // namespace
+}  // namespace rollbackd
