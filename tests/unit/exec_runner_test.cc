@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/unit/loop_util.h"
+
 namespace rollbackd {
 namespace {
 
@@ -25,9 +27,8 @@ ExecResult RunToEnd(ExecRequest request) {
   ExecRunner runner(io);
   std::optional<ExecResult> result;
   runner.Run(std::move(request), [&](ExecResult r) { result = std::move(r); });
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!result && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
-  EXPECT_TRUE(result.has_value()) << "the command did not finish within 10 s";
+  EXPECT_TRUE(testutil::RunUntil(io, [&] { return result.has_value(); }))
+      << "the command did not finish within 10 s";
   return result.value_or(ExecResult{});
 }
 
@@ -160,8 +161,7 @@ TEST(ExecRunnerTest, CommandsRunConcurrentlyWithoutBlockingTheLoop) {
   }
   EXPECT_EQ(runner.running(), 5u);
   EXPECT_EQ(done, 0) << "callbacks must not run inside Run()";
-  const auto deadline = start + 10s;
-  while (done < 5 && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+  testutil::RunUntil(io, [&] { return done == 5; });
   EXPECT_EQ(done, 5);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms) << "ran one after another";
   EXPECT_EQ(runner.running(), 0u);

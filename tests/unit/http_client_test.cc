@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "tests/unit/loop_util.h"
 #include "tests/unit/test_http_server.h"
 
 namespace rollbackd {
@@ -43,11 +44,7 @@ std::vector<HttpResponse> SendAll(std::vector<HttpRequest> requests, HttpClient*
     }
     return true;
   };
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    if (io.stopped()) io.restart();  // a loop that ran out of work stays stopped until restarted
-    io.run_one_for(100ms);
-  }
+  testutil::RunUntil(io, done);
   std::vector<HttpResponse> out;
   for (auto& g : got) {
     EXPECT_TRUE(g.has_value()) << "no response within 10 s";

@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "tests/unit/loop_util.h"
 #include "tests/unit/test_http_server.h"
 
 namespace rollbackd {
@@ -19,12 +20,7 @@ QueryResult RunOne(
   HttpClient client(io);
   std::optional<QueryResult> result;
   start(client, [&](QueryResult r) { result = std::move(r); });
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!result && std::chrono::steady_clock::now() < deadline) {
-    if (io.stopped()) io.restart();
-    io.run_one_for(100ms);
-  }
-  EXPECT_TRUE(result.has_value());
+  EXPECT_TRUE(testutil::RunUntil(io, [&] { return result.has_value(); }));
   return result.value_or(QueryResult::Error("no result"));
 }
 
