@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "daemon/engine/engine_internal.h"
+#include "daemon/engine/hash.h"
 
 namespace rollbackd {
 
@@ -19,9 +20,12 @@ namespace internal {
 
 std::string_view PhaseName(Phase p) {
   switch (p) {
-    case Phase::kInactive: return "inactive";
-    case Phase::kPending: return "pending";
-    case Phase::kFiring: return "firing";
+    case Phase::kInactive:
+      return "inactive";
+    case Phase::kPending:
+      return "pending";
+    case Phase::kFiring:
+      return "firing";
   }
   return "unknown";
 }
@@ -37,29 +41,19 @@ std::string Num(double v) {
   return buf;
 }
 
-uint64_t Mix(uint64_t h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  h ^= 0xff;
-  h *= 1099511628211ULL;
-  return h;
-}
-
 // Why a series breached or not at this evaluation. Numbers are kept; the words are made only when
 // an event needs them, so the steady state builds no strings.
 struct Verdict {
   enum class Outcome { kOk, kBreach, kHold };
   enum class Why {
-    kCompared,        // value vs threshold
-    kNoData,          // the query returned nothing
-    kNotANumber,      // NaN or infinite value
-    kLowTraffic,      // traffic below min_traffic
-    kNoBaseline,      // no baseline series / no snapshot yet
-    kBelowMinValue,   // under the noise floor
-    kProbe,           // health probe result
-    kDisappeared,     // series no longer returned
+    kCompared,       // value vs threshold
+    kNoData,         // the query returned nothing
+    kNotANumber,     // NaN or infinite value
+    kLowTraffic,     // traffic below min_traffic
+    kNoBaseline,     // no baseline series / no snapshot yet
+    kBelowMinValue,  // under the noise floor
+    kProbe,          // health probe result
+    kDisappeared,    // series no longer returned
   };
   Outcome outcome = Outcome::kOk;
   Why why = Why::kCompared;
@@ -69,10 +63,16 @@ struct Verdict {
   double traffic = kNaN;
 };
 
+bool IsAbove(ConditionKind c) {
+  return c == ConditionKind::kAbove || c == ConditionKind::kAboveRatio ||
+         c == ConditionKind::kAboveDelta;
+}
+
+// min_value guards the value for the above kinds, the baseline for below_ratio/below_delta.
+bool FloorOnBaseline(ConditionKind c) { return !IsAbove(c) && c != ConditionKind::kBelow; }
+
 std::string_view CompareOp(ConditionKind c, bool breach) {
-  const bool above = c == ConditionKind::kAbove || c == ConditionKind::kAboveRatio ||
-                     c == ConditionKind::kAboveDelta;
-  if (above) return breach ? ">" : "<=";
+  if (IsAbove(c)) return breach ? ">" : "<=";
   return breach ? "<" : ">=";
 }
 
@@ -90,18 +90,16 @@ std::string VerdictText(const Rule& r, const Verdict& v, const std::string& prob
     case Verdict::Why::kNotANumber:
       return "value is not a number (no_data = " + std::string(NoDataName(r.no_data)) + ")";
     case Verdict::Why::kLowTraffic:
-      return "too little traffic: " + (std::isnan(v.traffic) ? std::string("none") : Num(v.traffic)) +
-             " < min_traffic " + Num(r.min_traffic) + " (no_data = " +
-             std::string(NoDataName(r.no_data)) + ")";
+      return "too little traffic: " +
+             (std::isnan(v.traffic) ? std::string("none") : Num(v.traffic)) + " < min_traffic " +
+             Num(r.min_traffic) + " (no_data = " + std::string(NoDataName(r.no_data)) + ")";
     case Verdict::Why::kNoBaseline:
       return r.baseline == BaselineKind::kSnapshot ? "no snapshot baseline yet (no deploy seen)"
                                                    : "no baseline series matches";
-    case Verdict::Why::kBelowMinValue: {
-      const bool on_baseline = r.condition == ConditionKind::kBelowRatio ||
-                               r.condition == ConditionKind::kBelowDelta;
-      return on_baseline ? "baseline " + Num(v.baseline) + " < min_value " + Num(*r.min_value)
-                         : "value " + Num(v.value) + " < min_value " + Num(*r.min_value);
-    }
+    case Verdict::Why::kBelowMinValue:
+      return FloorOnBaseline(r.condition)
+                 ? "baseline " + Num(v.baseline) + " < min_value " + Num(*r.min_value)
+                 : "value " + Num(v.value) + " < min_value " + Num(*r.min_value);
     case Verdict::Why::kDisappeared:
       return "series no longer returned by the query";
     case Verdict::Why::kProbe:
@@ -200,22 +198,23 @@ int InternInput(std::vector<InputSpec>* inputs, InputSpec spec) {
 }
 
 uint64_t Fingerprint(const Rule& r, const std::vector<InputSpec>& inputs) {
-  uint64_t h = 1469598103934665603ULL;
+  using internal::HashField;
+  uint64_t h = internal::kHashSeed;
   auto q = [&](int id) {
     if (id < 0) return std::string("-");
     return inputs[id].source + "\x1f" + inputs[id].query;
   };
-  h = Mix(h, r.health ? "health" : "trigger");
-  h = Mix(h, q(r.input));
-  h = Mix(h, q(r.baseline_input));
-  h = Mix(h, q(r.traffic_input));
-  h = Mix(h, ConditionKeyName(r.condition));
-  h = Mix(h, Num(r.threshold));
-  h = Mix(h, std::to_string(static_cast<int>(r.baseline)));
-  h = Mix(h, r.min_value ? Num(*r.min_value) : "-");
-  h = Mix(h, r.has_traffic ? Num(r.min_traffic) : "-");
-  h = Mix(h, std::to_string(r.for_duration.count()));
-  h = Mix(h, NoDataName(r.no_data));
+  h = HashField(h, r.health ? "health" : "trigger");
+  h = HashField(h, q(r.input));
+  h = HashField(h, q(r.baseline_input));
+  h = HashField(h, q(r.traffic_input));
+  h = HashField(h, ConditionKeyName(r.condition));
+  h = HashField(h, Num(r.threshold));
+  h = HashField(h, std::to_string(static_cast<int>(r.baseline)));
+  h = HashField(h, r.min_value ? Num(*r.min_value) : "-");
+  h = HashField(h, r.has_traffic ? Num(r.min_traffic) : "-");
+  h = HashField(h, std::to_string(r.for_duration.count()));
+  h = HashField(h, NoDataName(r.no_data));
   return h;
 }
 
@@ -356,12 +355,9 @@ class Evaluator {
     }
     if (r.error_since) {
       if (r.source_down) {
-        Event e = Make(EventKind::kSourceUp, s, &r, r.labels, 0);
-        e.severity = Severity::kWarning;
-        e.condition.clear();
-        e.reason = "queries succeed again after failing for " +
-                   FormatDuration(now_ - *r.error_since);
-        out_->push_back(std::move(e));
+        PushSourceEvent(
+            EventKind::kSourceUp, s, r,
+            "queries succeed again after failing for " + FormatDuration(now_ - *r.error_since));
       }
       r.error_since.reset();
       r.source_down = false;
@@ -414,9 +410,15 @@ class Evaluator {
 
   Verdict NoData(const Rule& r, Verdict v) {
     switch (r.no_data) {
-      case NoDataPolicy::kOk: v.outcome = Verdict::Outcome::kOk; break;
-      case NoDataPolicy::kHold: v.outcome = Verdict::Outcome::kHold; break;
-      case NoDataPolicy::kBreach: v.outcome = Verdict::Outcome::kBreach; break;
+      case NoDataPolicy::kOk:
+        v.outcome = Verdict::Outcome::kOk;
+        break;
+      case NoDataPolicy::kHold:
+        v.outcome = Verdict::Outcome::kHold;
+        break;
+      case NoDataPolicy::kBreach:
+        v.outcome = Verdict::Outcome::kBreach;
+        break;
     }
     return v;
   }
@@ -447,9 +449,14 @@ class Evaluator {
     }
     double b = kNaN;
     switch (r.baseline) {
-      case BaselineKind::kNone: break;
-      case BaselineKind::kQuery: b = baseline->Find(labels); break;
-      case BaselineKind::kSnapshot: b = st.snapshot; break;
+      case BaselineKind::kNone:
+        break;
+      case BaselineKind::kQuery:
+        b = baseline->Find(labels);
+        break;
+      case BaselineKind::kSnapshot:
+        b = st.snapshot;
+        break;
     }
     if (r.baseline != BaselineKind::kNone && !std::isfinite(b)) {
       // Not the service's fault: neither advance nor reset.
@@ -486,10 +493,7 @@ class Evaluator {
         break;
     }
     if (breach && r.min_value) {
-      const bool on_baseline = r.condition == ConditionKind::kBelowRatio ||
-                               r.condition == ConditionKind::kBelowDelta;
-      const double floor_of = on_baseline ? b : value;
-      if (floor_of < *r.min_value) {
+      if ((FloorOnBaseline(r.condition) ? b : value) < *r.min_value) {
         v.why = Verdict::Why::kBelowMinValue;
         v.outcome = Verdict::Outcome::kOk;
         return v;
@@ -548,8 +552,8 @@ class Evaluator {
     if (std::isfinite(v.baseline)) e.baseline = v.baseline;
   }
 
-  void Resolve(ServiceRuntime& s, Rule& r, const Labels& labels, SeriesState& st,
-               const Verdict& v, std::string reason) {
+  void Resolve(ServiceRuntime& s, Rule& r, const Labels& labels, SeriesState& st, const Verdict& v,
+               std::string reason) {
     Event e = Make(EventKind::kTriggerResolved, s, &r, EventLabels(r, labels), labels.hash());
     Fill(e, v);
     e.reason = std::move(reason) + " after firing for " + FormatDuration(now_ - st.firing_since);
@@ -578,13 +582,19 @@ class Evaluator {
     const Duration failing = now_ - *r.error_since;
     if (!r.source_down && failing > r.for_duration) {
       r.source_down = true;
-      Event e = Make(EventKind::kSourceDown, s, &r, r.labels, 0);
-      e.severity = Severity::kWarning;
-      e.condition.clear();
-      e.reason = "queries failing for " + FormatDuration(failing) + " > for " +
-                 FormatDuration(r.for_duration) + ": " + error;
-      out_->push_back(std::move(e));
+      PushSourceEvent(EventKind::kSourceDown, s, r,
+                      "queries failing for " + FormatDuration(failing) + " > for " +
+                          FormatDuration(r.for_duration) + ": " + error);
     }
+  }
+
+  // source.down / source.up: about the trigger's queries, not a series; always a warning.
+  void PushSourceEvent(EventKind kind, const ServiceRuntime& s, const Rule& r, std::string reason) {
+    Event e = Make(kind, s, &r, r.labels, 0);
+    e.severity = Severity::kWarning;
+    e.condition.clear();
+    e.reason = std::move(reason);
+    out_->push_back(std::move(e));
   }
 
   void Decide(ServiceRuntime& s, Rule& r, const Event& firing) {
@@ -602,14 +612,14 @@ class Evaluator {
       e.reason = "service is paused";
     } else if (guard && !s.last_deploy) {
       e.skip_reason = kSkipOutsideGuard;
-      e.reason = "no deploy seen; rollbacks are armed only within guard " +
-                 FormatDuration(*guard) + " after a deploy";
+      e.reason = "no deploy seen; rollbacks are armed only within guard " + FormatDuration(*guard) +
+                 " after a deploy";
     } else if (guard && now_ - *s.last_deploy > *guard) {
       e.skip_reason = kSkipOutsideGuard;
       e.reason = "last deploy (" + (s.version.empty() ? std::string("unknown") : s.version) +
                  ") was " + FormatDuration(now_ - *s.last_deploy) + " ago > guard " +
                  FormatDuration(*guard);
-    } else if (s.episode_rolled_back) {
+    } else if (!s.episode_rollback_id.empty()) {
       e.skip_reason = kSkipAlreadyRolledBack;
       e.rollback_id = s.episode_rollback_id;
       e.reason = "rollback " + s.episode_rollback_id + " already started in this firing episode";
@@ -626,7 +636,6 @@ class Evaluator {
       e.id = MakeEventId(EventKind::kRollbackStarted, firing.id, "", 0, now_);
       e.rollback_id = e.id;
       e.reason = firing.trigger + ": " + firing.reason;
-      s.episode_rolled_back = true;
       s.episode_rollback_id = e.id;
       s.last_rollback = now_;
       s.in_flight = InFlight{e.id, firing.id, r.name, e.labels, r.severity, now_};
@@ -666,10 +675,7 @@ class Evaluator {
       }
     }
     // The episode ends when nothing that can roll back is firing any more.
-    if (s.firing_rollback_series == 0 && !s.in_flight) {
-      s.episode_rolled_back = false;
-      s.episode_rollback_id.clear();
-    }
+    if (s.firing_rollback_series == 0 && !s.in_flight) s.episode_rollback_id.clear();
   }
 
   Time now_;
@@ -711,21 +717,27 @@ Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Im
     auto prom = [&](const std::string& source, const std::string& query) {
       return add(InternInput(&inputs, {InputSpec::Kind::kPrometheus, source, query, nullptr}));
     };
-    for (const Trigger& t : svc.triggers) {
+    // What triggers and health checks share.
+    auto base_rule = [&](const std::string& name, Duration for_duration, Severity severity,
+                         bool rollback, const LabelMap& labels) {
       Rule r;
-      r.name = t.name;
+      r.name = name;
+      r.for_duration = for_duration;
+      r.severity = severity;
+      r.rollback = rollback && svc.rollback.has_value();
+      r.labels = svc.labels;
+      for (const auto& [k, v] : labels) r.labels[k] = v;
+      return r;
+    };
+    for (const Trigger& t : svc.triggers) {
+      Rule r = base_rule(t.name, t.for_duration, t.severity, t.rollback, t.labels);
       r.condition = t.condition;
       r.threshold = t.threshold;
       r.baseline = t.baseline;
       r.min_value = t.min_value;
       r.has_traffic = !t.min_traffic_query.empty();
       r.min_traffic = t.min_traffic;
-      r.for_duration = t.for_duration;
-      r.severity = t.severity;
       r.no_data = t.no_data;
-      r.rollback = t.rollback && svc.rollback.has_value();
-      r.labels = svc.labels;
-      for (const auto& [k, v] : t.labels) r.labels[k] = v;
       r.input = prom(t.source, t.query);
       if (t.baseline == BaselineKind::kQuery) r.baseline_input = prom(t.source, t.baseline_query);
       if (r.has_traffic) r.traffic_input = prom(t.source, t.min_traffic_query);
@@ -733,17 +745,11 @@ Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Im
       s.rules.push_back(std::move(r));
     }
     for (const HealthCheck& h : svc.health) {
-      Rule r;
-      r.name = h.name;
+      Rule r = base_rule(h.name, h.for_duration, h.severity, h.rollback, h.labels);
       r.health = true;
       r.condition = ConditionKind::kBelow;
       r.threshold = 1;
-      r.for_duration = h.for_duration;
-      r.severity = h.severity;
       r.no_data = NoDataPolicy::kHold;
-      r.rollback = h.rollback && svc.rollback.has_value();
-      r.labels = svc.labels;
-      for (const auto& [k, v] : h.labels) r.labels[k] = v;
       r.input = add(InternInput(&inputs, {InputSpec::Kind::kProbe, "", h.url, &h}));
       r.fingerprint = Fingerprint(r, inputs);
       s.rules.push_back(std::move(r));
@@ -814,13 +820,13 @@ bool Engine::RollbackFinished(std::string_view rollback_id, const RollbackOutcom
     if (outcome.success && s.def->rollback) {
       e.reason = "hook succeeded in " + FormatDuration(outcome.duration) + "; verifying for " +
                  FormatDuration(s.def->rollback->verify);
-      s.verifying = Verifying{f.id, f.trigger, f.labels, f.severity, now,
-                              now + s.def->rollback->verify};
+      s.verifying =
+          Verifying{f.id, f.trigger, f.labels, f.severity, now, now + s.def->rollback->verify};
     } else if (outcome.success) {
       e.reason = "hook succeeded in " + FormatDuration(outcome.duration);
     } else {
-      e.reason = "hook failed: " + (outcome.error.empty() ? std::string("unknown error")
-                                                          : outcome.error);
+      e.reason =
+          "hook failed: " + (outcome.error.empty() ? std::string("unknown error") : outcome.error);
     }
     out->push_back(std::move(e));
     return true;
@@ -856,8 +862,8 @@ std::vector<ServiceStatus> Engine::Status() const {
     for (const Rule& r : s.rules) {
       if (r.error_since) st.errors.emplace_back(r.name, r.last_error);
       for (const auto& [labels, ss] : r.series) {
-        SeriesStatus x{r.name, labels, std::string(internal::PhaseName(ss.phase)), ss.last_value,
-                       std::nullopt, std::nullopt};
+        SeriesStatus x{r.name,        labels,       std::string(internal::PhaseName(ss.phase)),
+                       ss.last_value, std::nullopt, std::nullopt};
         if (ss.phase != Phase::kInactive) x.pending_since = ss.pending_since;
         if (ss.phase == Phase::kFiring) x.firing_since = ss.firing_since;
         st.series.push_back(std::move(x));

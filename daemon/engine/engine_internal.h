@@ -93,9 +93,8 @@ struct ServiceRuntime {
   std::optional<Time> last_deploy;
 
   bool paused = false;
-  int firing_rollback_series = 0;  // series of rollback = true rules now firing
-  bool episode_rolled_back = false;
-  std::string episode_rollback_id;
+  int firing_rollback_series = 0;   // series of rollback = true rules now firing
+  std::string episode_rollback_id;  // set while the current firing episode has rolled back
   std::optional<Time> last_rollback;
   std::optional<InFlight> in_flight;
   std::optional<Verifying> verifying;

@@ -5,23 +5,15 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "daemon/engine/hash.h"
+
 namespace rollbackd {
 namespace {
 
 constexpr std::array<std::string_view, kEventKindCount> kNames{
-    "trigger.pending",  "trigger.firing",    "trigger.resolved",       "rollback.started",
-    "rollback.succeeded", "rollback.failed", "rollback.verified",      "rollback.not_recovered",
-    "rollback.skipped", "source.down",       "source.up"};
-
-uint64_t Fnv(uint64_t h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  h ^= 0xff;
-  h *= 1099511628211ULL;
-  return h;
-}
+    "trigger.pending",    "trigger.firing",  "trigger.resolved",  "rollback.started",
+    "rollback.succeeded", "rollback.failed", "rollback.verified", "rollback.not_recovered",
+    "rollback.skipped",   "source.down",     "source.up"};
 
 nlohmann::json Number(const std::optional<double>& v) {
   if (!v) return nullptr;
@@ -53,12 +45,13 @@ std::string FormatTime(Time t) {
 
 std::string MakeEventId(EventKind kind, std::string_view service, std::string_view trigger,
                         uint64_t labels_hash, Time time) {
-  uint64_t h = 1469598103934665603ULL;
-  h = Fnv(h, EventKindName(kind));
-  h = Fnv(h, service);
-  h = Fnv(h, trigger);
-  h = Fnv(h, std::to_string(labels_hash));
-  h = Fnv(h, std::to_string(time.time_since_epoch().count()));
+  using internal::HashField;
+  uint64_t h = internal::kHashSeed;
+  h = HashField(h, EventKindName(kind));
+  h = HashField(h, service);
+  h = HashField(h, trigger);
+  h = HashField(h, std::to_string(labels_hash));
+  h = HashField(h, std::to_string(time.time_since_epoch().count()));
   char buf[24];
   std::snprintf(buf, sizeof buf, "evt_%016llx", static_cast<unsigned long long>(h));
   return buf;
@@ -79,17 +72,16 @@ std::string EventToJson(const Event& e) {
   j["condition"] = e.condition;
   j["reason"] = e.reason;
   j["version"] = e.version.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.version);
-  const bool rollback = e.kind == EventKind::kRollbackStarted ||
-                        e.kind == EventKind::kRollbackSucceeded ||
-                        e.kind == EventKind::kRollbackFailed ||
-                        e.kind == EventKind::kRollbackVerified ||
-                        e.kind == EventKind::kRollbackNotRecovered ||
-                        e.kind == EventKind::kRollbackSkipped;
+  const bool rollback =
+      e.kind == EventKind::kRollbackStarted || e.kind == EventKind::kRollbackSucceeded ||
+      e.kind == EventKind::kRollbackFailed || e.kind == EventKind::kRollbackVerified ||
+      e.kind == EventKind::kRollbackNotRecovered || e.kind == EventKind::kRollbackSkipped;
   if (rollback) {
     nlohmann::json r;
     r["id"] = e.rollback_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.rollback_id);
     r["cause_id"] = e.cause_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.cause_id);
-    r["skip_reason"] = e.skip_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.skip_reason);
+    r["skip_reason"] =
+        e.skip_reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.skip_reason);
     if (e.hook) {
       nlohmann::json h;
       h["type"] = e.hook->type;

@@ -1,5 +1,5 @@
-// Events: what the engine decides and what channels, webhooks and the decision log receive. The JSON
-// form (ToJson) is the documented, stable payload (docs/events.md).
+// Events: what the engine decides and what channels, webhooks and the decision log receive. The
+// JSON form (ToJson) is the documented, stable payload (docs/events.md).
 #ifndef ROLLBACKD_ENGINE_EVENT_H_
 #define ROLLBACKD_ENGINE_EVENT_H_
 

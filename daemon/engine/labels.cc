@@ -2,27 +2,21 @@
 
 #include <algorithm>
 
+#include "daemon/engine/hash.h"
+
 namespace rollbackd {
 namespace {
 
-// FNV-1a with a separator byte between fields, so {a="bc"} and {ab="c"} differ; then a final mix
+// FNV-1a (hash.h) over names and values, so {a="bc"} and {ab="c"} differ; then a final mix
 // (splitmix64) so that the low bits that bucket selection uses are well spread.
 uint64_t HashPairs(const std::vector<Labels::Pair>& pairs) {
   // The empty set hashes like a default-constructed Labels, so that Labels() and Labels({}) (what
   // RestoreState builds for an unlabeled series) are one key.
   if (pairs.empty()) return 0;
-  uint64_t h = 1469598103934665603ULL;
-  auto add = [&](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-    h ^= 0xff;
-    h *= 1099511628211ULL;
-  };
+  uint64_t h = internal::kHashSeed;
   for (const auto& [name, value] : pairs) {
-    add(name);
-    add(value);
+    h = internal::HashField(h, name);
+    h = internal::HashField(h, value);
   }
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ULL;

@@ -1,5 +1,6 @@
-// A series' label set, sorted by name, with its hash computed once. The engine keys per-series state
-// by it; the hash is computed when a source builds the sample, so lookups never rehash strings.
+// A series' label set, sorted by name, with its hash computed once. The engine keys per-series
+// state by it; the hash is computed when a source builds the sample, so lookups never rehash
+// strings.
 #ifndef ROLLBACKD_ENGINE_LABELS_H_
 #define ROLLBACKD_ENGINE_LABELS_H_
 

@@ -1,5 +1,6 @@
-// What the engine reads at one evaluation: for each input (a Prometheus query or a health probe) its
-// result. Built by the daemon's sources, by `rollbackd test` from value series, or by benchmarks.
+// What the engine reads at one evaluation: for each input (a Prometheus query or a health probe)
+// its result. Built by the daemon's sources, by `rollbackd test` from value series, or by
+// benchmarks.
 #ifndef ROLLBACKD_ENGINE_SAMPLES_H_
 #define ROLLBACKD_ENGINE_SAMPLES_H_
 
@@ -24,7 +25,8 @@ struct Sample {
 // One input's result. Distinct cases, never folded into one number:
 //   kSeries with samples       - values to compare
 //   kSeries with no samples    - no data (the trigger's no_data policy decides)
-//   kError                     - the value is unknown (Prometheus down, bad response): never a breach
+//   kError                     - the value is unknown (Prometheus down, bad response): never a
+//   breach
 // A health probe reports kSeries with one sample: 1 when the probe passed, 0 when it failed, and
 // `detail` saying what failed ("status 503, expected 200", "connection refused").
 struct QueryResult {

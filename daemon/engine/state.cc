@@ -98,7 +98,6 @@ std::string Engine::SaveState() const {
                              {"versions_known", s.versions_known},
                              {"version", s.version},
                              {"last_deploy", TimeJson(s.last_deploy)},
-                             {"episode_rolled_back", s.episode_rolled_back},
                              {"episode_rollback_id", s.episode_rollback_id},
                              {"last_rollback", TimeJson(s.last_rollback)},
                              {"in_flight", std::move(in_flight)},
@@ -146,24 +145,26 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
       s.versions_known = j.at("versions_known").get<bool>();
       s.version = j.at("version").get<std::string>();
       s.last_deploy = TimeFrom(j.at("last_deploy"));
-      s.episode_rolled_back = j.at("episode_rolled_back").get<bool>();
       s.episode_rollback_id = j.at("episode_rollback_id").get<std::string>();
       s.last_rollback = TimeFrom(j.at("last_rollback"));
       // Kept even if [rollback] was removed since: an unfinished rollback must still be reported.
       if (const json& f = j.at("in_flight"); !f.is_null()) {
-        s.in_flight = internal::InFlight{f.at("id").get<std::string>(),
-                                         f.at("cause_id").get<std::string>(),
-                                         f.at("trigger").get<std::string>(),
-                                         f.at("labels").get<LabelMap>(),
-                                         SeverityFrom(f.at("severity")),
-                                         Time(std::chrono::milliseconds(f.at("started").get<int64_t>()))};
+        s.in_flight =
+            internal::InFlight{f.at("id").get<std::string>(),
+                               f.at("cause_id").get<std::string>(),
+                               f.at("trigger").get<std::string>(),
+                               f.at("labels").get<LabelMap>(),
+                               SeverityFrom(f.at("severity")),
+                               Time(std::chrono::milliseconds(f.at("started").get<int64_t>()))};
       }
       if (const json& v = j.at("verifying"); !v.is_null()) {
-        s.verifying = internal::Verifying{
-            v.at("rollback_id").get<std::string>(), v.at("trigger").get<std::string>(),
-            v.at("labels").get<LabelMap>(), SeverityFrom(v.at("severity")),
-            Time(std::chrono::milliseconds(v.at("since").get<int64_t>())),
-            Time(std::chrono::milliseconds(v.at("deadline").get<int64_t>()))};
+        s.verifying =
+            internal::Verifying{v.at("rollback_id").get<std::string>(),
+                                v.at("trigger").get<std::string>(),
+                                v.at("labels").get<LabelMap>(),
+                                SeverityFrom(v.at("severity")),
+                                Time(std::chrono::milliseconds(v.at("since").get<int64_t>())),
+                                Time(std::chrono::milliseconds(v.at("deadline").get<int64_t>()))};
       }
       const json& rules = j.at("rules");
       for (Rule& r : s.rules) {
@@ -176,7 +177,8 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
         r.last_error = rit->at("last_error").get<std::string>();
         for (const json& sj : rit->at("series")) {
           std::vector<Labels::Pair> pairs;
-          for (const auto& [k, v] : sj.at("labels").items()) pairs.emplace_back(k, v.get<std::string>());
+          for (const auto& [k, v] : sj.at("labels").items())
+            pairs.emplace_back(k, v.get<std::string>());
           SeriesState st;
           st.phase = PhaseFrom(sj.at("phase").get<std::string>());
           st.pending_since = Time(std::chrono::milliseconds(sj.at("pending_since").get<int64_t>()));
