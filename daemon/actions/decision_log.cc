@@ -9,12 +9,14 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "daemon/actions/fd_io.h"
+
 namespace rollbackd {
 namespace {
 
 using nlohmann::json;
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string Errno(const std::string& what) { return ErrnoMessage(what); }
 
 int OpenForAppend(const std::string& path) {
   return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -71,15 +73,9 @@ std::string DecisionLog::Format(const Event& event, const Engine& engine) {
 bool DecisionLog::Record(const Event& event, const Engine& engine, std::string* error) {
   const std::string line = Format(event, engine) + "\n";
   if (size_ > 0 && size_ + line.size() > max_bytes_ && !Rotate(error)) return false;
-  size_t done = 0;
-  while (done < line.size()) {
-    ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *error = Errno("write " + path_);
-      return false;
-    }
-    done += static_cast<size_t>(n);
+  if (!WriteAll(fd_, line, error)) {
+    *error = path_ + ": " + *error;
+    return false;
   }
   size_ += line.size();
   return true;

@@ -82,10 +82,7 @@ struct ExecRunner::Job : std::enable_shared_from_this<Job> {
     int fd = PidfdOpen(pid);
     if (fd >= 0) {
       exit_watch.assign(fd);
-      exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
-                            [self = shared_from_this()](boost::system::error_code ec) {
-                              if (!ec) self->Reap();
-                            });
+      WatchAgain();
       return;
     }
     Poll();

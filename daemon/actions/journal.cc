@@ -9,26 +9,14 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "daemon/actions/fd_io.h"
+
 namespace rollbackd {
 namespace {
 
 using nlohmann::json;
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-bool WriteAll(int fd, const std::string& data, std::string* error) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *error = Errno("write");
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
+std::string Errno(const std::string& what) { return ErrnoMessage(what); }
 
 bool ReadAll(int fd, std::string* out, std::string* error) {
   char buf[65536];
