@@ -168,17 +168,30 @@ TEST(ExecRunnerTest, CommandsRunConcurrentlyWithoutBlockingTheLoop) {
 }
 
 TEST(ExecRunnerTest, DestroyingTheRunnerKillsWhatStillRuns) {
+  char tmpl[] = "/tmp/rollbackd-exec-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string pid_file = std::string(tmpl) + "/pid";
   boost::asio::io_context io;
   std::optional<ExecResult> result;
+  auto read_pid = [&]() -> pid_t {
+    std::ifstream in(pid_file);
+    pid_t pid = 0;
+    return (in >> pid) ? pid : 0;
+  };
   {
     ExecRunner runner(io);
-    runner.Run(Cmd({"sh", "-c", "echo $$; exec sleep 30"}),
+    runner.Run(Cmd({"sh", "-c",
+                    "echo $$ > " + pid_file + ".tmp && mv " + pid_file + ".tmp " + pid_file +
+                        " && exec sleep 30"}),
                [&](ExecResult r) { result = std::move(r); });
-    io.run_for(300ms);  // let it start and print
+    // Wait until the command runs (it has written its pid), not for a fixed time.
+    ASSERT_TRUE(testutil::RunUntil(io, [&] { return read_pid() != 0; }));
+    ASSERT_TRUE(GroupAlive(read_pid()));
   }
+  EXPECT_TRUE(GroupGone(read_pid())) << "the sleep outlived the runner";
+  io.poll();  // leftover handlers must not call back
   EXPECT_FALSE(result.has_value());
-  io.run_for(50ms);  // leftover handlers must not call back
-  EXPECT_FALSE(result.has_value());
+  std::filesystem::remove_all(tmpl);
 }
 
 }  // namespace
