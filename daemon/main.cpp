@@ -1,6 +1,7 @@
 // rollbackd's command line: wiring only. Parse flags, load, run, map the result to an exit code.
 //   rollbackd check --config rollbackd.toml | check RULEFILE...   validate, exit 0 or 1
 //   rollbackd test [-v] TESTFILE...                               rule unit tests, exit 0 or 1
+//   rollbackd run --config rollbackd.toml [--log-format F] [--log-level L]   the daemon
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -8,6 +9,8 @@
 
 #include "daemon/config/loader.h"
 #include "daemon/ruletest/ruletest.h"
+#include "daemon/runtime/daemon.h"
+#include "daemon/runtime/logging.h"
 
 namespace {
 
@@ -15,6 +18,8 @@ constexpr const char* kUsage =
     "usage: rollbackd <command> [options]\n"
     "\n"
     "commands:\n"
+    "  run --config FILE [--log-format text|json] [--log-level LEVEL]\n"
+    "                           run the daemon (SIGHUP reloads, SIGTERM drains and stops)\n"
     "  check --config FILE      validate rollbackd.toml and every rule file it names\n"
     "  check RULEFILE...        validate rule files on their own\n"
     "  test [-v] TESTFILE...    run rule unit tests (see docs/rules.md)\n"
@@ -91,6 +96,46 @@ int Test(const std::vector<std::string>& args) {
   return total.failed == 0 ? 0 : 1;
 }
 
+// Flags with a value, as `--name value` or `--name=value`.
+bool TakeValue(const std::vector<std::string>& args, size_t* i, const std::string& name,
+               std::string* out) {
+  const std::string& a = args[*i];
+  if (a == name) {
+    if (*i + 1 == args.size()) return false;
+    *out = args[++*i];
+    return true;
+  }
+  if (a.rfind(name + "=", 0) == 0) {
+    *out = a.substr(name.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+int Run(const std::vector<std::string>& args) {
+  rollbackd::DaemonOptions options;
+  options.version = ROLLBACKD_VERSION;
+  std::string format = "text", level = "info";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (TakeValue(args, &i, "--config", &options.config_path) ||
+        TakeValue(args, &i, "-c", &options.config_path) ||
+        TakeValue(args, &i, "--log-format", &format) ||
+        TakeValue(args, &i, "--log-level", &level) ||
+        TakeValue(args, &i, "--listen", &options.listen_override)) {
+      continue;
+    }
+    return Usage("run: unknown or incomplete option " + args[i]);
+  }
+  if (options.config_path.empty()) return Usage("run needs --config FILE");
+  auto log_format = rollbackd::ParseLogFormat(format);
+  if (!log_format) return Usage("--log-format must be text or json");
+  if (!rollbackd::IsLogLevel(level)) {
+    return Usage("--log-level must be trace, debug, info, warning or error");
+  }
+  rollbackd::SetUpLogging(*log_format, level);
+  return rollbackd::RunDaemon(options);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,6 +143,7 @@ int main(int argc, char** argv) {
   if (args.empty()) return Usage("");
   const std::string command = args.front();
   args.erase(args.begin());
+  if (command == "run") return Run(args);
   if (command == "check") return Check(args);
   if (command == "test") return Test(args);
   if (command == "version" || command == "--version") {

@@ -103,6 +103,14 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* err
       } else if (type == "outcome") {
         std::erase_if(j->unfinished_,
                       [&](const JournalIntent& in) { return in.rollback_id == id; });
+        RollbackOutcome o;
+        o.success = r.at("success").get<bool>();
+        if (r.contains("exit_status") && r["exit_status"].is_number_integer()) {
+          o.exit_status = r["exit_status"].get<int>();
+        }
+        o.duration = Duration(r.value("duration_ms", int64_t{0}));
+        o.error = r.value("error", "");
+        j->finished_[id] = std::move(o);
       } else {
         throw std::runtime_error("unknown record type \"" + type + "\"");
       }
@@ -166,7 +174,20 @@ bool Journal::RecordOutcome(const std::string& rollback_id, const RollbackOutcom
   if (!Append(r.dump(-1, ' ', false, json::error_handler_t::replace), error)) return false;
   std::erase_if(unfinished_,
                 [&](const JournalIntent& in) { return in.rollback_id == rollback_id; });
+  finished_[rollback_id] = outcome;
   return true;
+}
+
+std::optional<RollbackOutcome> Journal::Outcome(const std::string& id) const {
+  auto it = finished_.find(id);
+  if (it == finished_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool Journal::Knows(const std::string& id) const {
+  if (finished_.contains(id)) return true;
+  return std::any_of(unfinished_.begin(), unfinished_.end(),
+                     [&](const JournalIntent& in) { return in.rollback_id == id; });
 }
 
 bool WriteFileAtomically(const std::string& path, const std::string& content, std::string* error) {

@@ -7,6 +7,7 @@
 #ifndef ROLLBACKD_ACTIONS_JOURNAL_H_
 #define ROLLBACKD_ACTIONS_JOURNAL_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,11 @@ class Journal {
 
   // Intents without an outcome, oldest first.
   std::vector<JournalIntent> Unfinished() const;
+  // The recorded outcome of rollback `id`, as read at Open or recorded since (compaction at Open
+  // does not forget what it read). nullopt while unfinished or unknown.
+  std::optional<RollbackOutcome> Outcome(const std::string& id) const;
+  // True when an intent for `id` was ever recorded (finished or not): its hook must not run again.
+  bool Knows(const std::string& id) const;
 
   // Appends and fsyncs; true once the record is on disk.
   bool RecordIntent(const JournalIntent& intent, std::string* error);
@@ -56,6 +62,7 @@ class Journal {
   std::string path_;
   int fd_ = -1;
   std::vector<JournalIntent> unfinished_;
+  std::map<std::string, RollbackOutcome> finished_;
 };
 
 // Replaces `path` with `content` atomically (temp file, fsync, rename, fsync of the folder): a

@@ -401,6 +401,8 @@ class Evaluator {
       Verdict v = Judge(r, st, sample.value, baseline_index ? &*baseline_index : nullptr,
                         traffic_index ? &*traffic_index : nullptr, sample.labels);
       if (std::isfinite(sample.value)) st.last_value = sample.value;
+      st.last_threshold = v.threshold;
+      st.last_baseline = v.baseline;
       Step(s, r, sample.labels, st, v, main.detail);
     }
     Sweep(s, r, seen, Verdict::Why::kDisappeared);
@@ -862,8 +864,13 @@ std::vector<ServiceStatus> Engine::Status() const {
     for (const Rule& r : s.rules) {
       if (r.error_since) st.errors.emplace_back(r.name, r.last_error);
       for (const auto& [labels, ss] : r.series) {
-        SeriesStatus x{r.name,        labels,       std::string(internal::PhaseName(ss.phase)),
-                       ss.last_value, std::nullopt, std::nullopt};
+        SeriesStatus x;
+        x.trigger = r.name;
+        x.labels = labels;
+        x.state = internal::PhaseName(ss.phase);
+        x.value = ss.last_value;
+        x.threshold = ss.last_threshold;
+        x.baseline = ss.last_baseline;
         if (ss.phase != Phase::kInactive) x.pending_since = ss.pending_since;
         if (ss.phase == Phase::kFiring) x.firing_since = ss.firing_since;
         st.series.push_back(std::move(x));

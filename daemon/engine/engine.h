@@ -13,6 +13,7 @@
 #ifndef ROLLBACKD_ENGINE_ENGINE_H_
 #define ROLLBACKD_ENGINE_ENGINE_H_
 
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,7 +50,9 @@ struct SeriesStatus {
   std::string trigger;
   Labels labels;
   std::string state;  // "inactive", "pending", "firing"
-  double value;       // NaN when unknown
+  double value;       // the last value read; NaN when unknown
+  double threshold = std::numeric_limits<double>::quiet_NaN();  // effective bound, last round
+  double baseline = std::numeric_limits<double>::quiet_NaN();   // baseline read, last round
   std::optional<Time> pending_since;
   std::optional<Time> firing_since;
 };

@@ -25,6 +25,8 @@ struct SeriesState {
   Time firing_since{};
   double last_value = kNaN;  // the last finite value read; snapshots copy it at a deploy
   double snapshot = kNaN;    // baseline = "snapshot": the value before the last deploy
+  double last_threshold = kNaN;  // the effective bound at the last evaluation (status page)
+  double last_baseline = kNaN;   // the baseline read at the last evaluation (status page)
   uint64_t seen = 0;         // the rule's epoch at which the series was last present
   std::string firing_id;     // the trigger.firing event, while firing
 };

@@ -1,2 +1,954 @@
-// Placeholder; filled in by issue 3.
-namespace rollbackd {}
+#include "daemon/runtime/daemon.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include "daemon/actions/decision_log.h"
+#include "daemon/actions/exec_runner.h"
+#include "daemon/actions/hook_env.h"
+#include "daemon/actions/journal.h"
+#include "daemon/config/loader.h"
+#include "daemon/engine/engine.h"
+#include "daemon/notify/notifier.h"
+#include "daemon/notify/signing.h"
+#include "daemon/runtime/metrics.h"
+#include "daemon/server/http_server.h"
+#include "daemon/sources/http_client.h"
+#include "daemon/sources/probe.h"
+#include "daemon/sources/prom_response.h"
+
+namespace rollbackd {
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr size_t kDecisionLogBytes = 16 << 20;
+constexpr int kDecisionLogKeep = 4;
+constexpr size_t kHookOutputTail = 4096;
+constexpr Duration kNotificationDrain = std::chrono::seconds(10);
+
+Time WallNow() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// A secret file's content without its trailing newline; nullopt and `error` (never the content).
+std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read " + path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  if (s.empty()) {
+    *error = path + " is empty";
+    return std::nullopt;
+  }
+  return s;
+}
+
+bool ConstantTimeEqual(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+std::string LabelsText(const LabelMap& labels) {
+  std::string s;
+  for (const auto& [k, v] : labels) {
+    s += s.empty() ? "{" : ",";
+    s += k + "=\"" + v + "\"";
+  }
+  return s.empty() ? s : s + "}";
+}
+
+spdlog::level::level_enum EventLevel(EventKind k) {
+  switch (k) {
+    case EventKind::kTriggerPending:
+    case EventKind::kTriggerResolved:
+    case EventKind::kSourceUp:
+    case EventKind::kRollbackSucceeded:
+    case EventKind::kRollbackVerified:
+      return spdlog::level::info;
+    case EventKind::kRollbackFailed:
+    case EventKind::kRollbackNotRecovered:
+      return spdlog::level::err;
+    default:
+      return spdlog::level::warn;
+  }
+}
+
+json OptionalNumber(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+json OptionalTime(const std::optional<Time>& t) { return t ? json(FormatTime(*t)) : json(nullptr); }
+
+ServerResponse JsonResponse(int status, const json& body) {
+  ServerResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return r;
+}
+
+ServerResponse ErrorResponse(int status, const std::string& message) {
+  return JsonResponse(status, {{"error", message}});
+}
+
+HttpServerOptions ServerOptions() {
+  HttpServerOptions o;
+  o.on_error = [](const std::string& message) { spdlog::warn("api server: {}", message); };
+  return o;
+}
+
+// What a configuration needs besides its model: secrets read from their files. Read whole before
+// a configuration is used, so a missing token file rejects a reload instead of breaking a query.
+struct Prepared {
+  std::map<std::string, PrometheusEndpoint> endpoints;
+  std::map<std::string, std::optional<std::string>> hook_keys;  // service -> http hook key
+  std::string api_token;                                         // empty: mutating API disabled
+};
+
+std::optional<Prepared> Prepare(const Config& config, std::vector<std::string>* errors) {
+  Prepared p;
+  std::string err;
+  for (const PrometheusSource& src : config.sources) {
+    PrometheusEndpoint ep;
+    ep.config = src;
+    if (!src.bearer_token_file.empty()) {
+      if (auto t = ReadSecretFile(src.bearer_token_file, &err)) {
+        ep.bearer_token = *t;
+      } else {
+        errors->push_back("prometheus." + src.name + ".bearer_token_file: " + err);
+      }
+    }
+    if (!src.basic_auth_password_file.empty()) {
+      if (auto t = ReadSecretFile(src.basic_auth_password_file, &err)) {
+        ep.basic_password = *t;
+      } else {
+        errors->push_back("prometheus." + src.name + ".basic_auth.password_file: " + err);
+      }
+    }
+    p.endpoints.emplace(src.name, std::move(ep));
+  }
+  for (const Service& s : config.services) {
+    if (!s.rollback || !s.rollback->http || s.rollback->http->secret_file.empty()) continue;
+    auto content = ReadSecretFile(s.rollback->http->secret_file, &err);
+    std::optional<std::string> key;
+    if (content) key = WebhookKeyFromSecret(*content, &err);
+    if (!key) {
+      errors->push_back(s.file + ": rollback.http.secret_file: " + err);
+      continue;
+    }
+    p.hook_keys[s.name] = std::move(key);
+  }
+  if (!config.daemon.api_token_file.empty()) {
+    if (auto t = ReadSecretFile(config.daemon.api_token_file, &err)) {
+      p.api_token = *t;
+    } else {
+      errors->push_back("daemon.api_token_file: " + err);
+    }
+  }
+  if (!errors->empty()) return std::nullopt;
+  return p;
+}
+
+// What one scheduled read covers: a service's triggers (and its version query) at the service's
+// interval, or one health check at its own. A round reads the union of the due units' inputs.
+struct Unit {
+  std::vector<int> inputs;
+  Duration period{0};
+  SteadyClock::time_point next{};
+};
+
+std::vector<Unit> BuildUnits(const Config& config, const Engine& engine) {
+  std::vector<Unit> units;
+  const auto now = SteadyClock::now();
+  for (const Service& s : config.services) {
+    const Duration period = s.interval.value_or(config.daemon.interval);
+    Unit triggers{{}, period, now};
+    auto add = [](std::vector<int>& v, int id) {
+      if (id >= 0 && std::find(v.begin(), v.end(), id) == v.end()) v.push_back(id);
+    };
+    for (const Trigger& t : s.triggers) {
+      if (auto in = engine.trigger_inputs(s.name, t.name)) {
+        add(triggers.inputs, in->query);
+        add(triggers.inputs, in->baseline);
+        add(triggers.inputs, in->traffic);
+      }
+    }
+    add(triggers.inputs, engine.version_input(s.name));
+    if (!triggers.inputs.empty()) units.push_back(std::move(triggers));
+    for (const HealthCheck& h : s.health) {
+      Unit probe{{}, h.interval.count() > 0 ? h.interval : period, now};
+      if (auto in = engine.trigger_inputs(s.name, h.name)) add(probe.inputs, in->query);
+      if (!probe.inputs.empty()) units.push_back(std::move(probe));
+    }
+  }
+  return units;
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  Impl(asio::io_context& io_context, DaemonOptions opts)
+      : io(io_context),
+        options(std::move(opts)),
+        http(io),
+        exec(io),
+        notifier(io, http),
+        server(io, [this](const ServerRequest& r) { return Handle(r); }, ServerOptions()),
+        metrics(options.version),
+        timer(io) {}
+
+  ~Impl() {
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
+  // ---- configuration ------------------------------------------------------------------------
+
+  std::shared_ptr<const Config> Load(Prepared* prepared) {
+    Diagnostics diags;
+    auto loaded = LoadConfig(options.config_path, &diags);
+    for (const Diagnostic& d : diags.Sorted()) {
+      if (d.level == Diagnostic::Level::kError) {
+        spdlog::error("{}", d.ToString());
+      } else {
+        spdlog::warn("{}", d.ToString());
+      }
+    }
+    if (!loaded) {
+      spdlog::error("{}: {} configuration error(s)", options.config_path, diags.error_count());
+      return nullptr;
+    }
+    std::vector<std::string> errors;
+    auto p = Prepare(*loaded, &errors);
+    if (p && !notifier.Configure(*loaded, &errors)) p.reset();
+    if (!p) {
+      for (const std::string& e : errors) spdlog::error("{}: {}", options.config_path, e);
+      return nullptr;
+    }
+    *prepared = std::move(*p);
+    for (const Channel& c : loaded->channels) {
+      if (c.type != ChannelType::kWebhook && c.type != ChannelType::kLog) {
+        spdlog::warn("channel {}: type {} is not supported by this version; events routed to it "
+                     "are counted as unsupported and not sent",
+                     c.name, ChannelTypeName(c.type));
+      }
+    }
+    return std::make_shared<const Config>(std::move(*loaded));
+  }
+
+  void Adopt(std::shared_ptr<const Config> next, Prepared prepared) {
+    auto engine_next = std::make_unique<Engine>(next);
+    if (engine) {
+      std::string err;
+      if (!engine_next->RestoreState(engine->SaveState(), &err)) {
+        spdlog::error("reload: engine state not carried over: {}", err);
+      }
+    }
+    engine = std::move(engine_next);
+    config = std::move(next);
+    endpoints = std::move(prepared.endpoints);
+    hook_keys = std::move(prepared.hook_keys);
+    api_token = std::move(prepared.api_token);
+    units = BuildUnits(*config, *engine);
+    size_t triggers = 0, checks = 0;
+    for (const Service& s : config->services) {
+      triggers += s.triggers.size();
+      checks += s.health.size();
+    }
+    spdlog::info("configuration {}: {} services, {} triggers, {} health checks, {} inputs{}",
+                 config->file, config->services.size(), triggers, checks, engine->inputs().size(),
+                 config->daemon.dry_run ? " (dry run: no hook will run)" : "");
+    metrics.Reload(true, std::chrono::duration<double>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count());
+  }
+
+  bool Start() {
+    Prepared prepared;
+    auto loaded = Load(&prepared);
+    if (!loaded) {
+      metrics.Reload(false, 0);
+      return false;
+    }
+    if (!OpenState(*loaded)) return false;
+    Adopt(loaded, std::move(prepared));
+    RestoreEngineState();
+
+    std::vector<Event> events;
+    Reconcile(&events);
+
+    const std::string listen =
+        options.listen_override.empty() ? config->daemon.listen : options.listen_override;
+    std::string err;
+    if (!server.Listen(listen, &err)) {
+      spdlog::error("{}", err);
+      return false;
+    }
+    spdlog::info("listening on http://{}", ListenDisplay(listen));
+    notifier.SetObserver([this](std::string_view channel, std::string_view result) {
+      metrics.Notification(channel, result);
+    });
+    Process(std::move(events));
+    ScheduleNext();
+    return true;
+  }
+
+  std::string ListenDisplay(const std::string& listen) const {
+    const size_t colon = listen.rfind(':');
+    return listen.substr(0, colon) + ":" + std::to_string(server.port());
+  }
+
+  void Reload() {
+    if (stopping) return;
+    if (round_running) {
+      reload_pending = true;  // the round's inputs are indexed by the running engine
+      return;
+    }
+    ApplyReload();
+  }
+
+  void ApplyReload() {
+    reload_pending = false;
+    spdlog::info("reloading {}", options.config_path);
+    Prepared prepared;
+    auto loaded = Load(&prepared);
+    if (!loaded) {
+      metrics.Reload(false, 0);
+      spdlog::error("reload rejected: keeping the configuration loaded before");
+      return;
+    }
+    if (loaded->daemon.state_dir != config->daemon.state_dir ||
+        loaded->daemon.listen != config->daemon.listen) {
+      spdlog::warn("reload: daemon.state_dir and daemon.listen take effect at the next restart");
+    }
+    Adopt(loaded, std::move(prepared));
+    SaveState();
+    ScheduleNext();
+  }
+
+  // ---- state ----------------------------------------------------------------------------------
+
+  std::string StatePath() const { return state_dir + "/state.json"; }
+
+  bool OpenState(const Config& c) {
+    state_dir = c.daemon.state_dir;
+    std::error_code ec;
+    std::filesystem::create_directories(state_dir, ec);
+    if (ec) {
+      spdlog::error("state_dir {}: {}", state_dir, ec.message());
+      return false;
+    }
+    // Two daemons on one state_dir would each run the hook once: refuse the second.
+    const std::string lock_path = state_dir + "/lock";
+    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      spdlog::error("state_dir {}: {}", state_dir,
+                    errno == EWOULDBLOCK ? "another rollbackd is running with this state_dir"
+                                         : std::strerror(errno));
+      return false;
+    }
+    std::string err;
+    journal = Journal::Open(state_dir + "/journal.jsonl", &err);
+    if (!journal) {
+      spdlog::error("{}", err);
+      return false;
+    }
+    decisions =
+        DecisionLog::Open(state_dir + "/decisions.jsonl", kDecisionLogBytes, kDecisionLogKeep, &err);
+    if (!decisions) {
+      spdlog::error("{}", err);
+      return false;
+    }
+    return true;
+  }
+
+  void RestoreEngineState() {
+    std::ifstream in(StatePath(), std::ios::binary);
+    if (!in) return;  // first start
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    std::string err;
+    if (!engine->RestoreState(ss.str(), &err)) {
+      // Written atomically, so this is damage from outside. Keep the file for a post-mortem; the
+      // journal still stops an interrupted hook from running twice.
+      const std::string aside = StatePath() + ".unreadable";
+      std::filesystem::rename(StatePath(), aside);
+      spdlog::error("{}: {}; starting with fresh trigger state (file kept as {})", StatePath(),
+                    err, aside);
+      return;
+    }
+    spdlog::info("state restored from {}", StatePath());
+  }
+
+  bool SaveState(std::string* error = nullptr) {
+    std::string err;
+    if (WriteFileAtomically(StatePath(), engine->SaveState(), &err)) return true;
+    spdlog::error("saving state: {}", err);
+    if (error) *error = err;
+    return false;
+  }
+
+  // After a restart: a rollback the engine had in flight ended while we were gone (the journal has
+  // its outcome) or its outcome is unknown. Unknown means interrupted: it is not run again.
+  void Reconcile(std::vector<Event>* events) {
+    std::string err;
+    for (const std::string& id : engine->RollbacksInFlight()) {
+      RollbackOutcome outcome;
+      if (auto known = journal->Outcome(id)) {
+        outcome = *known;
+      } else {
+        outcome.success = false;
+        outcome.error = journal->Knows(id)
+                            ? "interrupted: rollbackd stopped while the hook ran; its outcome is "
+                              "unknown and it was not run again"
+                            : "interrupted: rollbackd stopped before the hook started";
+        if (journal->Knows(id) && !journal->RecordOutcome(id, outcome, Now(), &err)) {
+          spdlog::error("journal: {}", err);
+        }
+        spdlog::error("rollback {} was interrupted by a restart; not running it again", id);
+      }
+      engine->RollbackFinished(id, outcome, Now(), events);
+    }
+    for (const JournalIntent& in : journal->Unfinished()) {
+      RollbackOutcome outcome;
+      outcome.error = "interrupted";
+      spdlog::error("journal: rollback {} of {} has no outcome and the saved state does not know "
+                    "it; marking it interrupted, not running it again",
+                    in.rollback_id, in.service);
+      if (!journal->RecordOutcome(in.rollback_id, outcome, Now(), &err)) {
+        spdlog::error("journal: {}", err);
+      }
+    }
+  }
+
+  // Evaluation instants never go backwards, whatever the wall clock does.
+  Time Now() {
+    last_time = std::max(last_time, WallNow());
+    return last_time;
+  }
+
+  // ---- rounds ---------------------------------------------------------------------------------
+
+  void ScheduleNext() {
+    if (stopping || round_running || units.empty()) return;
+    auto next = units.front().next;
+    for (const Unit& u : units) next = std::min(next, u.next);
+    timer.expires_at(next);
+    timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) StartRound();
+    });
+  }
+
+  void StartRound() {
+    if (stopping || round_running) return;
+    const auto now = SteadyClock::now();
+    const auto& specs = engine->inputs();
+    std::vector<char> due(specs.size(), 0);
+    // Units due within a few milliseconds share this round rather than starting another.
+    const auto horizon = now + std::chrono::milliseconds(5);
+    for (Unit& u : units) {
+      if (u.next > horizon) continue;
+      for (int id : u.inputs) due[static_cast<size_t>(id)] = 1;
+      u.next += u.period;
+      if (u.next <= now) u.next = now + u.period;  // a late round does not bunch up
+    }
+    round_results.assign(specs.size(), QueryResult());
+    round_read.assign(specs.size(), 0);
+    outstanding = static_cast<size_t>(std::count(due.begin(), due.end(), 1));
+    if (outstanding == 0) {
+      ScheduleNext();
+      return;
+    }
+    round_running = true;
+    round_start = now;
+    round_time = Now();
+    const uint64_t gen = ++round_gen;
+    for (size_t id = 0; id < specs.size(); ++id) {
+      if (!due[id]) continue;
+      const InputSpec& spec = specs[id];
+      const auto started = SteadyClock::now();
+      if (spec.kind == InputSpec::Kind::kProbe) {
+        const HealthCheck* check = spec.probe;
+        std::string service = ServiceOfCheck(check);
+        RunProbe(http, *check,
+                 [this, gen, id, started, check, service](QueryResult r) {
+                   if (gen != round_gen) return;
+                   const bool passed =
+                       !r.series.empty() && r.series.front().value >= 1 && !r.is_error();
+                   metrics.Probe(service, check->name, Seconds(SteadyClock::now() - started),
+                                 passed);
+                   InputRead(id, std::move(r));
+                 });
+      } else {
+        auto ep = endpoints.find(spec.source);
+        if (ep == endpoints.end()) {
+          // Validation makes this unreachable; an unknown source is an error, never a breach.
+          asio::post(io, [this, gen, id, src = spec.source] {
+            if (gen == round_gen) InputRead(id, QueryResult::Error("unknown source " + src));
+          });
+          continue;
+        }
+        RunInstantQuery(http, reader, ep->second, spec.query, round_time,
+                        [this, gen, id, started, source = spec.source](QueryResult r) {
+                          if (gen != round_gen) return;
+                          metrics.Query(source, Seconds(SteadyClock::now() - started), r);
+                          InputRead(id, std::move(r));
+                        });
+      }
+    }
+  }
+
+  std::string ServiceOfCheck(const HealthCheck* check) const {
+    for (const Service& s : config->services) {
+      for (const HealthCheck& h : s.health) {
+        if (&h == check) return s.name;
+      }
+    }
+    return "";
+  }
+
+  void InputRead(size_t id, QueryResult r) {
+    if (r.is_error()) {
+      spdlog::debug("input {} failed: {}", id, r.error);
+    }
+    round_results[id] = std::move(r);
+    round_read[id] = 1;
+    if (--outstanding == 0) FinishRound();
+  }
+
+  void FinishRound() {
+    round_running = false;
+    if (stopping) return;  // draining: no new evaluations
+    Inputs inputs(round_results.size(), nullptr);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (round_read[i]) inputs[i] = &round_results[i];
+    }
+    std::vector<Event> events;
+    engine->Evaluate(round_time, inputs, &events);
+    metrics.RoundDone(Seconds(SteadyClock::now() - round_start));
+    metrics.UpdateStatus(engine->Status());
+    if (!ready) {
+      ready = true;
+      spdlog::info("first evaluation done: ready");
+    }
+    Process(std::move(events));
+    if (reload_pending) ApplyReload();
+    ScheduleNext();
+  }
+
+  // ---- events, hooks --------------------------------------------------------------------------
+
+  // Everything an evaluation decided, in order. The engine state is on disk before any hook
+  // starts, so a crash after this point cannot lead to a second decision for the same episode.
+  void Process(std::vector<Event> events) {
+    if (events.empty()) return;
+    std::string save_error;
+    const bool saved = SaveState(&save_error);
+    for (const Event& e : events) {
+      LogEvent(e);
+      metrics.EventEmitted(e);
+      std::string err;
+      if (!decisions->Record(e, *engine, &err)) spdlog::error("decision log: {}", err);
+      notifier.Send(e);
+      if (e.kind == EventKind::kRollbackStarted) {
+        StartHook(e, saved ? "" : "state not saved (" + save_error + ")");
+      }
+    }
+  }
+
+  void LogEvent(const Event& e) {
+    std::string numbers;
+    if (e.value) numbers += fmt::format(" value={:g}", *e.value);
+    if (e.threshold) numbers += fmt::format(" threshold={:g}", *e.threshold);
+    if (e.baseline) numbers += fmt::format(" baseline={:g}", *e.baseline);
+    std::string extra;
+    if (!e.skip_reason.empty()) extra += " skip_reason=" + e.skip_reason;
+    if (!e.rollback_id.empty()) extra += " rollback=" + e.rollback_id;
+    spdlog::log(EventLevel(e.kind), "{} {}/{}{}{}{}: {} (id {})", EventKindName(e.kind), e.service,
+                e.trigger, LabelsText(e.labels), numbers, extra, e.reason, e.id);
+  }
+
+  const Service* FindService(std::string_view name) const {
+    for (const Service& s : config->services) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
+
+  // Never runs a hook twice: the journal must not know the id, and must have the intent on disk.
+  void StartHook(const Event& started, const std::string& refuse) {
+    const std::string id = started.rollback_id.empty() ? started.id : started.rollback_id;
+    const Service* service = FindService(started.service);
+    std::string err = refuse;
+    if (err.empty() && (service == nullptr || !service->rollback)) {
+      err = "the service has no rollback hook";
+    }
+    if (err.empty() && journal->Knows(id)) {
+      spdlog::error("rollback {} is already in the journal; its hook does not run again", id);
+      return;
+    }
+    if (err.empty()) {
+      JournalIntent intent;
+      intent.rollback_id = id;
+      intent.service = started.service;
+      intent.trigger = started.trigger;
+      intent.time = started.time;
+      if (service->rollback->http) {
+        intent.url = service->rollback->http->url;
+      } else {
+        intent.argv = service->rollback->exec;
+      }
+      if (!journal->RecordIntent(intent, &err)) err = "journal: " + err;
+    }
+    if (!err.empty()) {
+      spdlog::error("rollback {} of {}: hook not run: {}", id, started.service, err);
+      RollbackOutcome outcome;
+      outcome.error = "hook not run: " + err;
+      asio::post(io, [this, id, outcome] { HookDone(id, outcome, false); });
+      return;
+    }
+    ++hooks_running;
+    metrics.HooksRunning(hooks_running);
+    const RollbackHook& hook = *service->rollback;
+    if (hook.http) {
+      StartHttpHook(id, started, hook);
+    } else {
+      StartExecHook(id, started, hook);
+    }
+  }
+
+  void StartExecHook(const std::string& id, const Event& started, const RollbackHook& hook) {
+    ExecRequest req;
+    req.argv = hook.exec;
+    req.env = HookEnvironment(started);
+    req.timeout = hook.timeout;
+    req.output_tail = kHookOutputTail;
+    spdlog::warn("rollback {} of {}: running {}", id, started.service, hook.exec.front());
+    exec.Run(std::move(req), [this, id](ExecResult r) {
+      RollbackOutcome o;
+      o.success = r.success();
+      if (r.started && r.signal == 0 && !r.timed_out) o.exit_status = r.exit_status;
+      o.duration = r.duration;
+      o.output = std::move(r.output);
+      o.error = std::move(r.error);
+      HookDone(id, o, true);
+    });
+  }
+
+  void StartHttpHook(const std::string& id, const Event& started, const RollbackHook& hook) {
+    const HttpHook& h = *hook.http;
+    auto key_it = hook_keys.find(started.service);
+    const std::optional<std::string> key =
+        key_it == hook_keys.end() ? std::nullopt : key_it->second;
+    const int64_t now_s =
+        std::chrono::duration_cast<std::chrono::seconds>(WallNow().time_since_epoch()).count();
+    HttpRequest req = SignedJsonPost(h.url, EventToJson(started), id, key, now_s, hook.timeout);
+    req.method = h.method;
+    for (const auto& [k, v] : h.headers) req.headers.emplace_back(k, v);
+    spdlog::warn("rollback {} of {}: {} {}", id, started.service, h.method, h.url);
+    http.Send(std::move(req), [this, id](HttpResponse r) {
+      RollbackOutcome o;
+      o.success = r.ok();
+      if (r.status > 0) o.exit_status = r.status;
+      o.duration = r.elapsed;
+      o.output = r.body.size() > kHookOutputTail ? r.body.substr(r.body.size() - kHookOutputTail)
+                                                 : r.body;
+      if (!r.error.empty()) {
+        o.error = r.error;
+      } else if (!r.ok()) {
+        o.error = "HTTP status " + std::to_string(r.status);
+      }
+      HookDone(id, o, true);
+    });
+  }
+
+  void HookDone(const std::string& id, const RollbackOutcome& outcome, bool ran) {
+    std::string err;
+    if (ran) {
+      if (!journal->RecordOutcome(id, outcome, Now(), &err)) spdlog::error("journal: {}", err);
+      --hooks_running;
+      metrics.HooksRunning(hooks_running);
+    }
+    std::vector<Event> events;
+    if (!engine->RollbackFinished(id, outcome, Now(), &events)) {
+      spdlog::error("rollback {} finished but the engine no longer tracks it", id);
+    }
+    Process(std::move(events));
+    if (stopping && hooks_running == 0) FinishDrain();
+  }
+
+  // ---- shutdown -------------------------------------------------------------------------------
+
+  void Shutdown(std::function<void()> done) {
+    if (stopping) return;
+    stopping = true;
+    shutdown_done = std::move(done);
+    timer.cancel();
+    server.Stop();
+    ++round_gen;  // a round being read is dropped: no new evaluations
+    round_running = false;
+    if (hooks_running > 0) {
+      spdlog::warn("stopping: waiting for {} rollback hook(s) to finish", hooks_running);
+      return;  // HookDone continues
+    }
+    FinishDrain();
+  }
+
+  void FinishDrain() {
+    if (drained) return;
+    drained = true;
+    if (notifier.pending() > 0) {
+      spdlog::info("stopping: delivering {} pending notification(s)", notifier.pending());
+    }
+    notifier.Drain(kNotificationDrain, [this] {
+      SaveState();
+      spdlog::info("stopped");
+      if (shutdown_done) asio::post(io, std::move(shutdown_done));
+    });
+  }
+
+  // ---- HTTP API -------------------------------------------------------------------------------
+
+  ServerResponse Handle(const ServerRequest& r) {
+    const bool get = r.method == "GET" || r.method == "HEAD";
+    if (r.path == "/healthz" && get) return {200, "text/plain; charset=utf-8", "ok\n", {}};
+    if (r.path == "/readyz" && get) {
+      if (ready && !stopping) return {200, "text/plain; charset=utf-8", "ready\n", {}};
+      return {503, "text/plain; charset=utf-8",
+              stopping ? "stopping\n" : "not ready: first evaluation not done\n", {}};
+    }
+    if (r.path == "/metrics" && get) {
+      return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.Serialize(), {}};
+    }
+    if (r.path == "/api/v1/status" && get) return JsonResponse(200, StatusJson());
+    if (r.path == "/api/v1/deploys") {
+      if (r.method != "POST") return MethodNotAllowed("POST");
+      if (auto denied = Authorize(r)) return *denied;
+      return Deploy(r);
+    }
+    const std::string prefix = "/api/v1/services/";
+    if (r.path.rfind(prefix, 0) == 0) {
+      const std::string rest = r.path.substr(prefix.size());
+      const size_t slash = rest.find('/');
+      const std::string name = rest.substr(0, slash);
+      const std::string action = slash == std::string::npos ? "" : rest.substr(slash + 1);
+      if (action == "pause" || action == "resume") {
+        if (r.method != "POST") return MethodNotAllowed("POST");
+        if (auto denied = Authorize(r)) return *denied;
+        if (!engine->SetPaused(name, action == "pause")) {
+          return ErrorResponse(404, "unknown service " + name);
+        }
+        SaveState();
+        spdlog::warn("service {} {} through the API ({})", name,
+                     action == "pause" ? "paused" : "resumed", r.remote);
+        return JsonResponse(200, {{"service", name}, {"paused", action == "pause"}});
+      }
+    }
+    return ErrorResponse(404, "not found: " + r.path);
+  }
+
+  static ServerResponse MethodNotAllowed(const std::string& allow) {
+    ServerResponse res = ErrorResponse(405, "method not allowed; use " + allow);
+    res.headers.emplace_back("Allow", allow);
+    return res;
+  }
+
+  std::optional<ServerResponse> Authorize(const ServerRequest& r) const {
+    if (api_token.empty()) {
+      return ErrorResponse(403, "the mutating API is disabled: set daemon.api_token_file");
+    }
+    const std::string* auth = r.Header("authorization");
+    const std::string_view scheme = "Bearer ";
+    if (auth == nullptr || auth->rfind(scheme, 0) != 0 ||
+        !ConstantTimeEqual(std::string_view(*auth).substr(scheme.size()), api_token)) {
+      ServerResponse res = ErrorResponse(401, "a valid bearer token is required");
+      res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rollbackd\"");
+      spdlog::warn("API {} {} from {}: unauthorized", r.method, r.path, r.remote);
+      return res;
+    }
+    return std::nullopt;
+  }
+
+  ServerResponse Deploy(const ServerRequest& r) {
+    json body = json::parse(r.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return ErrorResponse(400, "the body must be a JSON object {\"service\": ..., \"version\": ...}");
+    }
+    if (!body.contains("service") || !body["service"].is_string() || !body.contains("version") ||
+        !body["version"].is_string() || body["version"].get<std::string>().empty()) {
+      return ErrorResponse(400, "\"service\" and \"version\" must be non-empty strings");
+    }
+    const std::string service = body["service"].get<std::string>();
+    const std::string version = body["version"].get<std::string>();
+    if (!engine->RecordDeploy(service, version, Now())) {
+      return ErrorResponse(404, "unknown service " + service);
+    }
+    SaveState();
+    spdlog::info("deploy of {} version {} recorded through the API ({})", service, version,
+                 r.remote);
+    return JsonResponse(202, {{"service", service}, {"version", version}});
+  }
+
+  json StatusJson() const {
+    json services = json::array();
+    const auto status = engine->Status();
+    for (const ServiceStatus& s : status) {
+      const Service* def = FindService(s.name);
+      json triggers = json::array();
+      auto add_rule = [&](const std::string& name, const char* kind) {
+        json series = json::array();
+        std::string worst = "inactive";
+        for (const SeriesStatus& x : s.series) {
+          if (x.trigger != name) continue;
+          json labels = json::object();
+          for (const auto& [k, v] : x.labels.pairs()) labels[k] = v;
+          series.push_back({{"labels", labels},
+                            {"state", x.state},
+                            {"value", OptionalNumber(x.value)},
+                            {"threshold", OptionalNumber(x.threshold)},
+                            {"baseline", OptionalNumber(x.baseline)},
+                            {"pending_since", OptionalTime(x.pending_since)},
+                            {"firing_since", OptionalTime(x.firing_since)}});
+          if (x.state == "firing" || (x.state == "pending" && worst == "inactive")) {
+            worst = x.state;
+          }
+        }
+        json last_error = nullptr;
+        for (const auto& [trigger, error] : s.errors) {
+          if (trigger == name) last_error = error;
+        }
+        triggers.push_back({{"name", name},
+                            {"kind", kind},
+                            {"state", worst},
+                            {"last_error", last_error},
+                            {"series", series}});
+      };
+      if (def != nullptr) {
+        for (const Trigger& t : def->triggers) add_rule(t.name, "trigger");
+        for (const HealthCheck& h : def->health) add_rule(h.name, "health");
+      }
+      services.push_back(
+          {{"name", s.name},
+           {"paused", s.paused},
+           {"dry_run", config->daemon.dry_run || (def != nullptr && def->dry_run)},
+           {"version", s.version.empty() ? json(nullptr) : json(s.version)},
+           {"last_deploy", OptionalTime(s.last_deploy)},
+           {"last_rollback", OptionalTime(s.last_rollback)},
+           {"rollback_in_flight",
+            s.rollback_in_flight.empty() ? json(nullptr) : json(s.rollback_in_flight)},
+           {"triggers", triggers}});
+    }
+    return {{"version", options.version},
+            {"config_file", config->file},
+            {"ready", ready},
+            {"dry_run", config->daemon.dry_run},
+            {"services", services}};
+  }
+
+  // ---- members --------------------------------------------------------------------------------
+
+  asio::io_context& io;
+  DaemonOptions options;
+  HttpClient http;
+  PromResponseReader reader;
+  ExecRunner exec;
+  Notifier notifier;
+  HttpServer server;
+  Metrics metrics;
+  asio::steady_timer timer;
+
+  std::shared_ptr<const Config> config;
+  std::unique_ptr<Engine> engine;
+  std::map<std::string, PrometheusEndpoint> endpoints;
+  std::map<std::string, std::optional<std::string>> hook_keys;
+  std::string api_token;
+  std::vector<Unit> units;
+
+  std::string state_dir;
+  int lock_fd = -1;
+  std::unique_ptr<Journal> journal;
+  std::unique_ptr<DecisionLog> decisions;
+
+  bool round_running = false;
+  uint64_t round_gen = 0;
+  std::vector<QueryResult> round_results;
+  std::vector<char> round_read;
+  size_t outstanding = 0;
+  Time round_time{};
+  SteadyClock::time_point round_start{};
+  Time last_time{};
+
+  bool ready = false;
+  bool reload_pending = false;
+  bool stopping = false;
+  bool drained = false;
+  size_t hooks_running = 0;
+  std::function<void()> shutdown_done;
+};
+
+Daemon::Daemon(asio::io_context& io, DaemonOptions options)
+    : impl_(std::make_unique<Impl>(io, std::move(options))) {}
+Daemon::~Daemon() = default;
+bool Daemon::Start() { return impl_->Start(); }
+void Daemon::Reload() { impl_->Reload(); }
+void Daemon::Shutdown(std::function<void()> done) { impl_->Shutdown(std::move(done)); }
+uint16_t Daemon::port() const { return impl_->server.port(); }
+
+int RunDaemon(const DaemonOptions& options) {
+  std::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io;
+  // Registered before Start, so a stop or reload signal during startup is not lost.
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  Daemon daemon(io, options);
+  spdlog::info("rollbackd {} starting with {}", options.version, options.config_path);
+  if (!daemon.Start()) return 1;
+  bool stopping = false;
+  std::function<void()> wait = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        daemon.Reload();
+      } else if (!stopping) {
+        stopping = true;
+        spdlog::info("{}: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        daemon.Shutdown([&] { io.stop(); });
+      } else {
+        spdlog::warn("second stop signal: exiting without waiting");
+        io.stop();
+      }
+      wait();
+    });
+  };
+  wait();
+  io.run();
+  return 0;
+}
+
+}  // namespace rollbackd

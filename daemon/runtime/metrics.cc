@@ -1,2 +1,214 @@
-// Placeholder; filled in by issue 3.
-namespace rollbackd {}
+#include "daemon/runtime/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <map>
+#include <tuple>
+
+namespace rollbackd {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries b = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                            0.5,   1,    2.5,   5,    10,  30};
+  return b;
+}
+
+}  // namespace
+
+Metrics::Metrics(std::string_view version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      evaluations_(BuildCounter()
+                       .Name("rollbackd_evaluations_total")
+                       .Help("Evaluation rounds completed.")
+                       .Register(*registry_)),
+      round_seconds_(BuildHistogram()
+                         .Name("rollbackd_evaluation_duration_seconds")
+                         .Help("Duration of an evaluation round, reads included.")
+                         .Register(*registry_)),
+      query_seconds_(BuildHistogram()
+                         .Name("rollbackd_query_duration_seconds")
+                         .Help("Prometheus instant query duration, by source.")
+                         .Register(*registry_)),
+      query_errors_(BuildCounter()
+                        .Name("rollbackd_query_errors_total")
+                        .Help("Prometheus queries that gave no usable answer, by source and reason.")
+                        .Register(*registry_)),
+      probe_seconds_(BuildHistogram()
+                         .Name("rollbackd_probe_duration_seconds")
+                         .Help("Health probe duration, by service and check.")
+                         .Register(*registry_)),
+      probe_failures_(BuildCounter()
+                          .Name("rollbackd_probe_failures_total")
+                          .Help("Health probes that failed, by service and check.")
+                          .Register(*registry_)),
+      events_(BuildCounter()
+                  .Name("rollbackd_events_total")
+                  .Help("Events emitted, by kind and service.")
+                  .Register(*registry_)),
+      rollbacks_(BuildCounter()
+                     .Name("rollbackd_rollbacks_total")
+                     .Help("Rollback decisions and outcomes, by service and result "
+                           "(started, succeeded, failed, verified, not_recovered, skipped).")
+                     .Register(*registry_)),
+      notifications_(BuildCounter()
+                         .Name("rollbackd_notifications_total")
+                         .Help("Notification deliveries, by channel and result.")
+                         .Register(*registry_)),
+      reloads_(BuildCounter()
+                   .Name("rollbackd_config_reloads_total")
+                   .Help("Configuration loads, by result (success, failure).")
+                   .Register(*registry_)),
+      reload_ok_(BuildGauge()
+                     .Name("rollbackd_config_last_reload_successful")
+                     .Help("1 when the last configuration load succeeded.")
+                     .Register(*registry_)),
+      reload_time_(BuildGauge()
+                       .Name("rollbackd_config_last_reload_success_timestamp_seconds")
+                       .Help("When the configuration in use was loaded.")
+                       .Register(*registry_)),
+      trigger_series_(BuildGauge()
+                          .Name("rollbackd_trigger_series")
+                          .Help("Series per trigger and state (inactive, pending, firing).")
+                          .Register(*registry_)),
+      paused_(BuildGauge()
+                  .Name("rollbackd_service_paused")
+                  .Help("1 while a service's automatic rollbacks are paused.")
+                  .Register(*registry_)),
+      hooks_running_(BuildGauge()
+                         .Name("rollbackd_hooks_running")
+                         .Help("Rollback hooks running now.")
+                         .Register(*registry_)) {
+  BuildGauge()
+      .Name("rollbackd_build_info")
+      .Help("rollbackd's version.")
+      .Register(*registry_)
+      .Add({{"version", std::string(version)}})
+      .Set(1);
+  evaluations_.Add({});
+  hooks_running_.Add({});
+}
+
+void Metrics::RoundDone(double seconds) {
+  evaluations_.Add({}).Increment();
+  round_seconds_.Add({}, LatencyBuckets()).Observe(seconds);
+}
+
+void Metrics::Query(std::string_view source, double seconds, const QueryResult& result) {
+  const std::string s(source);
+  query_seconds_.Add({{"source", s}}, LatencyBuckets()).Observe(seconds);
+  if (result.is_error()) {
+    query_errors_.Add({{"source", s}, {"reason", std::string(ErrorCategory(result.error))}})
+        .Increment();
+  }
+}
+
+void Metrics::Probe(std::string_view service, std::string_view check, double seconds,
+                    bool passed) {
+  const prometheus::Labels labels = {{"service", std::string(service)},
+                                     {"check", std::string(check)}};
+  probe_seconds_.Add(labels, LatencyBuckets()).Observe(seconds);
+  auto& failures = probe_failures_.Add(labels);
+  if (!passed) failures.Increment();
+}
+
+void Metrics::EventEmitted(const Event& event) {
+  const std::string kind(EventKindName(event.kind));
+  events_.Add({{"kind", kind}, {"service", event.service}}).Increment();
+  std::string result;
+  switch (event.kind) {
+    case EventKind::kRollbackStarted:
+      result = "started";
+      break;
+    case EventKind::kRollbackSucceeded:
+      result = "succeeded";
+      break;
+    case EventKind::kRollbackFailed:
+      result = "failed";
+      break;
+    case EventKind::kRollbackVerified:
+      result = "verified";
+      break;
+    case EventKind::kRollbackNotRecovered:
+      result = "not_recovered";
+      break;
+    case EventKind::kRollbackSkipped:
+      result = "skipped";
+      break;
+    default:
+      return;
+  }
+  rollbacks_.Add({{"service", event.service}, {"result", result}}).Increment();
+}
+
+void Metrics::Notification(std::string_view channel, std::string_view result) {
+  notifications_.Add({{"channel", std::string(channel)}, {"result", std::string(result)}})
+      .Increment();
+}
+
+void Metrics::Reload(bool success, double unix_seconds) {
+  reloads_.Add({{"result", success ? "success" : "failure"}}).Increment();
+  reload_ok_.Add({}).Set(success ? 1 : 0);
+  if (success) reload_time_.Add({}).Set(unix_seconds);
+}
+
+void Metrics::UpdateStatus(const std::vector<ServiceStatus>& status) {
+  // Counts per (service, trigger, state); gauges of triggers that went away are removed.
+  std::map<std::tuple<std::string, std::string, std::string>, int> counts;
+  for (const ServiceStatus& s : status) {
+    for (const SeriesStatus& x : s.series) {
+      for (const char* state : {"inactive", "pending", "firing"}) {
+        counts.try_emplace({s.name, x.trigger, state}, 0);
+      }
+      ++counts[{s.name, x.trigger, x.state}];
+    }
+  }
+  for (prometheus::Gauge* g : status_gauges_) trigger_series_.Remove(g);
+  status_gauges_.clear();
+  for (const auto& [key, n] : counts) {
+    const auto& [service, trigger, state] = key;
+    auto& g =
+        trigger_series_.Add({{"service", service}, {"trigger", trigger}, {"state", state}});
+    g.Set(n);
+    status_gauges_.push_back(&g);
+  }
+  for (const ServiceStatus& s : status) {
+    auto& g = paused_.Add({{"service", s.name}});
+    g.Set(s.paused ? 1 : 0);
+    status_gauges_.push_back(&g);
+  }
+}
+
+void Metrics::HooksRunning(size_t n) { hooks_running_.Add({}).Set(static_cast<double>(n)); }
+
+std::string Metrics::Serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+std::string_view Metrics::ErrorCategory(std::string_view e) {
+  // The shapes are those of HttpClient (transport) and PromResponseReader (answers).
+  if (e.starts_with("timeout after")) return "timeout";
+  bool http = false;
+  if (e.starts_with("HTTP ")) {
+    http = true;
+    const size_t colon = e.find(": ");
+    e = colon == std::string_view::npos ? std::string_view() : e.substr(colon + 2);
+  }
+  for (std::string_view type : {"bad_data", "execution", "timeout", "canceled", "internal",
+                                "unavailable", "not_found", "error"}) {
+    if (e.starts_with(type) && e.substr(type.size()).starts_with(": ")) return "prometheus_error";
+  }
+  if (e.starts_with("warnings")) return "warnings";
+  if (http) return "http_status";
+  if (e.starts_with("malformed") || e.starts_with("unsupported") ||
+      e.starts_with("empty response") || e.starts_with("response larger")) {
+    return "bad_response";
+  }
+  return "connection";
+}
+
+}  // namespace rollbackd

@@ -1,0 +1,64 @@
+// The daemon's own metrics, served at GET /metrics in the Prometheus text format (prometheus-cpp).
+// Label values are bounded: services, triggers, sources and channels come from the configuration;
+// error reasons are a fixed set of categories, never free text.
+#ifndef ROLLBACKD_RUNTIME_METRICS_H_
+#define ROLLBACKD_RUNTIME_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/engine/engine.h"
+
+namespace rollbackd {
+
+class Metrics {
+ public:
+  explicit Metrics(std::string_view version);
+
+  void RoundDone(double seconds);
+  void Query(std::string_view source, double seconds, const QueryResult& result);
+  void Probe(std::string_view service, std::string_view check, double seconds, bool passed);
+  void EventEmitted(const Event& event);
+  void Notification(std::string_view channel, std::string_view result);
+  void Reload(bool success, double unix_seconds);
+  // Replaces the per-series gauges with the engine's current view (after each round).
+  void UpdateStatus(const std::vector<ServiceStatus>& status);
+  void HooksRunning(size_t n);
+
+  std::string Serialize() const;
+
+  // The category of a query error, for the `reason` label: timeout, connection, http_status,
+  // prometheus_error, warnings, bad_response.
+  static std::string_view ErrorCategory(std::string_view error);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& evaluations_;
+  prometheus::Family<prometheus::Histogram>& round_seconds_;
+  prometheus::Family<prometheus::Histogram>& query_seconds_;
+  prometheus::Family<prometheus::Counter>& query_errors_;
+  prometheus::Family<prometheus::Histogram>& probe_seconds_;
+  prometheus::Family<prometheus::Counter>& probe_failures_;
+  prometheus::Family<prometheus::Counter>& events_;
+  prometheus::Family<prometheus::Counter>& rollbacks_;
+  prometheus::Family<prometheus::Counter>& notifications_;
+  prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Family<prometheus::Gauge>& reload_ok_;
+  prometheus::Family<prometheus::Gauge>& reload_time_;
+  prometheus::Family<prometheus::Gauge>& trigger_series_;
+  prometheus::Family<prometheus::Gauge>& paused_;
+  prometheus::Family<prometheus::Gauge>& hooks_running_;
+  std::vector<prometheus::Gauge*> status_gauges_;
+};
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_RUNTIME_METRICS_H_
