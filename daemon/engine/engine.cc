@@ -357,7 +357,7 @@ class Evaluator {
       if (r.source_down) {
         PushSourceEvent(
             EventKind::kSourceUp, s, r,
-            "queries succeed again after failing for " + FormatDuration(now_ - *r.error_since));
+            "source \"" + r.source + "\": queries succeed again after failing for " + FormatDuration(now_ - *r.error_since));
       }
       r.error_since.reset();
       r.source_down = false;
@@ -585,7 +585,7 @@ class Evaluator {
     if (!r.source_down && failing > r.for_duration) {
       r.source_down = true;
       PushSourceEvent(EventKind::kSourceDown, s, r,
-                      "queries failing for " + FormatDuration(failing) + " > for " +
+                      "source \"" + r.source + "\": queries failing for " + FormatDuration(failing) + " > for " +
                           FormatDuration(r.for_duration) + ": " + error);
     }
   }
@@ -740,6 +740,7 @@ Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Im
       r.has_traffic = !t.min_traffic_query.empty();
       r.min_traffic = t.min_traffic;
       r.no_data = t.no_data;
+      r.source = t.source;
       r.input = prom(t.source, t.query);
       if (t.baseline == BaselineKind::kQuery) r.baseline_input = prom(t.source, t.baseline_query);
       if (r.has_traffic) r.traffic_input = prom(t.source, t.min_traffic_query);

@@ -47,6 +47,7 @@ struct Rule {
   NoDataPolicy no_data = NoDataPolicy::kOk;
   bool rollback = false;
   LabelMap labels;  // service labels, then the trigger's
+  std::string source;  // the [prometheus.<name>] a trigger reads; empty for health checks
   int input = -1;
   int baseline_input = -1;
   int traffic_input = -1;

@@ -426,8 +426,9 @@ struct Daemon::Impl {
       } else {
         outcome.success = false;
         outcome.error = journal->Knows(id)
-                            ? "interrupted: rollbackd stopped while the hook ran; its outcome is "
-                              "unknown and it was not run again"
+                            ? "interrupted: rollbackd stopped after recording the intent; "
+                              "whether the hook ran or finished is unknown, so it was not run "
+                              "again"
                             : "interrupted: rollbackd stopped before the hook started";
         if (journal->Knows(id) && !journal->RecordOutcome(id, outcome, Now(), &err)) {
           spdlog::error("journal: {}", err);

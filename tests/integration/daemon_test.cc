@@ -95,7 +95,15 @@ TEST(DaemonIntegration, SpikeShorterThanForDoesNotRollBack) {
   ASSERT_TRUE(s.SampleFault("error_rate=0.5"));
   ASSERT_TRUE(s.WaitEvent("trigger.pending", 15s)) << s.daemon().log();
   ASSERT_TRUE(s.SampleFault("clear=1"));
-  ASSERT_TRUE(s.WaitEvent("trigger.resolved", 30s)) << s.daemon().log();
+  // A pending trigger that never fired goes back to inactive without an event: watch the API.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        json st = json::parse(Http("GET", s.daemon_url() + "/api/v1/status").body, nullptr, false);
+        return !st.is_discarded() && st["services"][0]["triggers"][0]["state"] == "inactive";
+      },
+      30s))
+      << s.daemon().log();
+  ASSERT_TRUE(s.WaitRounds(2));
   EXPECT_TRUE(s.Events("trigger.firing").empty());
   EXPECT_TRUE(s.Events("rollback.started").empty());
   EXPECT_EQ(Deploys(s), 0);
@@ -154,22 +162,21 @@ TEST(DaemonIntegration, Kill9RightAfterTheHookStartsStillRollsBackOnce) {
   ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
   ASSERT_TRUE(s.WaitRounds(2));
   ASSERT_TRUE(s.SampleDeploy("v2"));
-  ASSERT_TRUE(WaitFor([&] { return s.ReadJournal().find("\"intent\"") != std::string::npos; }, 30s,
-                      10ms))
-      << s.daemon().log();
+  // Right after the hook ran: the sample counted its deploy; rollbackd may not have seen the exit.
+  ASSERT_TRUE(WaitFor([&] { return Deploys(s) == 2; }, 30s, 5ms)) << s.daemon().log();
   s.Kill9Daemon();
   ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
   ASSERT_TRUE(s.WaitRounds(8));
   EXPECT_EQ(Deploys(s), 2) << "the bad deploy and one hook run, none after the restart";
-  EXPECT_EQ(s.Events("rollback.started").size(), 1u);
-  // The hook's outcome is known from the journal, or reported as interrupted; never lost.
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return s.Events("rollback.succeeded").size() + s.Events("rollback.failed").size() == 1;
-      },
-      10s));
+  EXPECT_LE(s.Events("rollback.started").size(), 1u);
+  // The hook's outcome is in the journal: recorded before the kill, or as interrupted after the
+  // restart. (Delivery of notifications across a kill -9 is the durable outbox's job.)
   const std::string journal = s.ReadJournal();
   EXPECT_NE(journal.find("\"outcome\""), std::string::npos) << journal;
+  const std::string decisions = ReadFile(s.dir() + "/state/decisions.jsonl");
+  EXPECT_TRUE(decisions.find("rollback.succeeded") != std::string::npos ||
+              decisions.find("rollback.failed") != std::string::npos)
+      << decisions;
   HttpResult status = Http("GET", s.daemon_url() + "/api/v1/status");
   json st = json::parse(status.body);
   EXPECT_EQ(st["services"][0]["triggers"][0]["state"], "firing") << status.body;

@@ -171,7 +171,7 @@ for = "30s"
   b->Set("orders", Value(60));
   std::vector<Event> events = b->Eval("1m10s");
   ASSERT_THAT(Kinds(events), ElementsAre("source.up", "trigger.pending"));
-  EXPECT_EQ(events[0].reason, "queries succeed again after failing for 1m");
+  EXPECT_EQ(events[0].reason, "source \"default\": queries succeed again after failing for 1m");
   EXPECT_DOUBLE_EQ(events[1].baseline.value_or(-1), 100);
 }
 

@@ -276,7 +276,7 @@ TEST(EngineErrorTest, SourceDownOnceErrorsLastStrictlyLongerThanForThenSourceUp)
   ASSERT_THAT(Lines(events), ElementsAre("40s source.down error_rate"));
   const Event down = events[0];
   EXPECT_EQ(down.severity, Severity::kWarning);
-  EXPECT_EQ(down.reason, "queries failing for 40s > for 30s: connection refused");
+  EXPECT_EQ(down.reason, "source \"default\": queries failing for 40s > for 30s: connection refused");
   EXPECT_EQ(down.condition, "");
   EXPECT_FALSE(down.value.has_value());
   EXPECT_THAT(down.labels, UnorderedElementsAre(Pair("team", "payments"), Pair("env", "prod"),
@@ -285,7 +285,7 @@ TEST(EngineErrorTest, SourceDownOnceErrorsLastStrictlyLongerThanForThenSourceUp)
   h.Set("error_rate", Value(0.01));
   events = h.Eval("5m10s");
   ASSERT_THAT(Lines(events), ElementsAre("5m10s source.up error_rate"));
-  EXPECT_EQ(events[0].reason, "queries succeed again after failing for 5m10s");
+  EXPECT_EQ(events[0].reason, "source \"default\": queries succeed again after failing for 5m10s");
   EXPECT_EQ(events[0].severity, Severity::kWarning);
   EXPECT_NE(events[0].id, down.id);
   EXPECT_TRUE(h.engine().Status()[0].errors.empty());
@@ -308,7 +308,7 @@ TEST(EngineErrorTest, ForZeroRaisesSourceDownOnTheSecondErrorNotTheFirst) {
   h.Set("error_rate", Err("timeout"));
   EXPECT_THAT(Lines(h.Eval("0s")), IsEmpty());
   EXPECT_EQ(Only(h.Eval("10s"), EventKind::kSourceDown).reason,
-            "queries failing for 10s > for 0s: timeout");
+            "source \"default\": queries failing for 10s > for 0s: timeout");
 }
 
 TEST(EngineErrorTest, BaselineAndTrafficErrorsCountAsErrors) {
@@ -331,7 +331,7 @@ for = "20s"
     EXPECT_THAT(Lines(h.Run("10s", "30s", "10s")), IsEmpty());  // not reset, not advanced
     EXPECT_EQ(h.PhaseOf("latency"), "pending");
     EXPECT_EQ(Only(h.Eval("31s"), EventKind::kSourceDown).reason,
-              "queries failing for 21s > for 20s: baseline_query: bad response");
+              "source \"default\": queries failing for 21s > for 20s: baseline_query: bad response");
   }
   {
     EngineHarness h(rule);
@@ -340,7 +340,7 @@ for = "20s"
     h.SetTraffic("latency", Err("timeout"));
     EXPECT_THAT(Lines(h.Run("10s", "30s", "10s")), IsEmpty());
     EXPECT_EQ(Only(h.Eval("31s"), EventKind::kSourceDown).reason,
-              "queries failing for 21s > for 20s: min_traffic_query: timeout");
+              "source \"default\": queries failing for 21s > for 20s: min_traffic_query: timeout");
     h.SetTraffic("latency", Value(10));
     std::vector<Event> events = h.Eval("40s");
     EXPECT_THAT(Kinds(events), ElementsAre("source.up", "trigger.firing"));
