@@ -61,6 +61,35 @@ TEST_F(JournalTest, AnIntentWithoutOutcomeSurvivesAReopenAsUnfinished) {
   EXPECT_EQ(unfinished[0].time, Time(std::chrono::seconds(100)));
 }
 
+TEST_F(JournalTest, OutcomesAreRememberedAcrossAReopenAndAnIdIsNeverForgotten) {
+  std::string error;
+  {
+    auto j = Open();
+    EXPECT_FALSE(j->Knows("r1"));
+    ASSERT_TRUE(j->RecordIntent(Intent("r1"), &error)) << error;
+    ASSERT_TRUE(j->RecordIntent(Intent("r2"), &error)) << error;
+    EXPECT_TRUE(j->Knows("r1"));
+    EXPECT_FALSE(j->Outcome("r1").has_value());
+    RollbackOutcome o;
+    o.success = false;
+    o.exit_status = 3;
+    o.duration = std::chrono::milliseconds(1500);
+    o.error = "exit status 3";
+    ASSERT_TRUE(j->RecordOutcome("r1", o, Time(std::chrono::seconds(101)), &error)) << error;
+  }
+  auto j = Open();
+  auto o = j->Outcome("r1");
+  ASSERT_TRUE(o.has_value());
+  EXPECT_FALSE(o->success);
+  EXPECT_EQ(o->exit_status, 3);
+  EXPECT_EQ(o->duration, std::chrono::milliseconds(1500));
+  EXPECT_EQ(o->error, "exit status 3");
+  EXPECT_TRUE(j->Knows("r1"));
+  EXPECT_TRUE(j->Knows("r2"));
+  EXPECT_FALSE(j->Outcome("r2").has_value());
+  EXPECT_FALSE(j->Knows("r3"));
+}
+
 TEST_F(JournalTest, ATornLastRecordIsIgnoredAndDoesNotCorruptTheNext) {
   std::string error;
   {

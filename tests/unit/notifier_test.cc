@@ -1,0 +1,648 @@
+// The notifier against real HTTP receivers on loopback: a recording receiver that answers with
+// scripted statuses, a port nobody listens on, and one that accepts and never answers. Retry waits
+// are a few milliseconds; every wait is bounded (RunUntil).
+#include "daemon/notify/notifier.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/config/loader.h"
+#include "tests/unit/loop_util.h"
+
+namespace rollbackd {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+struct Received {
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+};
+
+// A webhook receiver on 127.0.0.1:0 (Boost.Beast, synchronous, a thread per connection). It
+// records every request and answers the n-th (from 0) with statuses[n], or with the last status
+// once past the end.
+class Receiver {
+ public:
+  explicit Receiver(std::vector<int> statuses)
+      : statuses_(std::move(statuses)),
+        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+  }
+  ~Receiver() {
+    stopping_ = true;
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    accept_thread_.join();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : workers_) t.join();
+  }
+
+  std::string Url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/hook";
+  }
+  std::vector<Received> requests() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+
+ private:
+  void AcceptLoop() {
+    while (!stopping_) {
+      tcp::socket socket(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec) return;
+      std::lock_guard<std::mutex> lock(mu_);
+      open_fds_.push_back(socket.native_handle());
+      workers_.emplace_back([this, s = std::move(socket)]() mutable { Serve(std::move(s)); });
+    }
+  }
+
+  void Serve(tcp::socket socket) {
+    boost::beast::flat_buffer buffer;
+    while (!stopping_) {
+      http::request<http::string_body> req;
+      boost::system::error_code ec;
+      http::read(socket, buffer, req, ec);
+      if (ec) return;
+      Received got;
+      for (const auto& f : req) {
+        std::string name(f.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        got.headers[name] = std::string(f.value());
+      }
+      got.body = req.body();
+      int status;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        status = statuses_[std::min(requests_.size(), statuses_.size() - 1)];
+        requests_.push_back(std::move(got));
+      }
+      http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
+      res.body() = "status " + std::to_string(status);
+      res.keep_alive(req.keep_alive());
+      res.prepare_payload();
+      http::write(socket, res, ec);
+      if (ec || !req.keep_alive()) return;
+    }
+  }
+
+  const std::vector<int> statuses_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mu_;
+  std::vector<Received> requests_;
+  std::vector<int> open_fds_;
+  std::vector<std::thread> workers_;
+  std::thread accept_thread_;
+};
+
+// Accepts connections (the kernel does, into the backlog) and never answers.
+class StuckReceiver {
+ public:
+  std::string Url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/hook";
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::acceptor acceptor_{io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+};
+
+// A URL where nothing listens: the port was bound and released.
+std::string RefusingUrl() {
+  asio::io_context io;
+  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return "http://127.0.0.1:" + std::to_string(a.local_endpoint().port()) + "/hook";
+}
+
+// The Standard Webhooks signature computed here with OpenSSL directly, not with SignWebhook.
+std::string ExpectedSignature(const std::string& key, const Received& r) {
+  const std::string content =
+      r.headers.at("webhook-id") + "." + r.headers.at("webhook-timestamp") + "." + r.body;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac, &mac_len);
+  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  const int n = EVP_EncodeBlock(b64, mac, static_cast<int>(mac_len));
+  return "v1," + std::string(reinterpret_cast<const char*>(b64), static_cast<size_t>(n));
+}
+
+std::string Base64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+Event Firing(Severity severity = Severity::kCritical, std::string service = "checkout") {
+  Event e;
+  e.kind = EventKind::kTriggerFiring;
+  e.time = Time(1'700'000'000'000ms);
+  e.service = std::move(service);
+  e.trigger = "error_rate";
+  e.severity = severity;
+  e.labels = {{"team", "payments"}};
+  e.value = 0.31;
+  e.threshold = 0.02;
+  e.reason = "value 0.31 > 0.02 held 1m >= 1m";
+  e.id = MakeEventId(e.kind, e.service, e.trigger, 0, e.time);
+  return e;
+}
+
+// Everything this process logs while it lives. spdlog's default logger writes to stdout, the
+// daemon's (SetUpLogging) to stderr: both are captured.
+class LogCapture {
+ public:
+  LogCapture() {
+    testing::internal::CaptureStdout();
+    testing::internal::CaptureStderr();
+  }
+  ~LogCapture() { Text(); }
+  std::string Text() {
+    if (!text_) {
+      text_ = testing::internal::GetCapturedStdout() + testing::internal::GetCapturedStderr();
+    }
+    return *text_;
+  }
+
+ private:
+  std::optional<std::string> text_;
+};
+
+class NotifierTest : public ::testing::Test {
+ protected:
+  NotifierTest() {
+    char tmpl[] = "/tmp/rollbackd_notifier_test.XXXXXX";
+    const char* made = mkdtemp(tmpl);
+    EXPECT_NE(made, nullptr);
+    dir_ = made != nullptr ? made : "/tmp";
+  }
+  ~NotifierTest() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // Retries after about 5 ms, 10 ms, 20 ms; three attempts. The clock ticks a second each time it
+  // is read, so each attempt has its own webhook-timestamp.
+  NotifierOptions Fast() {
+    NotifierOptions o;
+    o.initial_backoff = 5ms;
+    o.max_backoff = 20ms;
+    o.max_attempts = 3;
+    o.clock = [this] { return now_ += 1s; };
+    return o;
+  }
+
+  Notifier& Make(NotifierOptions options) {
+    notifier_ = std::make_unique<Notifier>(io_, http_, std::move(options));
+    notifier_->SetObserver([this](std::string_view channel, std::string_view result) {
+      outcomes_.push_back(std::string(channel) + ":" + std::string(result));
+    });
+    return *notifier_;
+  }
+  Notifier& Make() { return Make(Fast()); }
+
+  void WriteSecret(const std::string& name, const std::string& content) {
+    std::ofstream(dir_ + "/" + name) << content;
+  }
+
+  // `toml` as rollbackd.toml in the test's folder; relative secret_file paths start there.
+  Config Parse(const std::string& toml) {
+    Diagnostics d;
+    auto c = ParseDaemonConfig(toml, dir_ + "/rollbackd.toml", &d);
+    EXPECT_TRUE(c.has_value()) << (d.all().empty() ? "" : d.all()[0].ToString());
+    return c.value_or(Config{});
+  }
+  void Load(Notifier& n, const std::string& toml) {
+    std::vector<std::string> errors;
+    EXPECT_TRUE(n.Configure(Parse(toml), &errors)) << ::testing::PrintToString(errors);
+  }
+
+  // One webhook channel, "oncall", that every event goes to.
+  static std::string Webhook(const std::string& url, const std::string& extra = "") {
+    return "[channel.oncall]\ntype = \"webhook\"\nurl = \"" + url + "\"\n" + extra +
+           "\n[[route]]\nchannels = [\"oncall\"]\n";
+  }
+
+  bool RunUntilOutcomes(size_t n) {
+    return testutil::RunUntil(io_, [&] { return outcomes_.size() >= n; });
+  }
+
+  std::string dir_;
+  Time now_ = Time(1'700'000'000'500ms);
+  asio::io_context io_;
+  HttpClient http_{io_};
+  std::vector<std::string> outcomes_;   // "channel:result", in order
+  std::unique_ptr<Notifier> notifier_;  // last: destroyed before the client and loop it uses
+};
+
+TEST_F(NotifierTest, WebhookIsSignedAsStandardWebhooksSay) {
+  Receiver receiver({200});
+  Notifier& n = Make();
+  WriteSecret("oncall.secret", "s3cret-key\n");
+  Load(n, Webhook(receiver.Url(), "secret_file = \"oncall.secret\""));
+  const Event e = Firing();
+  n.Send(e);
+  EXPECT_EQ(n.pending(), 1u);
+  ASSERT_TRUE(RunUntilOutcomes(1));
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:delivered"));
+  EXPECT_EQ(n.pending(), 0u);
+
+  const auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 1u);
+  const Received& r = got[0];
+  EXPECT_EQ(r.body, EventToJson(e));
+  EXPECT_EQ(r.headers.at("content-type"), "application/json");
+  EXPECT_EQ(r.headers.at("user-agent"), "rollbackd");
+  EXPECT_EQ(r.headers.at("webhook-id"), e.id);
+  EXPECT_EQ(r.headers.at("webhook-timestamp"), "1700000001");  // whole seconds of the clock
+  EXPECT_EQ(r.headers.at("webhook-signature"), ExpectedSignature("s3cret-key", r));
+}
+
+TEST_F(NotifierTest, WebhookWithoutSecretIsNotSigned) {
+  Receiver receiver({200});
+  Notifier& n = Make();
+  Load(n, Webhook(receiver.Url()));
+  n.Send(Firing());
+  ASSERT_TRUE(RunUntilOutcomes(1));
+  const auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].headers.count("webhook-signature"), 0u);
+  EXPECT_EQ(got[0].headers.count("webhook-id"), 1u);
+}
+
+TEST_F(NotifierTest, WhsecSecretKeysTheHmacWithTheDecodedBytes) {
+  Receiver receiver({200});
+  Notifier& n = Make();
+  const std::string key("\x01\x02 binary \xff\x00 key", 17);
+  WriteSecret("oncall.secret", "whsec_" + Base64(key) + "\n");
+  Load(n, Webhook(receiver.Url(), "secret_file = \"oncall.secret\""));
+  n.Send(Firing());
+  ASSERT_TRUE(RunUntilOutcomes(1));
+  const auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].headers.at("webhook-signature"), ExpectedSignature(key, got[0]));
+}
+
+TEST_F(NotifierTest, RetriesAfter503WithTheSameIdAndAFreshTimestamp) {
+  Receiver receiver({503, 503, 200});
+  Notifier& n = Make();
+  WriteSecret("oncall.secret", "s3cret-key");
+  Load(n, Webhook(receiver.Url(), "secret_file = \"oncall.secret\""));
+  const Event e = Firing();
+  n.Send(e);
+  ASSERT_TRUE(RunUntilOutcomes(3));
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:retrying", "oncall:delivered"));
+  EXPECT_EQ(n.pending(), 0u);
+
+  const auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].headers.at("webhook-id"), e.id) << i;
+    EXPECT_EQ(got[i].headers.at("webhook-timestamp"), std::to_string(1700000001 + i)) << i;
+    EXPECT_EQ(got[i].headers.at("webhook-signature"), ExpectedSignature("s3cret-key", got[i])) << i;
+    EXPECT_EQ(got[i].body, got[0].body) << i;
+  }
+}
+
+TEST_F(NotifierTest, OnlyTransientStatusesAreRetried) {
+  struct Case {
+    int status;
+    bool retried;
+  };
+  for (const Case c :
+       {Case{408, true}, Case{429, true}, Case{500, true}, Case{502, true}, Case{400, false},
+        Case{401, false}, Case{404, false}, Case{410, false}, Case{301, false}}) {
+    SCOPED_TRACE(c.status);
+    Receiver receiver({c.status, 200});
+    outcomes_.clear();
+    Notifier& n = Make();
+    Load(n, Webhook(receiver.Url()));
+    n.Send(Firing());
+    ASSERT_TRUE(RunUntilOutcomes(c.retried ? 2 : 1));
+    if (c.retried) {
+      EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:delivered"));
+      EXPECT_EQ(receiver.requests().size(), 2u);
+    } else {
+      EXPECT_THAT(outcomes_, ElementsAre("oncall:dropped"));
+      EXPECT_EQ(receiver.requests().size(), 1u);
+    }
+    EXPECT_EQ(n.pending(), 0u);  // no retry waiting either
+  }
+}
+
+TEST_F(NotifierTest, RejectionIsLoggedWithStatusAndTheStartOfTheBody) {
+  Receiver receiver({400});
+  Notifier& n = Make();
+  WriteSecret("oncall.secret", "s3cret-key");
+  Load(n, Webhook(receiver.Url(), "secret_file = \"oncall.secret\""));
+  const Event e = Firing();
+  LogCapture log;
+  n.Send(e);
+  ASSERT_TRUE(RunUntilOutcomes(1));
+  const std::string text = log.Text();
+  EXPECT_THAT(text, HasSubstr("notification to channel oncall rejected, not retried: "
+                              "trigger.firing of service checkout, event " +
+                              e.id + "; HTTP 400: status 400"));
+  EXPECT_THAT(text, Not(HasSubstr("s3cret-key")));
+  EXPECT_THAT(text, Not(HasSubstr(receiver.Url())));
+}
+
+TEST_F(NotifierTest, RefusedConnectionsAreRetriedUntilMaxAttemptsThenDropped) {
+  Notifier& n = Make();
+  Load(n, Webhook(RefusingUrl()));
+  const Event e = Firing();
+  LogCapture log;
+  n.Send(e);
+  ASSERT_TRUE(RunUntilOutcomes(3));
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:retrying", "oncall:dropped"));
+  EXPECT_EQ(n.pending(), 0u);
+  const std::string text = log.Text();
+  EXPECT_THAT(text, HasSubstr("notification to channel oncall dropped after 3 attempts "
+                              "(max_attempts reached): trigger.firing of service checkout, event " +
+                              e.id + "; last error: "));
+  EXPECT_THAT(text, HasSubstr("Couldn't connect"));
+}
+
+TEST_F(NotifierTest, GivesUpWhenTheNextAttemptWouldBeTooLate) {
+  NotifierOptions o = Fast();
+  o.max_attempts = 100;
+  o.max_age = 1ms;  // shorter than any backoff
+  Notifier& n = Make(o);
+  Load(n, Webhook(RefusingUrl()));
+  n.Send(Firing());
+  ASSERT_TRUE(RunUntilOutcomes(1));
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:dropped"));
+  EXPECT_EQ(n.pending(), 0u);
+}
+
+TEST_F(NotifierTest, RoutesDecideTheChannels) {
+  Notifier& n = Make();
+  Load(n, R"(
+[channel.pager]
+type = "log"
+[channel.team]
+type = "log"
+[channel.rest]
+type = "log"
+[[route]]
+match    = { severity = "critical" }
+channels = ["pager"]
+continue = true
+[[route]]
+match    = { service = "checkout" }
+channels = ["team"]
+[[route]]
+channels = ["rest"]
+)");
+  // Log channels deliver inside Send: no loop to run.
+  n.Send(Firing(Severity::kCritical, "checkout"));
+  EXPECT_THAT(outcomes_, ElementsAre("pager:delivered", "team:delivered"));  // not "rest"
+  outcomes_.clear();
+  n.Send(Firing(Severity::kWarning, "checkout"));
+  EXPECT_THAT(outcomes_, ElementsAre("team:delivered"));
+  outcomes_.clear();
+  n.Send(Firing(Severity::kWarning, "search"));
+  EXPECT_THAT(outcomes_, ElementsAre("rest:delivered"));
+}
+
+TEST_F(NotifierTest, AnEventNoRouteMatchesIsNotSent) {
+  Receiver receiver({200});
+  Notifier& n = Make();
+  Load(n, "[channel.oncall]\ntype = \"webhook\"\nurl = \"" + receiver.Url() +
+              "\"\n[[route]]\nmatch = { severity = \"critical\" }\nchannels = [\"oncall\"]\n");
+  n.Send(Firing(Severity::kWarning));
+  EXPECT_EQ(n.pending(), 0u);  // a delivery would have started inside Send
+  EXPECT_THAT(outcomes_, IsEmpty());
+}
+
+TEST_F(NotifierTest, MinSeverityFiltersPerChannel) {
+  Notifier& n = Make();
+  Load(n, R"(
+[channel.all]
+type = "log"
+[channel.urgent]
+type = "log"
+min_severity = "critical"
+[[route]]
+channels = ["all", "urgent"]
+)");
+  n.Send(Firing(Severity::kWarning));
+  EXPECT_THAT(outcomes_, ElementsAre("all:delivered"));
+  outcomes_.clear();
+  n.Send(Firing(Severity::kCritical));
+  EXPECT_THAT(outcomes_, ElementsAre("all:delivered", "urgent:delivered"));
+}
+
+TEST_F(NotifierTest, LogChannelWritesTheEventJson) {
+  Notifier& n = Make();
+  Load(n, "[channel.audit]\ntype = \"log\"\n[[route]]\nchannels = [\"audit\"]\n");
+  const Event e = Firing();
+  LogCapture log;
+  n.Send(e);
+  EXPECT_THAT(log.Text(), HasSubstr("notification to channel audit: " + EventToJson(e)));
+  EXPECT_THAT(outcomes_, ElementsAre("audit:delivered"));
+}
+
+TEST_F(NotifierTest, UnimplementedChannelTypesWarnOncePerConfiguration) {
+  Notifier& n = Make();
+  const std::string toml = R"(
+[channel.chat]
+type = "slack"
+url = "https://hooks.slack.example/services/T0/B0/secret-token"
+[[route]]
+channels = ["chat"]
+)";
+  Load(n, toml);
+  LogCapture log;
+  n.Send(Firing());
+  n.Send(Firing());
+  Load(n, toml);
+  n.Send(Firing());
+  EXPECT_THAT(outcomes_, ElementsAre("chat:unsupported", "chat:unsupported", "chat:unsupported"));
+  const std::string text = log.Text();
+  const std::string warning =
+      "channel chat: slack channels are not implemented in this version; its notifications are "
+      "not sent";
+  const size_t first = text.find(warning);
+  ASSERT_NE(first, std::string::npos) << text;
+  const size_t second = text.find(warning, first + 1);
+  ASSERT_NE(second, std::string::npos) << "once more after the reload: " << text;
+  EXPECT_EQ(text.find(warning, second + 1), std::string::npos) << text;
+  EXPECT_THAT(text, Not(HasSubstr("secret-token")));
+}
+
+TEST_F(NotifierTest, ConfigureFailureNamesTheFileAndKeepsTheOldConfiguration) {
+  Notifier& n = Make();
+  Load(n, "[channel.audit]\ntype = \"log\"\n[[route]]\nchannels = [\"audit\"]\n");
+
+  WriteSecret("empty.secret", "\n");
+  WriteSecret("bad.secret", "whsec_not*base64!");
+  std::vector<std::string> errors;
+  EXPECT_FALSE(n.Configure(Parse(R"(
+[channel.missing]
+type = "webhook"
+url = "http://127.0.0.1:1/hook"
+secret_file = "nowhere.secret"
+[channel.empty]
+type = "webhook"
+url = "http://127.0.0.1:1/hook"
+secret_file = "empty.secret"
+[channel.bad]
+type = "webhook"
+url = "http://127.0.0.1:1/hook"
+secret_file = "bad.secret"
+[[route]]
+channels = ["missing", "empty", "bad"]
+)"),
+                           &errors));
+  EXPECT_THAT(errors, ElementsAre("channel.bad.secret_file: " + dir_ +
+                                      "/bad.secret: a whsec_ secret must be followed by standard "
+                                      "base64",
+                                  "channel.empty.secret_file: " + dir_ +
+                                      "/empty.secret: the secret is empty",
+                                  "channel.missing.secret_file: " + dir_ +
+                                      "/nowhere.secret: cannot read: No such file or directory"));
+  for (const std::string& error : errors) EXPECT_THAT(error, Not(HasSubstr("not*base64")));
+
+  n.Send(Firing());
+  EXPECT_THAT(outcomes_, ElementsAre("audit:delivered"));
+}
+
+TEST_F(NotifierTest, ConfigureRejectsARouteToAnUnknownChannel) {
+  Notifier& n = Make();
+  Config c = Parse("[channel.audit]\ntype = \"log\"\n[[route]]\nchannels = [\"audit\"]\n");
+  c.routes[0].channels.push_back("nowhere");  // the loader would refuse this; a caller may not
+  std::vector<std::string> errors;
+  EXPECT_FALSE(n.Configure(c, &errors));
+  EXPECT_THAT(errors, ElementsAre("route[0].channels: unknown channel nowhere"));
+}
+
+TEST_F(NotifierTest, ReloadDoesNotChangeDeliveriesAlreadyStarted) {
+  Receiver before({503, 200});
+  Receiver after({200});
+  Notifier& n = Make();
+  WriteSecret("old.secret", "old-key");
+  WriteSecret("new.secret", "new-key");
+  Load(n, Webhook(before.Url(), "secret_file = \"old.secret\""));
+  n.Send(Firing());
+  Load(n, Webhook(after.Url(), "secret_file = \"new.secret\""));
+  ASSERT_TRUE(RunUntilOutcomes(2));
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:delivered"));
+  const auto got = before.requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].headers.at("webhook-signature"), ExpectedSignature("old-key", got[1]));
+  EXPECT_THAT(after.requests(), IsEmpty());
+}
+
+TEST_F(NotifierTest, DrainWithNothingPendingCallsDoneSoon) {
+  Notifier& n = Make();
+  bool done = false;
+  n.Drain(10s, [&] { done = true; });
+  EXPECT_FALSE(done);  // never from inside Drain
+  EXPECT_TRUE(testutil::RunUntil(
+      io_, [&] { return done; }, 1s));
+}
+
+TEST_F(NotifierTest, DrainLetsRetriesFinish) {
+  Receiver receiver({503, 200});
+  Notifier& n = Make();
+  Load(n, Webhook(receiver.Url()));
+  n.Send(Firing());
+  bool done = false;
+  n.Drain(10s, [&] { done = true; });
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return done; }));
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:delivered"));
+  EXPECT_EQ(n.pending(), 0u);
+}
+
+TEST_F(NotifierTest, DrainAbandonsAStuckDeliveryAtTheLimit) {
+  StuckReceiver receiver;
+  Notifier& n = Make();
+  Load(n, Webhook(receiver.Url(), "timeout = \"30s\""));
+  const Event e = Firing();
+  n.Send(e);
+  LogCapture log;
+  bool done = false;
+  const auto start = std::chrono::steady_clock::now();
+  n.Drain(100ms, [&] { done = true; });
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return done; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
+  EXPECT_EQ(n.pending(), 0u);
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:dropped"));
+  EXPECT_THAT(log.Text(), HasSubstr("notification to channel oncall lost at shutdown after 1 "
+                                    "attempt: trigger.firing of service checkout, event " +
+                                    e.id + "; last error: no response yet"));
+}
+
+TEST_F(NotifierTest, DestroyingWithDeliveriesPendingIsClean) {
+  StuckReceiver stuck;
+  NotifierOptions o = Fast();
+  o.initial_backoff = o.max_backoff = 10s;  // the refused delivery waits for its retry
+  Notifier& n = Make(o);
+  Load(n, R"(
+[channel.stuck]
+type = "webhook"
+url = ")" + stuck.Url() +
+              R"("
+timeout = "500ms"
+[channel.down]
+type = "webhook"
+url = ")" + RefusingUrl() +
+              R"("
+[[route]]
+channels = ["stuck", "down"]
+)");
+  n.Send(Firing());
+  ASSERT_TRUE(RunUntilOutcomes(1));
+  EXPECT_THAT(outcomes_, ElementsAre("down:retrying"));
+  EXPECT_EQ(n.pending(), 2u);  // one waiting for its retry, one in flight
+
+  notifier_.reset();
+  // The stuck request times out in the client, which then calls back for a notifier that is gone.
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return http_.in_flight() == 0; }));
+  io_.restart();
+  io_.poll();
+  EXPECT_THAT(outcomes_, ElementsAre("down:retrying"));
+}
+
+}  // namespace
+}  // namespace rollbackd
