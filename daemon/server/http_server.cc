@@ -1,2 +1,368 @@
-// Placeholder; filled in by issue 3.
-namespace rollbackd {}
+#include "daemon/server/http_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <charconv>
+#include <exception>
+#include <optional>
+#include <unordered_set>
+
+namespace rollbackd {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+// Out of descriptors (EMFILE) the connection stays queued, so accepting again at once would spin.
+constexpr Duration kAcceptRetry{100};
+constexpr size_t kReadChunk = 4096;
+
+// "host:port" -> endpoint; false with `problem` set otherwise.
+bool ParseAddress(const std::string& address, tcp::endpoint* endpoint, std::string* problem) {
+  std::string host;
+  std::string_view port_text;
+  if (address.starts_with('[')) {
+    const size_t close = address.find("]:");
+    if (close == std::string::npos) {
+      *problem = "expected [IPv6 address]:port, e.g. [::1]:9464";
+      return false;
+    }
+    host = address.substr(1, close - 1);
+    port_text = std::string_view(address).substr(close + 2);
+  } else {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos) {
+      *problem = "expected host:port, e.g. 127.0.0.1:9464";
+      return false;
+    }
+    host = address.substr(0, colon);
+    port_text = std::string_view(address).substr(colon + 1);
+    if (host.find(':') != std::string::npos) {
+      *problem = "an IPv6 address needs brackets, e.g. [::1]:9464";
+      return false;
+    }
+  }
+  uint16_t port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size()) {
+    *problem = "bad port `" + std::string(port_text) + "`";
+    return false;
+  }
+  error_code bad;
+  const asio::ip::address ip =
+      asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, bad);
+  if (bad) {
+    *problem = "`" + host + "` is not an IP address or localhost";
+    return false;
+  }
+  *endpoint = tcp::endpoint(ip, port);
+  return true;
+}
+
+std::string FormatEndpoint(const tcp::endpoint& e) {
+  const std::string ip = e.address().to_string();
+  const std::string port = std::to_string(e.port());
+  return e.address().is_v6() ? "[" + ip + "]:" + port : ip + ":" + port;
+}
+
+ServerResponse Text(int status, std::string body) {
+  ServerResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// Errors of the request parser, as opposed to the network's (reset, timeout).
+bool IsParseError(const error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category();
+}
+
+}  // namespace
+
+const std::string* ServerRequest::Header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return &value;
+  }
+  return nullptr;
+}
+
+struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
+  class Session;
+
+  Impl(asio::io_context& io, Handler handler, HttpServerOptions options)
+      : handler(std::move(handler)), options(std::move(options)), acceptor(io), accept_retry(io) {}
+
+  void Accept();
+  void OnAccept(const error_code& ec, tcp::socket socket);
+  ServerResponse Answer(const ServerRequest& request);
+  void Report(const std::string& message) {
+    if (!destroyed && options.on_error) options.on_error(message);
+  }
+  void Shutdown(bool drain);
+
+  Handler handler;
+  HttpServerOptions options;
+  tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;
+  uint16_t port = 0;
+  bool stopped = false;
+  bool destroyed = false;
+  // Every live session is in one of these: each removes itself when it is destroyed.
+  std::unordered_set<Session*> serving;
+  std::unordered_set<Session*> refusing;
+};
+
+// One connection. Owned by its pending asynchronous operation, so it lives exactly as long as the
+// connection has something to do; it reaches the server only through a weak_ptr.
+class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::weak_ptr<Impl> server, const HttpServerOptions& options,
+          bool refuse)
+      : stream_(std::move(socket)),
+        server_(std::move(server)),
+        max_body_(options.max_body),
+        idle_timeout_(options.idle_timeout),
+        read_timeout_(options.read_timeout),
+        write_timeout_(options.write_timeout),
+        refuse_(refuse) {
+    error_code ec;
+    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = FormatEndpoint(remote);
+    // A response goes out in one write, so Nagle could only delay: the answer to a pipelined
+    // request would wait for the client's delayed ACK of the one before (40 ms).
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  ~Session() {
+    if (auto server = server_.lock()) (refuse_ ? server->refusing : server->serving).erase(this);
+  }
+
+  void Start() { ReadMessage(); }
+
+  void Close() {
+    closed_ = true;
+    stream_.close();
+  }
+
+  void Stop() {
+    if (answering_) {
+      stopping_ = true;
+    } else {
+      Close();
+    }
+  }
+
+ private:
+  void ReadRequest() {
+    if (buffer_.size() > 0) return ReadMessage();  // pipelined: the next request is already here
+    // Between requests a client may stay silent for idle_timeout; once it starts a request it has
+    // read_timeout to finish it. So wait for the first byte before reading the message.
+    stream_.expires_after(idle_timeout_);
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](error_code ec, size_t n) {
+                              if (self->closed_ || ec) return;
+                              self->buffer_.commit(n);
+                              self->ReadMessage();
+                            });
+  }
+
+  void ReadMessage() {
+    parser_.emplace();
+    parser_->body_limit(max_body_);
+    stream_.expires_after(read_timeout_);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(const error_code& ec) {
+    if (closed_) return;  // completed before Close() could cancel it
+    const unsigned version = parser_->is_header_done() ? parser_->get().version() : 11;
+    if (ec == http::error::body_limit) {
+      return Respond(
+          version, false, false,
+          Text(413, "request body larger than " + std::to_string(max_body_) + " bytes\n"));
+    }
+    if (ec == http::error::header_limit) {
+      return Respond(version, false, false, Text(431, "request header too large\n"));
+    }
+    // The client went away, possibly mid-request: nobody to answer.
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) return;
+    if (IsParseError(ec)) return Respond(version, false, false, Text(400, "bad request\n"));
+    if (ec) return;  // a timeout or a reset; either way the connection is gone
+
+    http::request<http::string_body> message = parser_->release();
+    const bool head = message.method() == http::verb::head;
+    const bool keep_alive = message.keep_alive();
+    if (refuse_) return Respond(version, false, head, Text(503, "too many connections\n"));
+    auto server = server_.lock();
+    if (!server) return;
+
+    ServerRequest request;
+    request.method = head ? "GET" : std::string(message.method_string());
+    request.target = std::string(message.target());
+    const size_t question = request.target.find('?');
+    request.path = request.target.substr(0, question);
+    if (question != std::string::npos) request.query = request.target.substr(question + 1);
+    for (const auto& field : message) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    request.body = std::move(message.body());
+    request.remote = remote_;
+
+    answering_ = true;
+    ServerResponse response = server->Answer(request);
+    if (closed_) return;  // the handler destroyed the server
+    Respond(version, keep_alive && !stopping_, head, std::move(response));
+  }
+
+  void Respond(unsigned version, bool keep_alive, bool head, ServerResponse out) {
+    answering_ = true;
+    response_ = {};
+    response_.version(version);
+    response_.result(static_cast<unsigned>(out.status));
+    response_.set(http::field::server, "rollbackd");
+    if (!out.content_type.empty()) response_.set(http::field::content_type, out.content_type);
+    for (auto& [name, value] : out.headers) response_.insert(name, value);
+    // A 204 carries no body and so no Content-Length; HEAD states the length GET would send.
+    if (out.status != 204) {
+      response_.content_length(out.body.size());
+      if (!head) response_.body() = std::move(out.body);
+    }
+    response_.keep_alive(keep_alive);
+    stream_.expires_after(write_timeout_);
+    http::async_write(stream_, response_,
+                      [self = shared_from_this(), keep_alive](error_code ec, size_t) {
+                        self->answering_ = false;
+                        if (self->closed_ || ec || !keep_alive || self->stopping_) return;
+                        self->ReadRequest();
+                      });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  std::weak_ptr<Impl> server_;
+  const size_t max_body_;
+  const Duration idle_timeout_;
+  const Duration read_timeout_;
+  const Duration write_timeout_;
+  const bool refuse_;  // over max_connections: answer 503 whatever the request
+  std::string remote_;
+  bool answering_ = false;  // the handler is running or the response is being written
+  bool stopping_ = false;   // Stop() came while answering: close once the response is out
+  bool closed_ = false;
+};
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept([weak = weak_from_this()](error_code ec, tcp::socket socket) {
+    auto self = weak.lock();
+    if (self && ec != asio::error::operation_aborted) self->OnAccept(ec, std::move(socket));
+  });
+}
+
+void HttpServer::Impl::OnAccept(const error_code& ec, tcp::socket socket) {
+  if (stopped) return;  // completed before Stop() could cancel it; `socket` closes here
+  if (ec) {
+    Report("accept: " + ec.message());
+    accept_retry.expires_after(kAcceptRetry);
+    accept_retry.async_wait([weak = weak_from_this()](error_code cancelled) {
+      auto self = weak.lock();
+      if (self && !cancelled && !self->stopped) self->Accept();
+    });
+    return;
+  }
+  const size_t limit = options.max_connections;
+  const bool refuse = serving.size() >= limit;
+  if (!refuse || refusing.size() < limit) {
+    auto session = std::make_shared<Session>(std::move(socket), weak_from_this(), options, refuse);
+    (refuse ? refusing : serving).insert(session.get());
+    session->Start();
+  }
+  Accept();
+}
+
+ServerResponse HttpServer::Impl::Answer(const ServerRequest& request) {
+  std::string problem;
+  try {
+    ServerResponse response = handler(request);
+    if (response.status >= 200 && response.status <= 599) return response;
+    problem = "handler returned status " + std::to_string(response.status);
+  } catch (const std::exception& e) {
+    problem = std::string("handler threw: ") + e.what();
+  } catch (...) {
+    problem = "handler threw a non-standard exception";
+  }
+  Report(request.method + " " + request.target + ": " + problem);
+  return Text(500, "internal server error\n");
+}
+
+void HttpServer::Impl::Shutdown(bool drain) {
+  stopped = true;
+  error_code ignored;
+  acceptor.close(ignored);
+  accept_retry.cancel();
+  // Closing runs no completion handler, so no session leaves the sets while they are walked.
+  for (auto* set : {&serving, &refusing}) {
+    for (Session* session : *set) {
+      if (drain) {
+        session->Stop();
+      } else {
+        session->Close();
+      }
+    }
+  }
+}
+
+HttpServer::HttpServer(asio::io_context& io, Handler handler, HttpServerOptions options)
+    : impl_(std::make_shared<Impl>(io, std::move(handler), std::move(options))) {}
+
+HttpServer::~HttpServer() {
+  impl_->destroyed = true;
+  impl_->Shutdown(/*drain=*/false);
+}
+
+bool HttpServer::Listen(const std::string& address, std::string* error) {
+  auto fail = [&](const std::string& problem) {
+    *error = "listen " + address + ": " + problem;
+    return false;
+  };
+  if (impl_->stopped) return fail("server stopped");
+  if (impl_->acceptor.is_open()) return fail("already listening");
+  tcp::endpoint endpoint;
+  std::string problem;
+  if (!ParseAddress(address, &endpoint, &problem)) return fail(problem);
+
+  tcp::acceptor& acceptor = impl_->acceptor;
+  error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  // A restarted daemon can bind again while its old connections linger in TIME_WAIT.
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) impl_->port = acceptor.local_endpoint(ec).port();
+  if (ec) {
+    error_code ignored;
+    acceptor.close(ignored);
+    return fail(ec.message());
+  }
+  impl_->Accept();
+  return true;
+}
+
+uint16_t HttpServer::port() const { return impl_->port; }
+
+void HttpServer::Stop() { impl_->Shutdown(/*drain=*/true); }
+
+size_t HttpServer::connections() const { return impl_->serving.size() + impl_->refusing.size(); }
+
+}  // namespace rollbackd

@@ -1,0 +1,589 @@
+// The daemon's HTTP server on a real loopback port, on the test's loop, talked to by the HttpClient
+// (what a well-behaved client sends) and by a raw socket (what it does not: garbage, half a
+// request, silence, several requests on one connection).
+#include "daemon/server/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "daemon/sources/http_client.h"
+#include "tests/unit/loop_util.h"
+
+namespace rollbackd {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+using namespace std::chrono_literals;
+using RawResponse = http::response<http::string_body>;
+
+ServerResponse Hello(const ServerRequest&) {
+  ServerResponse r;
+  r.body = "hello";
+  return r;
+}
+
+HttpRequest Get(const std::string& url) {
+  HttpRequest r;
+  r.url = url;
+  return r;
+}
+
+// One connection speaking raw bytes. Its state is shared with its pending operations, so a wait
+// that timed out leaves nothing dangling behind.
+class RawClient {
+ public:
+  RawClient(asio::io_context& io, const tcp::endpoint& server)
+      : io_(io), state_(std::make_shared<State>(io)) {
+    state_->socket.async_connect(server, [s = state_](error_code ec) {
+      s->connect_result = ec;
+      s->connected = true;
+    });
+  }
+  ~RawClient() {
+    error_code ignored;
+    state_->socket.close(ignored);
+  }
+
+  error_code Connect() {
+    EXPECT_TRUE(testutil::RunUntil(io_, [s = state_] { return s->connected; }));
+    return state_->connect_result;
+  }
+
+  bool Send(std::string bytes) {
+    auto data = std::make_shared<std::string>(std::move(bytes));
+    auto done = std::make_shared<std::optional<error_code>>();
+    asio::async_write(state_->socket, asio::buffer(*data),
+                      [data, done](error_code ec, size_t) { *done = ec; });
+    return testutil::RunUntil(io_, [done] { return done->has_value(); }) && !**done;
+  }
+
+  // The next response, nullopt when the connection closed first. `head`: it answers a HEAD, so
+  // its Content-Length announces no body.
+  std::optional<RawResponse> Read(bool head = false) {
+    auto parser = std::make_shared<http::response_parser<http::string_body>>();
+    parser->skip(head);
+    auto done = std::make_shared<std::optional<error_code>>();
+    http::async_read(state_->socket, state_->buffer, *parser,
+                     [s = state_, parser, done](error_code ec, size_t) { *done = ec; });
+    if (!testutil::RunUntil(io_, [done] { return done->has_value(); }) || **done) {
+      return std::nullopt;
+    }
+    return parser->release();
+  }
+
+  // True when the server closes the connection within `limit`; what it sends first is skipped.
+  bool WaitClosed(std::chrono::milliseconds limit = 10s) {
+    auto closed = std::make_shared<bool>(false);
+    ReadUntilClosed(state_, closed);
+    return testutil::RunUntil(
+        io_, [closed] { return *closed; }, limit);
+  }
+
+ private:
+  struct State {
+    explicit State(asio::io_context& io) : socket(io) {}
+    tcp::socket socket;
+    beast::flat_buffer buffer;
+    bool connected = false;
+    error_code connect_result;
+  };
+
+  static void ReadUntilClosed(std::shared_ptr<State> s, std::shared_ptr<bool> closed) {
+    s->buffer.consume(s->buffer.size());
+    s->socket.async_read_some(s->buffer.prepare(64 << 10), [s, closed](error_code ec, size_t n) {
+      if (ec) {
+        *closed = ec != asio::error::operation_aborted;
+        return;
+      }
+      s->buffer.commit(n);
+      ReadUntilClosed(s, closed);
+    });
+  }
+
+  asio::io_context& io_;
+  std::shared_ptr<State> state_;
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  // Listens on `address`; every request is recorded in seen_, then answered by handler_.
+  void Start(HttpServerOptions options = {}, const std::string& address = "127.0.0.1:0") {
+    options.on_error = [this](const std::string& message) { errors_.push_back(message); };
+    server_.emplace(
+        io_,
+        [this](const ServerRequest& r) {
+          seen_.push_back(r);
+          return handler_(r);
+        },
+        std::move(options));
+    std::string error;
+    ASSERT_TRUE(server_->Listen(address, &error)) << error;
+  }
+
+  tcp::endpoint Endpoint() const { return {asio::ip::make_address("127.0.0.1"), server_->port()}; }
+  std::string Url(const std::string& target) const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + target;
+  }
+
+  HttpResponse Fetch(HttpRequest request) {
+    auto got = std::make_shared<std::optional<HttpResponse>>();
+    client_.Send(std::move(request), [got](HttpResponse r) { *got = std::move(r); });
+    EXPECT_TRUE(testutil::RunUntil(io_, [got] { return got->has_value(); }));
+    return got->value_or(HttpResponse{});
+  }
+
+  asio::io_context io_;
+  HttpClient client_{io_};
+  HttpServer::Handler handler_ = Hello;
+  std::optional<HttpServer> server_;
+  std::vector<ServerRequest> seen_;
+  std::vector<std::string> errors_;
+};
+
+TEST_F(HttpServerTest, GetSplitsTheTargetIntoPathAndQuery) {
+  Start();
+  HttpResponse r = Fetch(Get(Url("/api/v1/status?x=1&y=2")));
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body, "hello");
+  r = Fetch(Get(Url("/metrics")));
+  EXPECT_EQ(r.status, 200) << r.error;
+
+  ASSERT_EQ(seen_.size(), 2u);
+  EXPECT_EQ(seen_[0].method, "GET");
+  EXPECT_EQ(seen_[0].target, "/api/v1/status?x=1&y=2");
+  EXPECT_EQ(seen_[0].path, "/api/v1/status");
+  EXPECT_EQ(seen_[0].query, "x=1&y=2");
+  EXPECT_EQ(seen_[0].body, "");
+  EXPECT_EQ(seen_[0].remote.rfind("127.0.0.1:", 0), 0u) << seen_[0].remote;
+  EXPECT_EQ(seen_[1].path, "/metrics");
+  EXPECT_EQ(seen_[1].query, "");
+}
+
+TEST_F(HttpServerTest, PostBodyReachesTheHandler) {
+  handler_ = [](const ServerRequest& r) {
+    ServerResponse out;
+    out.body = "got " + r.body;
+    return out;
+  };
+  Start();
+  HttpRequest post = Get(Url("/api/v1/ack"));
+  post.method = "POST";
+  post.body = R"({"rollback":"r-1"})";
+  post.headers = {{"Content-Type", "application/json"}};
+  HttpResponse r = Fetch(post);
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body, R"(got {"rollback":"r-1"})");
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].method, "POST");
+  ASSERT_NE(seen_[0].Header("content-type"), nullptr);
+  EXPECT_EQ(*seen_[0].Header("content-type"), "application/json");
+}
+
+TEST_F(HttpServerTest, HeaderNamesAreLowerCased) {
+  Start();
+  HttpRequest get = Get(Url("/"));
+  get.headers = {{"X-Request-ID", "Abc-1"}};
+  get.bearer_token = "s3cret";
+  Fetch(get);
+  ASSERT_EQ(seen_.size(), 1u);
+  for (const auto& [name, value] : seen_[0].headers) {
+    for (char c : name) EXPECT_FALSE(std::isupper(static_cast<unsigned char>(c))) << name;
+  }
+  ASSERT_NE(seen_[0].Header("x-request-id"), nullptr);
+  EXPECT_EQ(*seen_[0].Header("x-request-id"), "Abc-1");  // values untouched
+  ASSERT_NE(seen_[0].Header("authorization"), nullptr);
+  EXPECT_EQ(*seen_[0].Header("authorization"), "Bearer s3cret");
+  EXPECT_EQ(seen_[0].Header("x-absent"), nullptr);
+}
+
+TEST_F(HttpServerTest, HandlerStatusPassesThrough) {
+  handler_ = [](const ServerRequest&) {
+    ServerResponse out;
+    out.status = 404;
+    out.body = "no such rule\n";
+    return out;
+  };
+  Start();
+  HttpResponse r = Fetch(Get(Url("/api/v1/rules/x")));
+  EXPECT_EQ(r.status, 404) << r.error;
+  EXPECT_EQ(r.body, "no such rule\n");
+}
+
+TEST_F(HttpServerTest, ResponsesCarryServerContentLengthAndExtraHeaders) {
+  handler_ = [](const ServerRequest&) {
+    ServerResponse out;
+    out.status = 401;
+    out.content_type = "application/json";
+    out.body = R"({"error":"unauthorized"})";
+    out.headers = {{"WWW-Authenticate", "Bearer realm=\"rollbackd\""}};
+    return out;
+  };
+  Start();
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("GET /api/v1/status HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<RawResponse> r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 401);
+  EXPECT_EQ((*r)[http::field::server], "rollbackd");
+  EXPECT_EQ((*r)[http::field::content_type], "application/json");
+  EXPECT_EQ((*r)[http::field::content_length], "24");
+  EXPECT_EQ((*r)[http::field::www_authenticate], "Bearer realm=\"rollbackd\"");
+  EXPECT_EQ(r->body(), R"({"error":"unauthorized"})");
+}
+
+TEST_F(HttpServerTest, ThrowingHandlerGets500AndTheServerKeepsServing) {
+  handler_ = [](const ServerRequest& r) {
+    if (r.path == "/boom") throw std::runtime_error("boom");
+    return Hello(r);
+  };
+  Start();
+  HttpResponse r = Fetch(Get(Url("/boom")));
+  EXPECT_EQ(r.status, 500) << r.error;
+  EXPECT_EQ(r.body, "internal server error\n");
+  EXPECT_EQ(errors_, std::vector<std::string>{"GET /boom: handler threw: boom"});
+  r = Fetch(Get(Url("/ok")));
+  EXPECT_EQ(r.status, 200) << r.error;
+}
+
+TEST_F(HttpServerTest, InvalidStatusFromTheHandlerGets500) {
+  handler_ = [](const ServerRequest&) {
+    ServerResponse out;
+    out.status = 42;
+    return out;
+  };
+  Start();
+  EXPECT_EQ(Fetch(Get(Url("/x"))).status, 500);
+  EXPECT_EQ(errors_, std::vector<std::string>{"GET /x: handler returned status 42"});
+}
+
+TEST_F(HttpServerTest, BodyOverMaxBodyGets413AndClose) {
+  HttpServerOptions options;
+  options.max_body = 16;
+  Start(options);
+  RawClient at_limit(io_, Endpoint());
+  ASSERT_TRUE(at_limit.Send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 16\r\n\r\n" +
+                            std::string(16, 'a')));
+  std::optional<RawResponse> r = at_limit.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+
+  RawClient over(io_, Endpoint());
+  ASSERT_TRUE(over.Send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n\r\n" +
+                        std::string(17, 'a')));
+  r = over.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 413);
+  EXPECT_EQ(r->body(), "request body larger than 16 bytes\n");
+  EXPECT_TRUE(over.WaitClosed());
+  EXPECT_EQ(seen_.size(), 1u);  // only the first reached the handler
+}
+
+TEST_F(HttpServerTest, MalformedRequestGets400AndClose) {
+  Start();
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("this is not http\r\n\r\n"));
+  std::optional<RawResponse> r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 400);
+  EXPECT_EQ((*r)[http::field::server], "rollbackd");
+  EXPECT_TRUE(c.WaitClosed());
+  EXPECT_TRUE(seen_.empty());
+}
+
+TEST_F(HttpServerTest, OversizedHeaderGets431) {
+  Start();
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(
+      c.Send("GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(10000, 'a') + "\r\n\r\n"));
+  std::optional<RawResponse> r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 431);
+  EXPECT_TRUE(c.WaitClosed());
+  EXPECT_TRUE(seen_.empty());
+}
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  Start();
+  RawClient c(io_, Endpoint());
+  for (const char* target : {"/one", "/two"}) {
+    ASSERT_TRUE(c.Send(std::string("GET ") + target + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::optional<RawResponse> r = c.Read();
+    ASSERT_TRUE(r.has_value()) << target;
+    EXPECT_EQ(r->body(), "hello");
+    EXPECT_TRUE(r->keep_alive());
+  }
+  // Pipelined: both requests in one write, answered in order.
+  ASSERT_TRUE(
+      c.Send("GET /three HTTP/1.1\r\nHost: t\r\n\r\nGET /four HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_TRUE(c.Read().has_value());
+  EXPECT_TRUE(c.Read().has_value());
+
+  ASSERT_EQ(seen_.size(), 4u);
+  EXPECT_EQ(seen_[3].path, "/four");
+  for (const ServerRequest& r : seen_) EXPECT_EQ(r.remote, seen_[0].remote);
+  EXPECT_EQ(server_->connections(), 1u);
+}
+
+TEST_F(HttpServerTest, Http10ClosesAfterTheResponse) {
+  Start();
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("GET / HTTP/1.0\r\n\r\n"));
+  std::optional<RawResponse> r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->version(), 10u);
+  EXPECT_EQ(r->body(), "hello");
+  EXPECT_TRUE(c.WaitClosed());
+}
+
+TEST_F(HttpServerTest, Http10KeepAliveIsHonoured) {
+  Start();
+  RawClient c(io_, Endpoint());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(c.Send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    std::optional<RawResponse> r = c.Read();
+    ASSERT_TRUE(r.has_value()) << i;
+    EXPECT_TRUE(r->keep_alive());
+  }
+}
+
+TEST_F(HttpServerTest, HeadGetsTheHeadersWithoutTheBody) {
+  Start();
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("HEAD /metrics HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<RawResponse> head = c.Read(/*head=*/true);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->result_int(), 200);
+  EXPECT_EQ((*head)[http::field::content_length], "5");
+  EXPECT_EQ(head->body(), "");
+  // Had the body been sent, this would read it as the start of the next response.
+  ASSERT_TRUE(c.Send("GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<RawResponse> get = c.Read();
+  ASSERT_TRUE(get.has_value());
+  EXPECT_EQ(get->body(), "hello");
+  ASSERT_EQ(seen_.size(), 2u);
+  EXPECT_EQ(seen_[0].method, "GET");
+}
+
+TEST_F(HttpServerTest, PortZeroPicksAFreePort) {
+  Start();
+  EXPECT_NE(server_->port(), 0);
+  RawClient c(io_, Endpoint());
+  EXPECT_FALSE(c.Connect());
+}
+
+TEST_F(HttpServerTest, ListenOnAPortInUseFailsWithAClearError) {
+  Start();
+  HttpServer other(io_, Hello);
+  const std::string address = "127.0.0.1:" + std::to_string(server_->port());
+  std::string error;
+  EXPECT_FALSE(other.Listen(address, &error));
+  EXPECT_EQ(error, "listen " + address + ": Address already in use");
+  EXPECT_EQ(other.port(), 0);
+}
+
+TEST_F(HttpServerTest, ListenRejectsBadAddresses) {
+  struct Case {
+    const char* address;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"9464", "listen 9464: expected host:port, e.g. 127.0.0.1:9464"},
+      {"::1:9464", "listen ::1:9464: an IPv6 address needs brackets, e.g. [::1]:9464"},
+      {"[::1]9464", "listen [::1]9464: expected [IPv6 address]:port, e.g. [::1]:9464"},
+      {"127.0.0.1:65536", "listen 127.0.0.1:65536: bad port `65536`"},
+      {"127.0.0.1:", "listen 127.0.0.1:: bad port ``"},
+      {"127.0.0.1:80x", "listen 127.0.0.1:80x: bad port `80x`"},
+      {"example.com:80", "listen example.com:80: `example.com` is not an IP address or localhost"},
+  };
+  for (const Case& c : cases) {
+    HttpServer server(io_, Hello);
+    std::string error;
+    EXPECT_FALSE(server.Listen(c.address, &error)) << c.address;
+    EXPECT_EQ(error, c.error);
+  }
+}
+
+TEST_F(HttpServerTest, ListenSucceedsOnce) {
+  Start();
+  std::string error;
+  EXPECT_FALSE(server_->Listen("127.0.0.1:0", &error));
+  EXPECT_EQ(error, "listen 127.0.0.1:0: already listening");
+}
+
+TEST_F(HttpServerTest, LocalhostMeansIpv4Loopback) {
+  Start({}, "localhost:0");
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_TRUE(c.Read().has_value());
+}
+
+TEST_F(HttpServerTest, ListensOnIpv6Loopback) {
+  {
+    tcp::acceptor probe(io_);
+    error_code ec;
+    probe.open(tcp::v6(), ec);
+    if (!ec) probe.bind({asio::ip::address_v6::loopback(), 0}, ec);
+    if (ec) GTEST_SKIP() << "no IPv6 loopback: " << ec.message();
+  }
+  Start({}, "[::1]:0");
+  RawClient c(io_, {asio::ip::address_v6::loopback(), server_->port()});
+  ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<RawResponse> r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "hello");
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].remote.rfind("[::1]:", 0), 0u) << seen_[0].remote;
+}
+
+TEST_F(HttpServerTest, ConnectionsOverTheLimitGet503) {
+  HttpServerOptions options;
+  options.max_connections = 1;
+  Start(options);
+  RawClient first(io_, Endpoint());
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 1; }));
+
+  RawClient second(io_, Endpoint());
+  ASSERT_TRUE(second.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<RawResponse> r = second.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 503);
+  EXPECT_EQ(r->body(), "too many connections\n");
+  EXPECT_TRUE(second.WaitClosed());
+
+  ASSERT_TRUE(first.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  r = first.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+  EXPECT_EQ(seen_.size(), 1u);
+}
+
+TEST_F(HttpServerTest, ConnectionsFarOverTheLimitAreClosedUnanswered) {
+  HttpServerOptions options;
+  options.max_connections = 1;
+  Start(options);
+  RawClient served(io_, Endpoint());
+  RawClient refused(io_, Endpoint());
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 2; }));
+  RawClient dropped(io_, Endpoint());
+  EXPECT_TRUE(dropped.WaitClosed());
+  EXPECT_EQ(server_->connections(), 2u);
+}
+
+TEST_F(HttpServerTest, SlowRequestIsClosedAfterReadTimeout) {
+  HttpServerOptions options;
+  options.idle_timeout = std::chrono::hours(1);
+  options.read_timeout = 200ms;
+  Start(options);
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: t\r\n"));  // and never the blank line
+  EXPECT_TRUE(c.WaitClosed(5s));
+  EXPECT_TRUE(seen_.empty());
+  EXPECT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 0; }));
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+  HttpServerOptions options;
+  options.idle_timeout = 200ms;
+  options.read_timeout = std::chrono::hours(1);
+  Start(options);
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(c.Read().has_value());
+  EXPECT_TRUE(c.WaitClosed(5s));
+}
+
+TEST_F(HttpServerTest, DestroyingTheServerClosesOpenConnections) {
+  Start();
+  RawClient idle(io_, Endpoint());
+  ASSERT_TRUE(idle.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(idle.Read().has_value());
+  RawClient half(io_, Endpoint());
+  ASSERT_TRUE(half.Send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc"));
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 2; }));
+
+  server_.reset();
+  EXPECT_TRUE(idle.WaitClosed());
+  EXPECT_TRUE(half.WaitClosed());
+  EXPECT_EQ(seen_.size(), 1u);
+  EXPECT_TRUE(errors_.empty());
+}
+
+TEST_F(HttpServerTest, DestroyingTheServerWhileAResponseIsBeingWritten) {
+  // More than the socket buffers hold, and the client does not read: the write stays pending.
+  handler_ = [](const ServerRequest&) {
+    ServerResponse out;
+    out.body.assign(64 << 20, 'x');
+    return out;
+  };
+  Start();
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return seen_.size() == 1; }));
+  EXPECT_EQ(server_->connections(), 1u);
+
+  server_.reset();
+  EXPECT_TRUE(c.WaitClosed());
+}
+
+TEST_F(HttpServerTest, DestroyingTheServerFromItsHandler) {
+  handler_ = [this](const ServerRequest& r) {
+    server_.reset();
+    return Hello(r);
+  };
+  Start();
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_FALSE(c.Read().has_value());  // closed without an answer
+  EXPECT_EQ(seen_.size(), 1u);
+  EXPECT_FALSE(server_.has_value());
+}
+
+TEST_F(HttpServerTest, StopClosesIdleConnectionsAndRefusesNewOnes) {
+  Start();
+  const tcp::endpoint endpoint = Endpoint();
+  RawClient idle(io_, endpoint);
+  ASSERT_TRUE(idle.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(idle.Read().has_value());
+
+  server_->Stop();
+  EXPECT_TRUE(idle.WaitClosed());
+  RawClient late(io_, endpoint);
+  EXPECT_EQ(late.Connect(), asio::error::connection_refused);
+  EXPECT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 0; }));
+  std::string error;
+  EXPECT_FALSE(server_->Listen("127.0.0.1:0", &error));
+  EXPECT_EQ(error, "listen 127.0.0.1:0: server stopped");
+}
+
+TEST_F(HttpServerTest, StopFromTheHandlerFinishesThatResponse) {
+  handler_ = [this](const ServerRequest& r) {
+    server_->Stop();
+    return Hello(r);
+  };
+  Start();
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("GET /shutdown HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<RawResponse> r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "hello");
+  EXPECT_FALSE(r->keep_alive());
+  EXPECT_TRUE(c.WaitClosed());
+}
+
+}  // namespace
+}  // namespace rollbackd
