@@ -29,8 +29,10 @@
 #include "daemon/config/loader.h"
 #include "daemon/engine/engine.h"
 #include "daemon/notify/notifier.h"
-#include "daemon/notify/signing.h"
 #include "daemon/runtime/metrics.h"
+#include "daemon/runtime/schedule.h"
+#include "daemon/runtime/secrets.h"
+#include "daemon/runtime/status_json.h"
 #include "daemon/server/http_server.h"
 #include "daemon/sources/http_client.h"
 #include "daemon/sources/probe.h"
@@ -53,31 +55,6 @@ Time WallNow() {
 }
 
 double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// A secret file's content without its trailing newline; nullopt and `error` (never the content).
-std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = "cannot read " + path + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  if (s.empty()) {
-    *error = path + " is empty";
-    return std::nullopt;
-  }
-  return s;
-}
-
-bool ConstantTimeEqual(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 std::string LabelsText(const LabelMap& labels) {
   std::string s;
@@ -104,9 +81,6 @@ spdlog::level::level_enum EventLevel(EventKind k) {
   }
 }
 
-json OptionalNumber(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-json OptionalTime(const std::optional<Time>& t) { return t ? json(FormatTime(*t)) : json(nullptr); }
-
 ServerResponse JsonResponse(int status, const json& body) {
   ServerResponse r;
   r.status = status;
@@ -123,93 +97,6 @@ HttpServerOptions ServerOptions() {
   HttpServerOptions o;
   o.on_error = [](const std::string& message) { spdlog::warn("api server: {}", message); };
   return o;
-}
-
-// What a configuration needs besides its model: secrets read from their files. Read whole before
-// a configuration is used, so a missing token file rejects a reload instead of breaking a query.
-struct Prepared {
-  std::map<std::string, PrometheusEndpoint> endpoints;
-  std::map<std::string, std::optional<std::string>> hook_keys;  // service -> http hook key
-  std::string api_token;                                         // empty: mutating API disabled
-};
-
-std::optional<Prepared> Prepare(const Config& config, std::vector<std::string>* errors) {
-  Prepared p;
-  std::string err;
-  for (const PrometheusSource& src : config.sources) {
-    PrometheusEndpoint ep;
-    ep.config = src;
-    if (!src.bearer_token_file.empty()) {
-      if (auto t = ReadSecretFile(src.bearer_token_file, &err)) {
-        ep.bearer_token = *t;
-      } else {
-        errors->push_back("prometheus." + src.name + ".bearer_token_file: " + err);
-      }
-    }
-    if (!src.basic_auth_password_file.empty()) {
-      if (auto t = ReadSecretFile(src.basic_auth_password_file, &err)) {
-        ep.basic_password = *t;
-      } else {
-        errors->push_back("prometheus." + src.name + ".basic_auth.password_file: " + err);
-      }
-    }
-    p.endpoints.emplace(src.name, std::move(ep));
-  }
-  for (const Service& s : config.services) {
-    if (!s.rollback || !s.rollback->http || s.rollback->http->secret_file.empty()) continue;
-    auto content = ReadSecretFile(s.rollback->http->secret_file, &err);
-    std::optional<std::string> key;
-    if (content) key = WebhookKeyFromSecret(*content, &err);
-    if (!key) {
-      errors->push_back(s.file + ": rollback.http.secret_file: " + err);
-      continue;
-    }
-    p.hook_keys[s.name] = std::move(key);
-  }
-  if (!config.daemon.api_token_file.empty()) {
-    if (auto t = ReadSecretFile(config.daemon.api_token_file, &err)) {
-      p.api_token = *t;
-    } else {
-      errors->push_back("daemon.api_token_file: " + err);
-    }
-  }
-  if (!errors->empty()) return std::nullopt;
-  return p;
-}
-
-// What one scheduled read covers: a service's triggers (and its version query) at the service's
-// interval, or one health check at its own. A round reads the union of the due units' inputs.
-struct Unit {
-  std::vector<int> inputs;
-  Duration period{0};
-  SteadyClock::time_point next{};
-};
-
-std::vector<Unit> BuildUnits(const Config& config, const Engine& engine) {
-  std::vector<Unit> units;
-  const auto now = SteadyClock::now();
-  for (const Service& s : config.services) {
-    const Duration period = s.interval.value_or(config.daemon.interval);
-    Unit triggers{{}, period, now};
-    auto add = [](std::vector<int>& v, int id) {
-      if (id >= 0 && std::find(v.begin(), v.end(), id) == v.end()) v.push_back(id);
-    };
-    for (const Trigger& t : s.triggers) {
-      if (auto in = engine.trigger_inputs(s.name, t.name)) {
-        add(triggers.inputs, in->query);
-        add(triggers.inputs, in->baseline);
-        add(triggers.inputs, in->traffic);
-      }
-    }
-    add(triggers.inputs, engine.version_input(s.name));
-    if (!triggers.inputs.empty()) units.push_back(std::move(triggers));
-    for (const HealthCheck& h : s.health) {
-      Unit probe{{}, h.interval.count() > 0 ? h.interval : period, now};
-      if (auto in = engine.trigger_inputs(s.name, h.name)) add(probe.inputs, in->query);
-      if (!probe.inputs.empty()) units.push_back(std::move(probe));
-    }
-  }
-  return units;
 }
 
 }  // namespace
@@ -231,7 +118,7 @@ struct Daemon::Impl {
 
   // ---- configuration ------------------------------------------------------------------------
 
-  std::shared_ptr<const Config> Load(Prepared* prepared) {
+  std::shared_ptr<const Config> Load(ConfigSecrets* prepared) {
     Diagnostics diags;
     auto loaded = LoadConfig(options.config_path, &diags);
     for (const Diagnostic& d : diags.Sorted()) {
@@ -246,7 +133,7 @@ struct Daemon::Impl {
       return nullptr;
     }
     std::vector<std::string> errors;
-    auto p = Prepare(*loaded, &errors);
+    auto p = LoadSecrets(*loaded, &errors);
     if (p && !notifier.Configure(*loaded, &errors)) p.reset();
     if (!p) {
       for (const std::string& e : errors) spdlog::error("{}: {}", options.config_path, e);
@@ -263,7 +150,7 @@ struct Daemon::Impl {
     return std::make_shared<const Config>(std::move(*loaded));
   }
 
-  void Adopt(std::shared_ptr<const Config> next, Prepared prepared) {
+  void Adopt(std::shared_ptr<const Config> next, ConfigSecrets prepared) {
     auto engine_next = std::make_unique<Engine>(next);
     if (engine) {
       std::string err;
@@ -276,7 +163,7 @@ struct Daemon::Impl {
     endpoints = std::move(prepared.endpoints);
     hook_keys = std::move(prepared.hook_keys);
     api_token = std::move(prepared.api_token);
-    units = BuildUnits(*config, *engine);
+    schedule = Schedule(*config, *engine, SteadyClock::now());
     size_t triggers = 0, checks = 0;
     for (const Service& s : config->services) {
       triggers += s.triggers.size();
@@ -291,7 +178,7 @@ struct Daemon::Impl {
   }
 
   bool Start() {
-    Prepared prepared;
+    ConfigSecrets prepared;
     auto loaded = Load(&prepared);
     if (!loaded) {
       metrics.Reload(false, 0);
@@ -337,7 +224,7 @@ struct Daemon::Impl {
   void ApplyReload() {
     reload_pending = false;
     spdlog::info("reloading {}", options.config_path);
-    Prepared prepared;
+    ConfigSecrets prepared;
     auto loaded = Load(&prepared);
     if (!loaded) {
       metrics.Reload(false, 0);
@@ -458,10 +345,8 @@ struct Daemon::Impl {
   // ---- rounds ---------------------------------------------------------------------------------
 
   void ScheduleNext() {
-    if (stopping || round_running || units.empty()) return;
-    auto next = units.front().next;
-    for (const Unit& u : units) next = std::min(next, u.next);
-    timer.expires_at(next);
+    if (stopping || round_running || schedule.empty()) return;
+    timer.expires_at(schedule.next());
     timer.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) StartRound();
     });
@@ -472,17 +357,9 @@ struct Daemon::Impl {
     const auto now = SteadyClock::now();
     const auto& specs = engine->inputs();
     std::vector<char> due(specs.size(), 0);
-    // Units due within a few milliseconds share this round rather than starting another.
-    const auto horizon = now + std::chrono::milliseconds(5);
-    for (Unit& u : units) {
-      if (u.next > horizon) continue;
-      for (int id : u.inputs) due[static_cast<size_t>(id)] = 1;
-      u.next += u.period;
-      if (u.next <= now) u.next = now + u.period;  // a late round does not bunch up
-    }
+    outstanding = schedule.TakeDue(now, &due);
     round_results.assign(specs.size(), QueryResult());
     round_read.assign(specs.size(), 0);
-    outstanding = static_cast<size_t>(std::count(due.begin(), due.end(), 1));
     if (outstanding == 0) {
       ScheduleNext();
       return;
@@ -566,17 +443,21 @@ struct Daemon::Impl {
 
   // ---- events, hooks --------------------------------------------------------------------------
 
-  // Everything an evaluation decided, in order. The engine state is on disk before any hook
-  // starts, so a crash after this point cannot lead to a second decision for the same episode.
+  // Everything an evaluation decided, in order. Recorded first (log, decision log: a crash right
+  // after must not lose the record), then the engine state goes to disk, and only then do
+  // notifications and hooks start: a crash after this point cannot lead to a second decision for
+  // the same episode.
   void Process(std::vector<Event> events) {
     if (events.empty()) return;
-    std::string save_error;
-    const bool saved = SaveState(&save_error);
     for (const Event& e : events) {
       LogEvent(e);
       metrics.EventEmitted(e);
       std::string err;
       if (!decisions->Record(e, *engine, &err)) spdlog::error("decision log: {}", err);
+    }
+    std::string save_error;
+    const bool saved = SaveState(&save_error);
+    for (const Event& e : events) {
       notifier.Send(e);
       if (e.kind == EventKind::kRollbackStarted) {
         StartHook(e, saved ? "" : "state not saved (" + save_error + ")");
@@ -748,7 +629,10 @@ struct Daemon::Impl {
     if (r.path == "/metrics" && get) {
       return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.Serialize(), {}};
     }
-    if (r.path == "/api/v1/status" && get) return JsonResponse(200, StatusJson());
+    if (r.path == "/api/v1/status" && get) {
+      return {200, "application/json", StatusJson(*config, engine->Status(), {options.version, ready}),
+              {}};
+    }
     if (r.path == "/api/v1/deploys") {
       if (r.method != "POST") return MethodNotAllowed("POST");
       if (auto denied = Authorize(r)) return *denied;
@@ -817,62 +701,6 @@ struct Daemon::Impl {
     return JsonResponse(202, {{"service", service}, {"version", version}});
   }
 
-  json StatusJson() const {
-    json services = json::array();
-    const auto status = engine->Status();
-    for (const ServiceStatus& s : status) {
-      const Service* def = FindService(s.name);
-      json triggers = json::array();
-      auto add_rule = [&](const std::string& name, const char* kind) {
-        json series = json::array();
-        std::string worst = "inactive";
-        for (const SeriesStatus& x : s.series) {
-          if (x.trigger != name) continue;
-          json labels = json::object();
-          for (const auto& [k, v] : x.labels.pairs()) labels[k] = v;
-          series.push_back({{"labels", labels},
-                            {"state", x.state},
-                            {"value", OptionalNumber(x.value)},
-                            {"threshold", OptionalNumber(x.threshold)},
-                            {"baseline", OptionalNumber(x.baseline)},
-                            {"pending_since", OptionalTime(x.pending_since)},
-                            {"firing_since", OptionalTime(x.firing_since)}});
-          if (x.state == "firing" || (x.state == "pending" && worst == "inactive")) {
-            worst = x.state;
-          }
-        }
-        json last_error = nullptr;
-        for (const auto& [trigger, error] : s.errors) {
-          if (trigger == name) last_error = error;
-        }
-        triggers.push_back({{"name", name},
-                            {"kind", kind},
-                            {"state", worst},
-                            {"last_error", last_error},
-                            {"series", series}});
-      };
-      if (def != nullptr) {
-        for (const Trigger& t : def->triggers) add_rule(t.name, "trigger");
-        for (const HealthCheck& h : def->health) add_rule(h.name, "health");
-      }
-      services.push_back(
-          {{"name", s.name},
-           {"paused", s.paused},
-           {"dry_run", config->daemon.dry_run || (def != nullptr && def->dry_run)},
-           {"version", s.version.empty() ? json(nullptr) : json(s.version)},
-           {"last_deploy", OptionalTime(s.last_deploy)},
-           {"last_rollback", OptionalTime(s.last_rollback)},
-           {"rollback_in_flight",
-            s.rollback_in_flight.empty() ? json(nullptr) : json(s.rollback_in_flight)},
-           {"triggers", triggers}});
-    }
-    return {{"version", options.version},
-            {"config_file", config->file},
-            {"ready", ready},
-            {"dry_run", config->daemon.dry_run},
-            {"services", services}};
-  }
-
   // ---- members --------------------------------------------------------------------------------
 
   asio::io_context& io;
@@ -890,7 +718,7 @@ struct Daemon::Impl {
   std::map<std::string, PrometheusEndpoint> endpoints;
   std::map<std::string, std::optional<std::string>> hook_keys;
   std::string api_token;
-  std::vector<Unit> units;
+  Schedule schedule;
 
   std::string state_dir;
   int lock_fd = -1;

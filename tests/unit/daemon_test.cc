@@ -237,6 +237,32 @@ TEST_F(DaemonTest, AnInterruptedHookIsReportedAndNeverRerun) {
   EXPECT_EQ(st["services"][0]["triggers"][0]["state"], "firing");
 }
 
+TEST_F(DaemonTest, AnHttpHookPostsTheSignedEventAndItsStatusIsTheOutcome) {
+  Write(path("hook.secret"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+  Write(path("rules/web.toml"),
+        "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" +
+            server_.Url("/status/503") +
+            "\"\nfor = \"100ms\"\n\n[rollback]\nhttp = { url = \"" + server_.Url("/echo") +
+            "\", secret_file = \"../hook.secret\", headers = { X-Team = \"web\" } }\n");
+  auto d = NewDaemon();
+  ASSERT_TRUE(d->Start());
+  ASSERT_TRUE(testutil::RunUntil(
+      io_, [&] { return Count(Slurp(path("state/decisions.jsonl")), "rollback.succeeded") == 1; }));
+  const std::string decisions = Slurp(path("state/decisions.jsonl"));
+  const size_t at = decisions.find("\"rollback.succeeded\"");
+  const json succeeded = json::parse(decisions.substr(decisions.rfind('\n', at) + 1,
+                                                      decisions.find('\n', at) -
+                                                          decisions.rfind('\n', at) - 1));
+  EXPECT_EQ(succeeded["rollback"]["exit_status"], 200);
+  // The echo of what the hook received: a signed POST of the rollback.started payload.
+  const std::string echoed = succeeded["rollback"]["output"];
+  EXPECT_EQ(echoed.rfind("POST\n", 0), 0u) << echoed;
+  EXPECT_NE(echoed.find("webhook-signature: v1,"), std::string::npos) << echoed;
+  EXPECT_NE(echoed.find("X-Team: web"), std::string::npos) << echoed;
+  EXPECT_NE(echoed.find("\"event\":\"rollback.started\""), std::string::npos) << echoed;
+  EXPECT_NE(Slurp(path("state/journal.jsonl")).find(server_.Url("/echo")), std::string::npos);
+}
+
 TEST_F(DaemonTest, ASecondDaemonOnTheSameStateDirRefusesToStart) {
   WriteRule(server_.Url("/ok"));
   auto first = NewDaemon();

@@ -1,0 +1,45 @@
+// When to read what. A service's triggers (and its version query) are read every service
+// interval; a health check with its own interval on that. A round reads the union of the inputs of
+// every unit due, all at one evaluation instant, so a trigger and its baseline are always read
+// together. Pure: time is passed in, so tests run without waiting.
+#ifndef ROLLBACKD_RUNTIME_SCHEDULE_H_
+#define ROLLBACKD_RUNTIME_SCHEDULE_H_
+
+#include <chrono>
+#include <vector>
+
+#include "daemon/config/model.h"
+#include "daemon/engine/engine.h"
+
+namespace rollbackd {
+
+class Schedule {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Schedule() = default;
+  // Every unit of `config` due at `now` (the first round reads everything).
+  Schedule(const Config& config, const Engine& engine, Clock::time_point now);
+
+  bool empty() const { return units_.empty(); }
+  Clock::time_point next() const;  // the earliest due time; requires !empty()
+
+  // Marks in `due` (indexed by input id, sized to the engine's inputs) the inputs of every unit due
+  // by `now` (within `slack`, so units a few ms apart share a round) and moves those units on by
+  // their period. A unit that fell behind (a slow round) is next due one period from now: no burst
+  // of catch-up rounds. Returns how many inputs are due.
+  size_t TakeDue(Clock::time_point now, std::vector<char>* due,
+                 Clock::duration slack = std::chrono::milliseconds(5));
+
+ private:
+  struct Unit {
+    std::vector<int> inputs;
+    Duration period{0};
+    Clock::time_point next{};
+  };
+  std::vector<Unit> units_;
+};
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_RUNTIME_SCHEDULE_H_

@@ -1,0 +1,79 @@
+#include "daemon/runtime/secrets.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "daemon/notify/signing.h"
+
+namespace rollbackd {
+
+std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read " + path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  if (s.empty()) {
+    *error = path + " is empty";
+    return std::nullopt;
+  }
+  return s;
+}
+
+bool ConstantTimeEqual(std::string_view given, std::string_view expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  const size_t n = std::min(given.size(), expected.size());
+  for (size_t i = 0; i < n; ++i) diff |= static_cast<unsigned char>(given[i] ^ expected[i]);
+  return diff == 0;
+}
+
+std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::string>* errors) {
+  ConfigSecrets out;
+  const size_t errors_before = errors->size();
+  std::string err;
+  auto read = [&](const std::string& path, const std::string& key, std::string* into) {
+    if (auto content = ReadSecretFile(path, &err)) {
+      *into = std::move(*content);
+    } else {
+      errors->push_back(key + ": " + err);
+    }
+  };
+  for (const PrometheusSource& src : config.sources) {
+    PrometheusEndpoint ep;
+    ep.config = src;
+    if (!src.bearer_token_file.empty()) {
+      read(src.bearer_token_file, "prometheus." + src.name + ".bearer_token_file",
+           &ep.bearer_token);
+    }
+    if (!src.basic_auth_password_file.empty()) {
+      read(src.basic_auth_password_file, "prometheus." + src.name + ".basic_auth.password_file",
+           &ep.basic_password);
+    }
+    out.endpoints.emplace(src.name, std::move(ep));
+  }
+  for (const Service& s : config.services) {
+    if (!s.rollback || !s.rollback->http || s.rollback->http->secret_file.empty()) continue;
+    std::string content;
+    read(s.rollback->http->secret_file, s.file + ": rollback.http.secret_file", &content);
+    if (content.empty()) continue;
+    if (auto key = WebhookKeyFromSecret(content, &err)) {
+      out.hook_keys[s.name] = std::move(key);
+    } else {
+      errors->push_back(s.file + ": rollback.http.secret_file: " + err);
+    }
+  }
+  if (!config.daemon.api_token_file.empty()) {
+    read(config.daemon.api_token_file, "daemon.api_token_file", &out.api_token);
+  }
+  if (errors->size() > errors_before) return std::nullopt;
+  return out;
+}
+
+}  // namespace rollbackd

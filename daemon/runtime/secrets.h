@@ -1,0 +1,37 @@
+// What a configuration needs besides its model: the secrets its files name (Prometheus tokens and
+// passwords, http hook keys, the API token). Read whole when a configuration is loaded, so a
+// missing file rejects the configuration (or the reload) instead of breaking a query later.
+// Errors name the key and the file, never the content.
+#ifndef ROLLBACKD_RUNTIME_SECRETS_H_
+#define ROLLBACKD_RUNTIME_SECRETS_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/config/model.h"
+#include "daemon/sources/probe.h"
+
+namespace rollbackd {
+
+struct ConfigSecrets {
+  std::map<std::string, PrometheusEndpoint> endpoints;            // by source name
+  std::map<std::string, std::optional<std::string>> hook_keys;  // service -> http hook HMAC key
+  std::string api_token;                                         // empty: mutating API disabled
+};
+
+// nullopt with one message per unreadable or invalid file in `errors`.
+std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::string>* errors);
+
+// A secret file's content without its trailing newline (and \r). nullopt and `error` (naming the
+// file, never the content) when unreadable or empty.
+std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error);
+
+// Compares without leaking, through timing, how much of `given` matched.
+bool ConstantTimeEqual(std::string_view given, std::string_view expected);
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_RUNTIME_SECRETS_H_

@@ -1,0 +1,24 @@
+// The document GET /api/v1/status serves (docs/api.md): every service, trigger, health check and
+// series with state, value, threshold, baseline and timestamps.
+#ifndef ROLLBACKD_RUNTIME_STATUS_JSON_H_
+#define ROLLBACKD_RUNTIME_STATUS_JSON_H_
+
+#include <string>
+#include <vector>
+
+#include "daemon/config/model.h"
+#include "daemon/engine/engine.h"
+
+namespace rollbackd {
+
+struct DaemonInfo {
+  std::string version;
+  bool ready = false;
+};
+
+std::string StatusJson(const Config& config, const std::vector<ServiceStatus>& status,
+                       const DaemonInfo& info);
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_RUNTIME_STATUS_JSON_H_
