@@ -212,6 +212,9 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+  // Nothing else of the daemon's leaks into a hook: not the API's listening socket (a detached
+  // child would keep the port), not Prometheus connections, not the journal.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
 
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

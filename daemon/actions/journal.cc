@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -74,6 +75,10 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* err
   std::unique_ptr<Journal> j(new Journal(path, fd));
   std::string text;
   if (!ReadAll(fd, &text, error)) return nullptr;
+  // The most recent finished rollbacks survive a compaction: a restart must still find the outcome
+  // of a rollback the saved state has in flight, even if another crash follows the compaction.
+  std::map<std::string, std::string> intent_lines;
+  std::deque<std::string> recent_finished;
   size_t line_no = 0;
   size_t pos = 0;
   size_t good_end = 0;  // end of the last complete record
@@ -100,6 +105,7 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* err
         in.argv = r.value("argv", std::vector<std::string>{});
         in.url = r.value("url", "");
         j->unfinished_.push_back(std::move(in));
+        intent_lines[id] = line;
       } else if (type == "outcome") {
         std::erase_if(j->unfinished_,
                       [&](const JournalIntent& in) { return in.rollback_id == id; });
@@ -111,6 +117,11 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* err
         o.duration = Duration(r.value("duration_ms", int64_t{0}));
         o.error = r.value("error", "");
         j->finished_[id] = std::move(o);
+        if (auto it = intent_lines.find(id); it != intent_lines.end()) {
+          recent_finished.push_back(it->second + "\n" + line + "\n");
+          intent_lines.erase(it);
+          if (recent_finished.size() > kJournalKeepFinished) recent_finished.pop_front();
+        }
       } else {
         throw std::runtime_error("unknown record type \"" + type + "\"");
       }
@@ -131,8 +142,9 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* err
     return nullptr;
   }
   if (text.size() > kJournalCompactBytes) {
-    // Finished rollbacks are history (the decision log keeps it); keep only what is unfinished.
+    // Older finished rollbacks are history (the decision log keeps it).
     std::string kept;
+    for (const std::string& record : recent_finished) kept += record;
     for (const JournalIntent& in : j->unfinished_) kept += IntentLine(in) + "\n";
     if (!WriteFileAtomically(path, kept, error)) return nullptr;
     ::close(j->fd_);
@@ -148,7 +160,13 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* err
 std::vector<JournalIntent> Journal::Unfinished() const { return unfinished_; }
 
 bool Journal::Append(const std::string& line, std::string* error) {
-  if (!WriteAll(fd_, line + "\n", error)) return false;
+  // A partial write (disk full) is cut off again, so that it cannot sit in the middle of the
+  // journal once later appends succeed: Open treats a damaged middle record as fatal.
+  const off_t size = ::lseek(fd_, 0, SEEK_END);
+  if (!WriteAll(fd_, line + "\n", error)) {
+    if (size >= 0 && ::ftruncate(fd_, size) != 0) *error += "; " + Errno("ftruncate " + path_);
+    return false;
+  }
   if (::fdatasync(fd_) != 0) {
     *error = Errno("fdatasync " + path_);
     return false;

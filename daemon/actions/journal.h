@@ -17,8 +17,10 @@
 
 namespace rollbackd {
 
-// Above this size, Open() rewrites the journal with only the unfinished intents.
+// Above this size, Open() rewrites the journal with the unfinished intents and the last
+// kJournalKeepFinished finished rollbacks (intent and outcome).
 inline constexpr size_t kJournalCompactBytes = 1 << 20;
+inline constexpr size_t kJournalKeepFinished = 256;
 
 struct JournalIntent {
   std::string rollback_id;

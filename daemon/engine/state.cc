@@ -105,7 +105,7 @@ std::string Engine::SaveState() const {
                              {"rules", std::move(rules)}};
   }
   json root = {{"format", kFormat}, {"services", std::move(services)}};
-  return root.dump();
+  return root.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 bool Engine::RestoreState(std::string_view text, std::string* error) {

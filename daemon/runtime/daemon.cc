@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -52,6 +53,19 @@ constexpr Duration kNotificationDrain = std::chrono::seconds(10);
 
 Time WallNow() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+// scheme://host[:port]/path: user info and query strings can carry credentials, logs must not.
+std::string RedactUrl(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t host = scheme == std::string::npos ? 0 : scheme + 3;
+  std::string out = url.substr(0, url.find_first_of("?#"));
+  const size_t at = out.find('@', host);
+  const size_t slash = out.find('/', host);
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+    out.erase(host, at + 1 - host);
+  }
+  return out;
 }
 
 double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -134,7 +148,6 @@ struct Daemon::Impl {
     }
     std::vector<std::string> errors;
     auto p = LoadSecrets(*loaded, &errors);
-    if (p && !notifier.Configure(*loaded, &errors)) p.reset();
     if (!p) {
       for (const std::string& e : errors) spdlog::error("{}: {}", options.config_path, e);
       return nullptr;
@@ -150,13 +163,22 @@ struct Daemon::Impl {
     return std::make_shared<const Config>(std::move(*loaded));
   }
 
-  void Adopt(std::shared_ptr<const Config> next, ConfigSecrets prepared) {
+  // Whole or not at all: every step that can fail comes before the first change.
+  bool Adopt(std::shared_ptr<const Config> next, ConfigSecrets prepared) {
     auto engine_next = std::make_unique<Engine>(next);
     if (engine) {
       std::string err;
       if (!engine_next->RestoreState(engine->SaveState(), &err)) {
-        spdlog::error("reload: engine state not carried over: {}", err);
+        // Never expected (the engine reads what it wrote); losing cooldowns and episodes is not
+        // an option, so the running configuration stays.
+        spdlog::error("engine state could not be carried over: {}", err);
+        return false;
       }
+    }
+    std::vector<std::string> errors;
+    if (!notifier.Configure(*next, &errors)) {
+      for (const std::string& e : errors) spdlog::error("{}: {}", options.config_path, e);
+      return false;
     }
     engine = std::move(engine_next);
     config = std::move(next);
@@ -175,6 +197,7 @@ struct Daemon::Impl {
     metrics.Reload(true, std::chrono::duration<double>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count());
+    return true;
   }
 
   bool Start() {
@@ -185,8 +208,11 @@ struct Daemon::Impl {
       return false;
     }
     if (!OpenState(*loaded)) return false;
-    Adopt(loaded, std::move(prepared));
-    RestoreEngineState();
+    if (!Adopt(loaded, std::move(prepared))) {
+      metrics.Reload(false, 0);
+      return false;
+    }
+    if (!RestoreEngineState()) return false;
 
     std::vector<Event> events;
     Reconcile(&events);
@@ -203,6 +229,7 @@ struct Daemon::Impl {
       metrics.Notification(channel, result);
     });
     Process(std::move(events));
+    if (schedule.empty()) ready = true;  // nothing to read: loaded is ready
     ScheduleNext();
     return true;
   }
@@ -231,11 +258,27 @@ struct Daemon::Impl {
       spdlog::error("reload rejected: keeping the configuration loaded before");
       return;
     }
+    for (const ServiceStatus& st : engine->Status()) {
+      if (st.rollback_in_flight.empty()) continue;
+      const bool kept = std::any_of(loaded->services.begin(), loaded->services.end(),
+                                    [&](const Service& s) { return s.name == st.name; });
+      if (!kept) {
+        metrics.Reload(false, 0);
+        spdlog::error("reload rejected: service {} has rollback {} in flight and the new "
+                      "configuration removes it; reload again once it has finished",
+                      st.name, st.rollback_in_flight);
+        return;
+      }
+    }
     if (loaded->daemon.state_dir != config->daemon.state_dir ||
         loaded->daemon.listen != config->daemon.listen) {
       spdlog::warn("reload: daemon.state_dir and daemon.listen take effect at the next restart");
     }
-    Adopt(loaded, std::move(prepared));
+    if (!Adopt(loaded, std::move(prepared))) {
+      metrics.Reload(false, 0);
+      spdlog::error("reload rejected: keeping the configuration loaded before");
+      return;
+    }
     SaveState();
     ScheduleNext();
   }
@@ -276,27 +319,36 @@ struct Daemon::Impl {
     return true;
   }
 
-  void RestoreEngineState() {
+  // Cooldowns, pauses and firing episodes must survive a restart, or a trigger still firing would
+  // roll back a second time: a state file that exists but cannot be read stops the start.
+  bool RestoreEngineState() {
     std::ifstream in(StatePath(), std::ios::binary);
-    if (!in) return;  // first start
+    if (!in) {
+      if (errno == ENOENT) return true;  // first start
+      spdlog::error("{}: {}", StatePath(), std::strerror(errno));
+      return false;
+    }
     std::ostringstream ss;
     ss << in.rdbuf();
     std::string err;
     if (!engine->RestoreState(ss.str(), &err)) {
-      // Written atomically, so this is damage from outside. Keep the file for a post-mortem; the
-      // journal still stops an interrupted hook from running twice.
-      const std::string aside = StatePath() + ".unreadable";
-      std::filesystem::rename(StatePath(), aside);
-      spdlog::error("{}: {}; starting with fresh trigger state (file kept as {})", StatePath(),
-                    err, aside);
-      return;
+      spdlog::error("{}: {}. It is written atomically, so it was changed from outside. Move it "
+                    "aside to start with fresh state: cooldowns, pauses and firing episodes are "
+                    "then forgotten (the journal still stops an interrupted hook from rerunning)",
+                    StatePath(), err);
+      return false;
     }
     spdlog::info("state restored from {}", StatePath());
+    return true;
   }
 
   bool SaveState(std::string* error = nullptr) {
     std::string err;
-    if (WriteFileAtomically(StatePath(), engine->SaveState(), &err)) return true;
+    try {
+      if (WriteFileAtomically(StatePath(), engine->SaveState(), &err)) return true;
+    } catch (const std::exception& e) {  // the engine's JSON: never expected, never fatal
+      err = std::string("serializing engine state: ") + e.what();
+    }
     spdlog::error("saving state: {}", err);
     if (error) *error = err;
     return false;
@@ -493,8 +545,7 @@ struct Daemon::Impl {
       err = "the service has no rollback hook";
     }
     if (err.empty() && journal->Knows(id)) {
-      spdlog::error("rollback {} is already in the journal; its hook does not run again", id);
-      return;
+      err = "rollback " + id + " is already in the journal; its hook does not run again";
     }
     if (err.empty()) {
       JournalIntent intent;
@@ -554,7 +605,7 @@ struct Daemon::Impl {
     HttpRequest req = SignedJsonPost(h.url, EventToJson(started), id, key, now_s, hook.timeout);
     req.method = h.method;
     for (const auto& [k, v] : h.headers) req.headers.emplace_back(k, v);
-    spdlog::warn("rollback {} of {}: {} {}", id, started.service, h.method, h.url);
+    spdlog::warn("rollback {} of {}: {} {}", id, started.service, h.method, RedactUrl(h.url));
     http.Send(std::move(req), [this, id](HttpResponse r) {
       RollbackOutcome o;
       o.success = r.ok();
@@ -650,7 +701,10 @@ struct Daemon::Impl {
         if (!engine->SetPaused(name, action == "pause")) {
           return ErrorResponse(404, "unknown service " + name);
         }
-        SaveState();
+        if (!SaveState()) {
+          return ErrorResponse(500, "applied, but the state could not be saved: it will not "
+                                    "survive a restart (see the log)");
+        }
         spdlog::warn("service {} {} through the API ({})", name,
                      action == "pause" ? "paused" : "resumed", r.remote);
         return JsonResponse(200, {{"service", name}, {"paused", action == "pause"}});
@@ -670,9 +724,10 @@ struct Daemon::Impl {
       return ErrorResponse(403, "the mutating API is disabled: set daemon.api_token_file");
     }
     const std::string* auth = r.Header("authorization");
-    const std::string_view scheme = "Bearer ";
-    if (auth == nullptr || auth->rfind(scheme, 0) != 0 ||
-        !ConstantTimeEqual(std::string_view(*auth).substr(scheme.size()), api_token)) {
+    // The scheme is case-insensitive (RFC 9110); the token is not.
+    const bool bearer = auth != nullptr && auth->size() > 7 &&
+                        strncasecmp(auth->c_str(), "Bearer ", 7) == 0;
+    if (!bearer || !ConstantTimeEqual(std::string_view(*auth).substr(7), api_token)) {
       ServerResponse res = ErrorResponse(401, "a valid bearer token is required");
       res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rollbackd\"");
       spdlog::warn("API {} {} from {}: unauthorized", r.method, r.path, r.remote);
@@ -695,7 +750,10 @@ struct Daemon::Impl {
     if (!engine->RecordDeploy(service, version, Now())) {
       return ErrorResponse(404, "unknown service " + service);
     }
-    SaveState();
+    if (!SaveState()) {
+      return ErrorResponse(500, "recorded, but the state could not be saved: it will not "
+                                "survive a restart (see the log)");
+    }
     spdlog::info("deploy of {} version {} recorded through the API ({})", service, version,
                  r.remote);
     return JsonResponse(202, {{"service", service}, {"version", version}});
@@ -759,6 +817,7 @@ int RunDaemon(const DaemonOptions& options) {
   spdlog::info("rollbackd {} starting with {}", options.version, options.config_path);
   if (!daemon.Start()) return 1;
   bool stopping = false;
+  int exit_code = 0;
   std::function<void()> wait = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
@@ -769,7 +828,9 @@ int RunDaemon(const DaemonOptions& options) {
         spdlog::info("{}: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         daemon.Shutdown([&] { io.stop(); });
       } else {
-        spdlog::warn("second stop signal: exiting without waiting");
+        spdlog::warn("second stop signal: exiting without waiting; running hooks are killed and "
+                     "will be reported as interrupted at the next start");
+        exit_code = 1;
         io.stop();
       }
       wait();
@@ -777,7 +838,7 @@ int RunDaemon(const DaemonOptions& options) {
   };
   wait();
   io.run();
-  return 0;
+  return exit_code;
 }
 
 }  // namespace rollbackd

@@ -308,6 +308,35 @@ TEST_F(DaemonTest, ReloadRejectsABrokenFileAndKeepsUnchangedTriggerState) {
   EXPECT_EQ(Count(HookLog(), "\n"), 1u);
 }
 
+TEST_F(DaemonTest, AStateFileThatCannotBeReadStopsTheStart) {
+  // Starting fresh would forget cooldowns, pauses and firing episodes: a second rollback.
+  fs::create_directories(path("state"));
+  Write(path("state/state.json"), "{\"format\": 1, \"services\": [tru");
+  auto d = NewDaemon();
+  EXPECT_FALSE(d->Start());
+}
+
+TEST_F(DaemonTest, AReloadThatRemovesAServiceWithARollbackInFlightIsRejected) {
+  Write(path("rules/web.toml"),
+        "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" +
+            server_.Url("/status/503") +
+            "\"\nfor = \"100ms\"\n\n[rollback]\nexec = [\"/bin/sh\", \"-c\", \"echo started >> " +
+            path("hook.log") + "; sleep 30\"]\ntimeout = \"1m\"\n");
+  auto d = NewDaemon();
+  ASSERT_TRUE(d->Start());
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return HookLog() == "started\n"; }));
+  fs::rename(path("rules/web.toml"), path("rules/web.toml.off"));
+  Write(path("rules/api.toml"), "service = \"api\"\n[[health]]\nname = \"up\"\nurl = \"" +
+                                    server_.Url("/ok") + "\"\nfor = \"1s\"\n");
+  d->Reload();
+  HttpResponse m = Call(*d, "GET", "/metrics");
+  EXPECT_NE(m.body.find("rollbackd_config_reloads_total{result=\"failure\"} 1"), std::string::npos)
+      << m.body;
+  json st = Status(*d);
+  EXPECT_EQ(st["services"][0]["name"], "web");
+  EXPECT_TRUE(st["services"][0]["rollback_in_flight"].is_string());
+}
+
 TEST_F(DaemonTest, ShutdownWaitsForARunningHook) {
   Write(path("rules/web.toml"),
         "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" +

@@ -2,6 +2,7 @@
 // where a test needs shell features; the runner itself never involves a shell.
 #include "daemon/actions/exec_runner.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -97,6 +98,23 @@ TEST(ExecRunnerTest, StdinIsDevNull) {
   ExecResult res = RunToEnd(Cmd({"cat"}));  // would hang on an inherited terminal or pipe
   EXPECT_TRUE(res.success()) << res.error;
   EXPECT_EQ(res.output, "");
+}
+
+TEST(ExecRunnerTest, TheDaemonsOwnDescriptorsDoNotLeakIntoTheCommand) {
+  // Like the API's listening socket, which Asio opens without O_CLOEXEC.
+  // A high number: the shell's own directory listing takes the lowest free one.
+  const int opened = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(opened, 3);
+  const int leaky = ::dup2(opened, 57);
+  ::close(opened);
+  ASSERT_EQ(leaky, 57);
+  ExecRequest req;
+  req.argv = {"/bin/sh", "-c", "for f in /proc/$$/fd/*; do echo \"$f\"; done"};
+  ExecResult r = RunToEnd(req);
+  ::close(leaky);
+  ASSERT_TRUE(r.success()) << r.error;
+  EXPECT_EQ(r.output.find("/fd/" + std::to_string(leaky) + "\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("/fd/1\n"), std::string::npos) << r.output;
 }
 
 TEST(ExecRunnerTest, AProgramThatDoesNotExistIsAnErrorNotACrash) {

@@ -132,7 +132,7 @@ TEST_F(JournalTest, AnUnwritableLocationIsAnError) {
   EXPECT_NE(error.find("open"), std::string::npos);
 }
 
-TEST_F(JournalTest, CompactsToTheUnfinishedWhenLarge) {
+TEST_F(JournalTest, CompactsToTheUnfinishedAndTheRecentWhenLarge) {
   std::string error;
   {
     auto j = Open();
@@ -153,9 +153,12 @@ TEST_F(JournalTest, CompactsToTheUnfinishedWhenLarge) {
     ASSERT_EQ(j->Unfinished().size(), 1u);
     EXPECT_EQ(j->Unfinished()[0].rollback_id, "r7");
   }
-  EXPECT_LT(fs::file_size(path_), 1000u);
-  auto j = Open();  // and it still reads back
+  EXPECT_LT(fs::file_size(path_), kJournalCompactBytes / 2);
+  auto j = Open();  // and it still reads back, with the recent outcomes
   ASSERT_EQ(j->Unfinished().size(), 1u);
+  EXPECT_TRUE(j->Outcome("r1199").has_value());
+  EXPECT_TRUE(j->Outcome("r" + std::to_string(1199 - kJournalKeepFinished + 2)).has_value());
+  EXPECT_FALSE(j->Outcome("r0").has_value());
   EXPECT_TRUE(j->RecordIntent(Intent("r9999"), &error)) << error;
 }
 

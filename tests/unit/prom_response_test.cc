@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 
 namespace rollbackd {
@@ -161,6 +163,31 @@ TEST(PromResponseTest, ReaderIsReusableAfterAnError) {
   QueryResult r = reader.Read(200, R"({"status":"success","data":{"resultType":"scalar","result":[1,"7"]}})");
   ASSERT_FALSE(r.is_error()) << r.error;
   EXPECT_EQ(r.series[0].value, 7);
+}
+
+}  // namespace
+}  // namespace rollbackd
+
+namespace rollbackd {
+namespace {
+
+// A proxy's error page can be Latin-1, or cut inside a UTF-8 character: the reason still goes
+// into logs and the state file (strict JSON), so it must come out as valid UTF-8.
+TEST(PromResponseReasonTest, ReasonsAreValidUtf8WhateverTheServerSent) {
+  PromResponseReader reader;
+  QueryResult latin1 = reader.Read(502, "<html>Fehler: \xfc" "berlastet</html>");
+  ASSERT_TRUE(latin1.is_error());
+  EXPECT_NO_THROW(nlohmann::json(latin1.error).dump()) << latin1.error;
+  EXPECT_NE(latin1.error.find("Fehler: ?berlastet"), std::string::npos) << latin1.error;
+
+  std::string cut(199, 'a');
+  cut += "\xc3\xa9\xc3\xa9";  // the first 'é' straddles the 200-byte cut
+  QueryResult long_page = reader.Read(503, cut);
+  ASSERT_TRUE(long_page.is_error());
+  EXPECT_NO_THROW(nlohmann::json(long_page.error).dump()) << long_page.error;
+
+  QueryResult utf8 = reader.Read(500, "überlastet");
+  EXPECT_NE(utf8.error.find("überlastet"), std::string::npos) << utf8.error;
 }
 
 }  // namespace
