@@ -72,6 +72,15 @@ class DaemonTest : public ::testing::Test {
                                       path("hook.log") + "\"]\ntimeout = \"5s\"\nverify = \"10s\"\n");
   }
 
+  // The check fails at once; the hook writes "started" to hook.log, then hangs for 30 s.
+  void WriteHangingHookRule() {
+    Write(path("rules/web.toml"),
+          "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" +
+              server_.Url("/status/503") +
+              "\"\nfor = \"100ms\"\n\n[rollback]\nexec = [\"/bin/sh\", \"-c\", \"echo started >> " +
+              path("hook.log") + "; sleep 30\"]\ntimeout = \"1m\"\n");
+  }
+
   std::unique_ptr<Daemon> NewDaemon() {
     DaemonOptions o;
     o.config_path = path("rollbackd.toml");
@@ -210,11 +219,7 @@ TEST_F(DaemonTest, RollsBackOnceAndNotAgainAfterARestart) {
 TEST_F(DaemonTest, AnInterruptedHookIsReportedAndNeverRerun) {
   // The hook writes a line, then hangs; the daemon is destroyed without draining (as in a crash:
   // its destructor kills the hook's group). The state says "in flight", the journal has no outcome.
-  Write(path("rules/web.toml"),
-        "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" +
-            server_.Url("/status/503") +
-            "\"\nfor = \"100ms\"\n\n[rollback]\nexec = [\"/bin/sh\", \"-c\", \"echo started >> " +
-            path("hook.log") + "; sleep 30\"]\ntimeout = \"1m\"\n");
+  WriteHangingHookRule();
   {
     auto d = NewDaemon();
     ASSERT_TRUE(d->Start());
@@ -317,11 +322,7 @@ TEST_F(DaemonTest, AStateFileThatCannotBeReadStopsTheStart) {
 }
 
 TEST_F(DaemonTest, AReloadThatRemovesAServiceWithARollbackInFlightIsRejected) {
-  Write(path("rules/web.toml"),
-        "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" +
-            server_.Url("/status/503") +
-            "\"\nfor = \"100ms\"\n\n[rollback]\nexec = [\"/bin/sh\", \"-c\", \"echo started >> " +
-            path("hook.log") + "; sleep 30\"]\ntimeout = \"1m\"\n");
+  WriteHangingHookRule();
   auto d = NewDaemon();
   ASSERT_TRUE(d->Start());
   ASSERT_TRUE(testutil::RunUntil(io_, [&] { return HookLog() == "started\n"; }));
