@@ -110,6 +110,16 @@ class DaemonTest : public ::testing::Test {
     return testutil::RunUntil(io_, [&] { return Call(d, "GET", "/readyz").status == 200; }, 5s);
   }
 
+  bool WaitForMetric(const Daemon& d, const std::string& line) {
+    std::string last;
+    const bool seen = testutil::RunUntil(io_, [&] {
+      last = Call(d, "GET", "/metrics").body;
+      return last.find(line) != std::string::npos;
+    });
+    if (!seen) ADD_FAILURE() << "no " << line << " in\n" << last;
+    return seen;
+  }
+
   std::string HookLog() const { return Slurp(path("hook.log")); }
 
   testutil::TestServer server_;
@@ -291,10 +301,8 @@ TEST_F(DaemonTest, ReloadRejectsABrokenFileAndKeepsUnchangedTriggerState) {
   const json firing = Status(*d)["services"][0]["triggers"][0]["series"][0]["firing_since"];
 
   Write(path("rules/web.toml"), "service = \"web\"\n[[health]]\nname = \"ready\"\nfro = 1\n");
-  d->Reload();
-  HttpResponse m = Call(*d, "GET", "/metrics");
-  EXPECT_NE(m.body.find("rollbackd_config_reloads_total{result=\"failure\"} 1"), std::string::npos)
-      << m.body;
+  d->Reload();  // applied at once, or when the round being read ends
+  EXPECT_TRUE(WaitForMetric(*d, "rollbackd_config_reloads_total{result=\"failure\"} 1"));
   EXPECT_EQ(Status(*d)["services"][0]["triggers"][0]["state"], "firing");
 
   // A valid change elsewhere (a label on the service) keeps the check's firing episode.
@@ -303,9 +311,7 @@ TEST_F(DaemonTest, ReloadRejectsABrokenFileAndKeepsUnchangedTriggerState) {
   rule.insert(rule.find('\n') + 1, "labels = { team = \"web\" }\n");
   Write(path("rules/web.toml"), rule);
   d->Reload();
-  m = Call(*d, "GET", "/metrics");
-  EXPECT_NE(m.body.find("rollbackd_config_reloads_total{result=\"success\"} 2"), std::string::npos)
-      << m.body;
+  EXPECT_TRUE(WaitForMetric(*d, "rollbackd_config_reloads_total{result=\"success\"} 2"));
   json st = Status(*d);
   EXPECT_EQ(st["services"][0]["triggers"][0]["state"], "firing");
   EXPECT_EQ(st["services"][0]["triggers"][0]["series"][0]["firing_since"], firing);
@@ -329,10 +335,8 @@ TEST_F(DaemonTest, AReloadThatRemovesAServiceWithARollbackInFlightIsRejected) {
   fs::rename(path("rules/web.toml"), path("rules/web.toml.off"));
   Write(path("rules/api.toml"), "service = \"api\"\n[[health]]\nname = \"up\"\nurl = \"" +
                                     server_.Url("/ok") + "\"\nfor = \"1s\"\n");
-  d->Reload();
-  HttpResponse m = Call(*d, "GET", "/metrics");
-  EXPECT_NE(m.body.find("rollbackd_config_reloads_total{result=\"failure\"} 1"), std::string::npos)
-      << m.body;
+  d->Reload();  // applied at once, or when the round being read ends
+  EXPECT_TRUE(WaitForMetric(*d, "rollbackd_config_reloads_total{result=\"failure\"} 1"));
   json st = Status(*d);
   EXPECT_EQ(st["services"][0]["name"], "web");
   EXPECT_TRUE(st["services"][0]["rollback_in_flight"].is_string());
