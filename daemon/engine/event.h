@@ -46,7 +46,7 @@ struct HookInfo {
 
 struct Event {
   EventKind kind = EventKind::kTriggerPending;
-  std::string id;  // unique; the same event seen by two replicas gets the same id
+  std::string id;  // unique; derived from kind, service, trigger, labels and evaluation instant
   Time time{};
   std::string service;
   std::string trigger;  // trigger or health check name
