@@ -200,7 +200,10 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   auto fail = [&](std::string error) {
     ExecResult r;
     r.error = std::move(error);
-    asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+    asio::post(io_, [alive = std::weak_ptr<bool>(alive_), done = std::move(done),
+                     r = std::move(r)]() mutable {
+      if (alive.lock()) done(std::move(r));  // not after the runner is gone
+    });
   };
   if (request.argv.empty() || request.argv[0].empty()) return fail("empty command");
 

@@ -54,6 +54,7 @@ class ExecRunner {
   struct Job;
   boost::asio::io_context& io_;
   std::vector<std::shared_ptr<Job>> jobs_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for callbacks already posted
 };
 
 }  // namespace rollbackd

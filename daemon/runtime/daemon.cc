@@ -186,6 +186,10 @@ struct Daemon::Impl {
     hook_keys = std::move(prepared.hook_keys);
     api_token = std::move(prepared.api_token);
     schedule = Schedule(*config, *engine, SteadyClock::now());
+    check_service.clear();
+    for (const Service& s : config->services) {
+      for (const HealthCheck& h : s.health) check_service[&h] = s.name;
+    }
     size_t triggers = 0, checks = 0;
     for (const Service& s : config->services) {
       triggers += s.triggers.size();
@@ -394,6 +398,13 @@ struct Daemon::Impl {
     return last_time;
   }
 
+  // Runs `fn` later on the loop, unless the daemon is destroyed first (tests keep the loop).
+  void Post(std::function<void()> fn) {
+    asio::post(io, [alive = std::weak_ptr<bool>(alive), fn = std::move(fn)] {
+      if (alive.lock()) fn();
+    });
+  }
+
   // ---- rounds ---------------------------------------------------------------------------------
 
   void ScheduleNext() {
@@ -426,7 +437,7 @@ struct Daemon::Impl {
       const auto started = SteadyClock::now();
       if (spec.kind == InputSpec::Kind::kProbe) {
         const HealthCheck* check = spec.probe;
-        std::string service = ServiceOfCheck(check);
+        const std::string& service = check_service[check];
         RunProbe(http, *check,
                  [this, gen, id, started, check, service](QueryResult r) {
                    if (gen != round_gen) return;
@@ -440,7 +451,7 @@ struct Daemon::Impl {
         auto ep = endpoints.find(spec.source);
         if (ep == endpoints.end()) {
           // Validation makes this unreachable; an unknown source is an error, never a breach.
-          asio::post(io, [this, gen, id, src = spec.source] {
+          Post([this, gen, id, src = spec.source] {
             if (gen == round_gen) InputRead(id, QueryResult::Error("unknown source " + src));
           });
           continue;
@@ -455,18 +466,10 @@ struct Daemon::Impl {
     }
   }
 
-  std::string ServiceOfCheck(const HealthCheck* check) const {
-    for (const Service& s : config->services) {
-      for (const HealthCheck& h : s.health) {
-        if (&h == check) return s.name;
-      }
-    }
-    return "";
-  }
-
   void InputRead(size_t id, QueryResult r) {
     if (r.is_error()) {
-      spdlog::debug("input {} failed: {}", id, r.error);
+      const InputSpec& spec = engine->inputs()[id];
+      spdlog::debug("query failed ({}): {}: {}", spec.source, spec.query, r.error);
     }
     round_results[id] = std::move(r);
     round_read[id] = 1;
@@ -564,7 +567,7 @@ struct Daemon::Impl {
       spdlog::error("rollback {} of {}: hook not run: {}", id, started.service, err);
       RollbackOutcome outcome;
       outcome.error = "hook not run: " + err;
-      asio::post(io, [this, id, outcome] { HookDone(id, outcome, false); });
+      Post([this, id, outcome] { HookDone(id, outcome, false); });
       return;
     }
     ++hooks_running;
@@ -663,7 +666,7 @@ struct Daemon::Impl {
     notifier.Drain(kNotificationDrain, [this] {
       SaveState();
       spdlog::info("stopped");
-      if (shutdown_done) asio::post(io, std::move(shutdown_done));
+      if (shutdown_done) Post(std::move(shutdown_done));
     });
   }
 
@@ -777,6 +780,7 @@ struct Daemon::Impl {
   std::map<std::string, std::optional<std::string>> hook_keys;
   std::string api_token;
   Schedule schedule;
+  std::map<const HealthCheck*, std::string> check_service;  // for probe metrics' labels
 
   std::string state_dir;
   int lock_fd = -1;
@@ -798,6 +802,7 @@ struct Daemon::Impl {
   bool drained = false;
   size_t hooks_running = 0;
   std::function<void()> shutdown_done;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 };
 
 Daemon::Daemon(asio::io_context& io, DaemonOptions options)

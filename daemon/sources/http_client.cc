@@ -166,8 +166,12 @@ struct HttpClient::Impl {
       curl_multi_remove_handle(multi, easy);
       curl_easy_cleanup(easy);
       curl_slist_free_all(t->headers);
-      asio::post(io,
-                 [done = std::move(t->done), r = std::move(r)]() mutable { done(std::move(r)); });
+      // Posted, so never run inside Send; dropped if the client is destroyed before it runs
+      // (the header promises no callback after destruction).
+      asio::post(io, [alive = std::weak_ptr<bool>(alive), done = std::move(t->done),
+                      r = std::move(r)]() mutable {
+        if (alive.lock()) done(std::move(r));
+      });
     }
   }
 };

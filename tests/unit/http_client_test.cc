@@ -164,5 +164,22 @@ TEST(HttpClientTest, DestroyingTheClientDropsCallbacks) {
   EXPECT_FALSE(called);
 }
 
+TEST(HttpClientTest, ACompletionAlreadyQueuedIsDroppedWhenTheClientGoes) {
+  // The response arrived and its callback is queued on the loop, but the client's owner is
+  // destroyed before the loop runs it (a daemon torn down on a loop that lives on).
+  TestServer server;
+  asio::io_context io;
+  bool called = false;
+  {
+    HttpClient client(io);
+    client.Send(Get(server.Url("/ok")), [&](HttpResponse) { called = true; });
+    ASSERT_TRUE(testutil::RunUntil(io, [&] { return client.in_flight() == 0 || called; }));
+    ASSERT_FALSE(called) << "the callback must be posted, not run from the socket handler";
+  }
+  io.restart();
+  io.poll();
+  EXPECT_FALSE(called);
+}
+
 }  // namespace
 }  // namespace rollbackd
