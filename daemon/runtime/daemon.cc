@@ -79,6 +79,22 @@ std::string LabelsText(const LabelMap& labels) {
   return s.empty() ? s : s + "}";
 }
 
+// Control characters (a newline in a label value) escaped, so nothing can forge a log line.
+std::string OneLine(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 spdlog::level::level_enum EventLevel(EventKind k) {
   switch (k) {
     case EventKind::kTriggerPending:
@@ -528,8 +544,11 @@ struct Daemon::Impl {
     std::string extra;
     if (!e.skip_reason.empty()) extra += " skip_reason=" + e.skip_reason;
     if (!e.rollback_id.empty()) extra += " rollback=" + e.rollback_id;
-    spdlog::log(EventLevel(e.kind), "{} {}/{}{}{}{}: {} (id {})", EventKindName(e.kind), e.service,
-                e.trigger, LabelsText(e.labels), numbers, extra, e.reason, e.id);
+    // Label values and reasons come from Prometheus and probes: one event stays one log line.
+    spdlog::log(EventLevel(e.kind), "{}",
+                OneLine(fmt::format("{} {}/{}{}{}{}: {} (id {})", EventKindName(e.kind),
+                                    e.service, e.trigger, LabelsText(e.labels), numbers, extra,
+                                    e.reason, e.id)));
   }
 
   const Service* FindService(std::string_view name) const {
