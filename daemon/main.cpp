@@ -2,6 +2,7 @@
 //   rollbackd check --config rollbackd.toml | check RULEFILE...   validate, exit 0 or 1
 //   rollbackd test [-v] TESTFILE...                               rule unit tests, exit 0 or 1
 //   rollbackd run --config rollbackd.toml [--log-format F] [--log-level L]   the daemon
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -122,6 +123,10 @@ int Run(const std::vector<std::string>& args) {
         TakeValue(args, &i, "--log-format", &format) ||
         TakeValue(args, &i, "--log-level", &level) ||
         TakeValue(args, &i, "--listen", &options.listen_override)) {
+      continue;
+    }
+    if (std::string n; TakeValue(args, &i, "--test-stall-loop-after-rounds", &n)) {
+      options.stall_loop_after_rounds = std::atoi(n.c_str());  // undocumented: watchdog tests
       continue;
     }
     return Usage("run: unknown or incomplete option " + args[i]);

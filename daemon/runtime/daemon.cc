@@ -33,6 +33,7 @@
 #include "daemon/runtime/metrics.h"
 #include "daemon/runtime/schedule.h"
 #include "daemon/runtime/secrets.h"
+#include "daemon/runtime/service_manager.h"
 #include "daemon/runtime/status_json.h"
 #include "daemon/server/http_server.h"
 #include "daemon/sources/http_client.h"
@@ -138,8 +139,10 @@ struct Daemon::Impl {
         http(io),
         exec(io),
         notifier(io, http),
-        server(io, [this](const ServerRequest& r) { return Handle(r); }, ServerOptions()),
+        server(
+            io, [this](const ServerRequest& r) { return Handle(r); }, ServerOptions()),
         metrics(options.version),
+        service_manager(io),
         timer(io) {}
 
   ~Impl() {
@@ -171,9 +174,10 @@ struct Daemon::Impl {
     *prepared = std::move(*p);
     for (const Channel& c : loaded->channels) {
       if (c.type != ChannelType::kWebhook && c.type != ChannelType::kLog) {
-        spdlog::warn("channel {}: type {} is not supported by this version; events routed to it "
-                     "are counted as unsupported and not sent",
-                     c.name, ChannelTypeName(c.type));
+        spdlog::warn(
+            "channel {}: type {} is not supported by this version; events routed to it "
+            "are counted as unsupported and not sent",
+            c.name, ChannelTypeName(c.type));
       }
     }
     return std::make_shared<const Config>(std::move(*loaded));
@@ -214,9 +218,9 @@ struct Daemon::Impl {
     spdlog::info("configuration {}: {} services, {} triggers, {} health checks, {} inputs{}",
                  config->file, config->services.size(), triggers, checks, engine->inputs().size(),
                  config->daemon.dry_run ? " (dry run: no hook will run)" : "");
-    metrics.Reload(true, std::chrono::duration<double>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count());
+    metrics.Reload(
+        true,
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     return true;
   }
 
@@ -249,7 +253,11 @@ struct Daemon::Impl {
       metrics.Notification(channel, result);
     });
     Process(std::move(events));
-    if (schedule.empty()) ready = true;  // nothing to read: loaded is ready
+    service_manager.StartWatchdog();
+    if (schedule.empty()) {  // nothing to read: loaded is ready
+      ready = true;
+      service_manager.Ready(StatusLine(engine->Status()));
+    }
     ScheduleNext();
     return true;
   }
@@ -271,6 +279,13 @@ struct Daemon::Impl {
   void ApplyReload() {
     reload_pending = false;
     spdlog::info("reloading {}", options.config_path);
+    service_manager.Reloading();
+    // READY=1 again however the reload ends: the daemon goes on with one configuration or the
+    // other.
+    struct ReadyAgain {
+      Impl* self;
+      ~ReadyAgain() { self->service_manager.Ready(self->StatusLine(self->engine->Status())); }
+    } ready_again{this};
     ConfigSecrets prepared;
     auto loaded = Load(&prepared);
     if (!loaded) {
@@ -284,9 +299,10 @@ struct Daemon::Impl {
                                     [&](const Service& s) { return s.name == st.name; });
       if (!kept) {
         metrics.Reload(false, 0);
-        spdlog::error("reload rejected: service {} has rollback {} in flight and the new "
-                      "configuration removes it; reload again once it has finished",
-                      st.name, st.rollback_in_flight);
+        spdlog::error(
+            "reload rejected: service {} has rollback {} in flight and the new "
+            "configuration removes it; reload again once it has finished",
+            st.name, st.rollback_in_flight);
         return;
       }
     }
@@ -330,8 +346,8 @@ struct Daemon::Impl {
       spdlog::error("{}", err);
       return false;
     }
-    decisions =
-        DecisionLog::Open(state_dir + "/decisions.jsonl", kDecisionLogBytes, kDecisionLogKeep, &err);
+    decisions = DecisionLog::Open(state_dir + "/decisions.jsonl", kDecisionLogBytes,
+                                  kDecisionLogKeep, &err);
     if (!decisions) {
       spdlog::error("{}", err);
       return false;
@@ -352,10 +368,11 @@ struct Daemon::Impl {
     ss << in.rdbuf();
     std::string err;
     if (!engine->RestoreState(ss.str(), &err)) {
-      spdlog::error("{}: {}. It is written atomically, so it was changed from outside. Move it "
-                    "aside to start with fresh state: cooldowns, pauses and firing episodes are "
-                    "then forgotten (the journal still stops an interrupted hook from rerunning)",
-                    StatePath(), err);
+      spdlog::error(
+          "{}: {}. It is written atomically, so it was changed from outside. Move it "
+          "aside to start with fresh state: cooldowns, pauses and firing episodes are "
+          "then forgotten (the journal still stops an interrupted hook from rerunning)",
+          StatePath(), err);
       return false;
     }
     spdlog::info("state restored from {}", StatePath());
@@ -399,9 +416,10 @@ struct Daemon::Impl {
     for (const JournalIntent& in : journal->Unfinished()) {
       RollbackOutcome outcome;
       outcome.error = "interrupted";
-      spdlog::error("journal: rollback {} of {} has no outcome and the saved state does not know "
-                    "it; marking it interrupted, not running it again",
-                    in.rollback_id, in.service);
+      spdlog::error(
+          "journal: rollback {} of {} has no outcome and the saved state does not know "
+          "it; marking it interrupted, not running it again",
+          in.rollback_id, in.service);
       if (!journal->RecordOutcome(in.rollback_id, outcome, Now(), &err)) {
         spdlog::error("journal: {}", err);
       }
@@ -454,15 +472,12 @@ struct Daemon::Impl {
       if (spec.kind == InputSpec::Kind::kProbe) {
         const HealthCheck* check = spec.probe;
         const std::string& service = check_service[check];
-        RunProbe(http, *check,
-                 [this, gen, id, started, check, service](QueryResult r) {
-                   if (gen != round_gen) return;
-                   const bool passed =
-                       !r.series.empty() && r.series.front().value >= 1 && !r.is_error();
-                   metrics.Probe(service, check->name, Seconds(SteadyClock::now() - started),
-                                 passed);
-                   InputRead(id, std::move(r));
-                 });
+        RunProbe(http, *check, [this, gen, id, started, check, service](QueryResult r) {
+          if (gen != round_gen) return;
+          const bool passed = !r.series.empty() && r.series.front().value >= 1 && !r.is_error();
+          metrics.Probe(service, check->name, Seconds(SteadyClock::now() - started), passed);
+          InputRead(id, std::move(r));
+        });
       } else {
         auto ep = endpoints.find(spec.source);
         if (ep == endpoints.end()) {
@@ -502,14 +517,36 @@ struct Daemon::Impl {
     std::vector<Event> events;
     engine->Evaluate(round_time, inputs, &events);
     metrics.RoundDone(Seconds(SteadyClock::now() - round_start));
-    metrics.UpdateStatus(engine->Status());
+    const std::vector<ServiceStatus> status = engine->Status();
+    metrics.UpdateStatus(status);
     if (!ready) {
       ready = true;
+      service_manager.Ready(StatusLine(status));
       spdlog::info("first evaluation done: ready");
+    } else if (std::string line = StatusLine(status); line != status_line) {
+      service_manager.Status(line);
+      status_line = std::move(line);
+    }
+    if (options.stall_loop_after_rounds > 0 && ++rounds_done >= options.stall_loop_after_rounds) {
+      spdlog::warn("test switch: stalling the event loop for good");
+      for (;;) ::pause();
     }
     Process(std::move(events));
     if (reload_pending) ApplyReload();
     ScheduleNext();
+  }
+
+  // systemd's one-line status: what `systemctl status` shows.
+  std::string StatusLine(const std::vector<ServiceStatus>& status) const {
+    size_t firing = 0, in_flight = 0, paused = 0;
+    for (const ServiceStatus& s : status) {
+      for (const SeriesStatus& x : s.series) firing += x.state == "firing" ? 1 : 0;
+      in_flight += s.rollback_in_flight.empty() ? 0 : 1;
+      paused += s.paused ? 1 : 0;
+    }
+    return fmt::format(
+        "watching {} service(s); {} series firing; {} rollback(s) running; {} paused",
+        status.size(), firing, in_flight, paused);
   }
 
   // ---- events, hooks --------------------------------------------------------------------------
@@ -545,10 +582,10 @@ struct Daemon::Impl {
     if (!e.skip_reason.empty()) extra += " skip_reason=" + e.skip_reason;
     if (!e.rollback_id.empty()) extra += " rollback=" + e.rollback_id;
     // Label values and reasons come from Prometheus and probes: one event stays one log line.
-    spdlog::log(EventLevel(e.kind), "{}",
-                OneLine(fmt::format("{} {}/{}{}{}{}: {} (id {})", EventKindName(e.kind),
-                                    e.service, e.trigger, LabelsText(e.labels), numbers, extra,
-                                    e.reason, e.id)));
+    spdlog::log(
+        EventLevel(e.kind), "{}",
+        OneLine(fmt::format("{} {}/{}{}{}{}: {} (id {})", EventKindName(e.kind), e.service,
+                            e.trigger, LabelsText(e.labels), numbers, extra, e.reason, e.id)));
   }
 
   const Service* FindService(std::string_view name) const {
@@ -633,8 +670,8 @@ struct Daemon::Impl {
       o.success = r.ok();
       if (r.status > 0) o.exit_status = r.status;
       o.duration = r.elapsed;
-      o.output = r.body.size() > kHookOutputTail ? r.body.substr(r.body.size() - kHookOutputTail)
-                                                 : r.body;
+      o.output =
+          r.body.size() > kHookOutputTail ? r.body.substr(r.body.size() - kHookOutputTail) : r.body;
       if (!r.error.empty()) {
         o.error = r.error;
       } else if (!r.ok()) {
@@ -664,6 +701,7 @@ struct Daemon::Impl {
   void Shutdown(std::function<void()> done) {
     if (stopping) return;
     stopping = true;
+    service_manager.Stopping();
     shutdown_done = std::move(done);
     timer.cancel();
     server.Stop();
@@ -696,14 +734,18 @@ struct Daemon::Impl {
     if (r.path == "/healthz" && get) return {200, "text/plain; charset=utf-8", "ok\n", {}};
     if (r.path == "/readyz" && get) {
       if (ready && !stopping) return {200, "text/plain; charset=utf-8", "ready\n", {}};
-      return {503, "text/plain; charset=utf-8",
-              stopping ? "stopping\n" : "not ready: first evaluation not done\n", {}};
+      return {503,
+              "text/plain; charset=utf-8",
+              stopping ? "stopping\n" : "not ready: first evaluation not done\n",
+              {}};
     }
     if (r.path == "/metrics" && get) {
       return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.Serialize(), {}};
     }
     if (r.path == "/api/v1/status" && get) {
-      return {200, "application/json", StatusJson(*config, engine->Status(), {options.version, ready}),
+      return {200,
+              "application/json",
+              StatusJson(*config, engine->Status(), {options.version, ready}),
               {}};
     }
     if (r.path == "/api/v1/deploys") {
@@ -724,8 +766,9 @@ struct Daemon::Impl {
           return ErrorResponse(404, "unknown service " + name);
         }
         if (!SaveState()) {
-          return ErrorResponse(500, "applied, but the state could not be saved: it will not "
-                                    "survive a restart (see the log)");
+          return ErrorResponse(500,
+                               "applied, but the state could not be saved: it will not "
+                               "survive a restart (see the log)");
         }
         spdlog::warn("service {} {} through the API ({})", name,
                      action == "pause" ? "paused" : "resumed", r.remote);
@@ -747,8 +790,8 @@ struct Daemon::Impl {
     }
     const std::string* auth = r.Header("authorization");
     // The scheme is case-insensitive (RFC 9110); the token is not.
-    const bool bearer = auth != nullptr && auth->size() > 7 &&
-                        strncasecmp(auth->c_str(), "Bearer ", 7) == 0;
+    const bool bearer =
+        auth != nullptr && auth->size() > 7 && strncasecmp(auth->c_str(), "Bearer ", 7) == 0;
     if (!bearer || !ConstantTimeEqual(std::string_view(*auth).substr(7), api_token)) {
       ServerResponse res = ErrorResponse(401, "a valid bearer token is required");
       res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rollbackd\"");
@@ -761,7 +804,8 @@ struct Daemon::Impl {
   ServerResponse Deploy(const ServerRequest& r) {
     json body = json::parse(r.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
-      return ErrorResponse(400, "the body must be a JSON object {\"service\": ..., \"version\": ...}");
+      return ErrorResponse(400,
+                           "the body must be a JSON object {\"service\": ..., \"version\": ...}");
     }
     if (!body.contains("service") || !body["service"].is_string() || !body.contains("version") ||
         !body["version"].is_string() || body["version"].get<std::string>().empty()) {
@@ -773,8 +817,9 @@ struct Daemon::Impl {
       return ErrorResponse(404, "unknown service " + service);
     }
     if (!SaveState()) {
-      return ErrorResponse(500, "recorded, but the state could not be saved: it will not "
-                                "survive a restart (see the log)");
+      return ErrorResponse(500,
+                           "recorded, but the state could not be saved: it will not "
+                           "survive a restart (see the log)");
     }
     spdlog::info("deploy of {} version {} recorded through the API ({})", service, version,
                  r.remote);
@@ -791,6 +836,7 @@ struct Daemon::Impl {
   Notifier notifier;
   HttpServer server;
   Metrics metrics;
+  ServiceManager service_manager;
   asio::steady_timer timer;
 
   std::shared_ptr<const Config> config;
@@ -816,6 +862,8 @@ struct Daemon::Impl {
   Time last_time{};
 
   bool ready = false;
+  std::string status_line;
+  int rounds_done = 0;
   bool reload_pending = false;
   bool stopping = false;
   bool drained = false;
@@ -852,8 +900,9 @@ int RunDaemon(const DaemonOptions& options) {
         spdlog::info("{}: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         daemon.Shutdown([&] { io.stop(); });
       } else {
-        spdlog::warn("second stop signal: exiting without waiting; running hooks are killed and "
-                     "will be reported as interrupted at the next start");
+        spdlog::warn(
+            "second stop signal: exiting without waiting; running hooks are killed and "
+            "will be reported as interrupted at the next start");
         exit_code = 1;
         io.stop();
       }

@@ -25,6 +25,8 @@ struct DaemonOptions {
   // Test and demo aid: overrides [daemon].listen (e.g. "127.0.0.1:0"); the bound address is
   // logged as "listening on http://HOST:PORT".
   std::string listen_override;
+  // Test aid for the systemd watchdog: after this many rounds the loop blocks for good. 0: never.
+  int stall_loop_after_rounds = 0;
 };
 
 class Daemon {

@@ -53,9 +53,10 @@ std::string Rfc3339(spdlog::log_clock::time_point t) {
 class JsonFormatter : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    nlohmann::ordered_json line = {{"time", Rfc3339(msg.time)},
-                           {"level", LevelName(msg.level)},
-                           {"msg", std::string_view(msg.payload.data(), msg.payload.size())}};
+    nlohmann::ordered_json line = {
+        {"time", Rfc3339(msg.time)},
+        {"level", LevelName(msg.level)},
+        {"msg", std::string_view(msg.payload.data(), msg.payload.size())}};
     const std::string text =
         line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     dest.append(text.data(), text.data() + text.size());

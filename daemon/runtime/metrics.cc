@@ -34,10 +34,11 @@ Metrics::Metrics(std::string_view version)
                          .Name("rollbackd_query_duration_seconds")
                          .Help("Prometheus instant query duration, by source.")
                          .Register(*registry_)),
-      query_errors_(BuildCounter()
-                        .Name("rollbackd_query_errors_total")
-                        .Help("Prometheus queries that gave no usable answer, by source and reason.")
-                        .Register(*registry_)),
+      query_errors_(
+          BuildCounter()
+              .Name("rollbackd_query_errors_total")
+              .Help("Prometheus queries that gave no usable answer, by source and reason.")
+              .Register(*registry_)),
       probe_seconds_(BuildHistogram()
                          .Name("rollbackd_probe_duration_seconds")
                          .Help("Health probe duration, by service and check.")
@@ -107,8 +108,7 @@ void Metrics::Query(std::string_view source, double seconds, const QueryResult& 
   }
 }
 
-void Metrics::Probe(std::string_view service, std::string_view check, double seconds,
-                    bool passed) {
+void Metrics::Probe(std::string_view service, std::string_view check, double seconds, bool passed) {
   const prometheus::Labels labels = {{"service", std::string(service)},
                                      {"check", std::string(check)}};
   probe_seconds_.Add(labels, LatencyBuckets()).Observe(seconds);
@@ -171,8 +171,7 @@ void Metrics::UpdateStatus(const std::vector<ServiceStatus>& status) {
   status_gauges_.clear();
   for (const auto& [key, n] : counts) {
     const auto& [service, trigger, state] = key;
-    auto& g =
-        trigger_series_.Add({{"service", service}, {"trigger", trigger}, {"state", state}});
+    auto& g = trigger_series_.Add({{"service", service}, {"trigger", trigger}, {"state", state}});
     g.Set(n);
     status_gauges_.push_back(&g);
   }

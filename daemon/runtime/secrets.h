@@ -17,9 +17,9 @@
 namespace rollbackd {
 
 struct ConfigSecrets {
-  std::map<std::string, PrometheusEndpoint> endpoints;            // by source name
+  std::map<std::string, PrometheusEndpoint> endpoints;          // by source name
   std::map<std::string, std::optional<std::string>> hook_keys;  // service -> http hook HMAC key
-  std::string api_token;                                         // empty: mutating API disabled
+  std::string api_token;                                        // empty: mutating API disabled
 };
 
 // nullopt with one message per unreadable or invalid file in `errors`.

@@ -119,8 +119,7 @@ TEST(DaemonIntegration, PrometheusDownIsSourceDownNeverARollback) {
   EXPECT_TRUE(s.Events("trigger.pending").empty());
   EXPECT_TRUE(s.Events("rollback.started").empty());
   EXPECT_EQ(Deploys(s), 0);
-  EXPECT_GT(s.DaemonMetric(
-                     "rollbackd_query_errors_total{reason=\"connection\",source=\"default\"}")
+  EXPECT_GT(s.DaemonMetric("rollbackd_query_errors_total{reason=\"connection\",source=\"default\"}")
                 .value_or(0),
             0);
   EXPECT_NE(s.Events("source.down")[0]["reason"].get<std::string>().find("default"),
@@ -229,7 +228,8 @@ TEST(DaemonIntegration, SighupWithABrokenRuleFileKeepsTheRunningConfiguration) {
   Stack s(StackOptions{ErrorRateRule()});
   ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
   ASSERT_TRUE(s.WaitRounds(1));
-  WriteFile(s.dir() + "/rules/shop.toml", "service = \"shop\"\n[[trigger]]\nname = \"x\"\nfro = 1\n");
+  WriteFile(s.dir() + "/rules/shop.toml",
+            "service = \"shop\"\n[[trigger]]\nname = \"x\"\nfro = 1\n");
   s.daemon().Signal(SIGHUP);
   ASSERT_TRUE(WaitFor(
       [&] {

@@ -182,7 +182,9 @@ std::optional<double> MetricValue(const std::string& text, const std::string& se
   return std::nullopt;
 }
 
-std::string BinaryPath(const std::string& name) { return std::string(ROLLBACKD_BIN_DIR) + "/" + name; }
+std::string BinaryPath(const std::string& name) {
+  return std::string(ROLLBACKD_BIN_DIR) + "/" + name;
+}
 
 namespace {
 
@@ -213,8 +215,13 @@ Stack::Stack(StackOptions options) : options_(std::move(options)) {
   fs::create_directories(d + "/rules");
   fs::create_directories(d + "/prometheus");
 
-  std::vector<std::string> sample = {BinaryPath("rollbackd-sample"), "serve", "--listen",
-                                     "127.0.0.1:0", "--version", "v1", "--port-file",
+  std::vector<std::string> sample = {BinaryPath("rollbackd-sample"),
+                                     "serve",
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--version",
+                                     "v1",
+                                     "--port-file",
                                      d + "/sample.port"};
   for (const std::string& b : options_.sample_bad) {
     sample.push_back("--bad");
@@ -240,11 +247,10 @@ Stack::Stack(StackOptions options) : options_(std::move(options)) {
             "      - targets: ['127.0.0.1:" +
                 std::to_string(sample_port_) + "']\n");
   prometheus_ = std::make_unique<Process>(
-      std::vector<std::string>{ROLLBACKD_PROMETHEUS,
-                               "--config.file=" + d + "/prometheus/prometheus.yml",
-                               "--storage.tsdb.path=" + d + "/prometheus/data",
-                               "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port_),
-                               "--log.level=warn"},
+      std::vector<std::string>{
+          ROLLBACKD_PROMETHEUS, "--config.file=" + d + "/prometheus/prometheus.yml",
+          "--storage.tsdb.path=" + d + "/prometheus/data",
+          "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port_), "--log.level=warn"},
       d + "/prometheus.log");
   if (!WaitPrometheusScraped()) {
     throw std::runtime_error("prometheus did not scrape the sample service: " + prometheus_->log());
@@ -261,12 +267,12 @@ bool Stack::WaitPrometheusScraped() {
   const std::string url = "http://127.0.0.1:" + std::to_string(prometheus_port_) +
                           "/api/v1/query?query=count(sample_http_requests_total)";
   return WaitFor(
-      [&] {
-        if (!prometheus_->running()) return true;
-        HttpResult r = Http("GET", url);
-        return r.status == 200 && r.body.find("\"value\"") != std::string::npos;
-      },
-      30s, 100ms) &&
+             [&] {
+               if (!prometheus_->running()) return true;
+               HttpResult r = Http("GET", url);
+               return r.status == 200 && r.body.find("\"value\"") != std::string::npos;
+             },
+             30s, 100ms) &&
          prometheus_->running();
 }
 
@@ -276,8 +282,7 @@ void Stack::WriteConfig() {
   std::string config = "[daemon]\nlisten = \"127.0.0.1:" + std::to_string(daemon_port_) +
                        "\"\nstate_dir = \"state\"\nrules = [\"rules/*.toml\"]\n"
                        "interval = \"1s\"\napi_token_file = \"api.token\"\n" +
-                       options_.daemon_extra +
-                       "\n[prometheus.default]\nurl = \"http://127.0.0.1:" +
+                       options_.daemon_extra + "\n[prometheus.default]\nurl = \"http://127.0.0.1:" +
                        std::to_string(prometheus_port_) + "\"\ntimeout = \"2s\"\n";
   if (options_.with_receiver) {
     config += "\n[channel.receiver]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:" +
@@ -297,11 +302,11 @@ bool Stack::StartDaemon() {
                                "--log-level", "debug"},
       dir_.path() + "/rollbackd.log");
   return WaitFor(
-      [&] {
-        if (!daemon_->running()) return true;
-        return Http("GET", daemon_url() + "/readyz").status == 200;
-      },
-      30s) &&
+             [&] {
+               if (!daemon_->running()) return true;
+               return Http("GET", daemon_url() + "/readyz").status == 200;
+             },
+             30s) &&
          daemon_->running();
 }
 

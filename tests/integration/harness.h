@@ -81,8 +81,7 @@ struct StackOptions {
   // The rule file: ${SAMPLE_URL} and ${SAMPLE_BIN} are replaced. Written as rules/shop.toml.
   std::string rule;
   std::string daemon_extra;  // lines appended to [daemon]
-  std::vector<std::string> sample_bad = {"v2=error_rate=0.3", "v3=error_rate=0.3",
-                                         "v4=health=503"};
+  std::vector<std::string> sample_bad = {"v2=error_rate=0.3", "v3=error_rate=0.3", "v4=health=503"};
   bool with_receiver = true;
 };
 

@@ -56,20 +56,21 @@ class DaemonTest : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   void WriteConfig(const std::string& extra) {
-    Write(path("rollbackd.toml"), "[daemon]\nstate_dir = \"state\"\nrules = [\"rules/*.toml\"]\n"
-                                  "interval = \"50ms\"\n" +
-                                      extra);
+    Write(path("rollbackd.toml"),
+          "[daemon]\nstate_dir = \"state\"\nrules = [\"rules/*.toml\"]\n"
+          "interval = \"50ms\"\n" +
+              extra);
   }
   // One health check that fails while `url` fails; the hook appends a line to hook.log.
   void WriteRule(const std::string& url, const std::string& extra = "") {
-    Write(path("rules/web.toml"), "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" +
-                                      url +
-                                      "\"\ntimeout = \"1s\"\nfor = \"150ms\"\nseverity = "
-                                      "\"critical\"\n" +
-                                      extra +
-                                      "\n[rollback]\nexec = [\"/bin/sh\", \"-c\", \"echo "
-                                      "$ROLLBACKD_EVENT_ID >> " +
-                                      path("hook.log") + "\"]\ntimeout = \"5s\"\nverify = \"10s\"\n");
+    Write(path("rules/web.toml"),
+          "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" + url +
+              "\"\ntimeout = \"1s\"\nfor = \"150ms\"\nseverity = "
+              "\"critical\"\n" +
+              extra +
+              "\n[rollback]\nexec = [\"/bin/sh\", \"-c\", \"echo "
+              "$ROLLBACKD_EVENT_ID >> " +
+              path("hook.log") + "\"]\ntimeout = \"5s\"\nverify = \"10s\"\n");
   }
 
   // The check fails at once; the hook writes "started" to hook.log, then hangs for 30 s.
@@ -107,7 +108,8 @@ class DaemonTest : public ::testing::Test {
   }
 
   bool Ready(const Daemon& d) {
-    return testutil::RunUntil(io_, [&] { return Call(d, "GET", "/readyz").status == 200; }, 5s);
+    return testutil::RunUntil(
+        io_, [&] { return Call(d, "GET", "/readyz").status == 200; }, 5s);
   }
 
   bool WaitForMetric(const Daemon& d, const std::string& line) {
@@ -159,8 +161,7 @@ TEST_F(DaemonTest, MutatingCallsNeedTheBearerToken) {
   ASSERT_TRUE(d->Start());
   EXPECT_EQ(Call(*d, "POST", "/api/v1/services/web/pause").status, 401);
   EXPECT_EQ(Call(*d, "POST", "/api/v1/services/web/pause", "", "s3cret-tokeN").status, 401);
-  EXPECT_EQ(Call(*d, "POST", "/api/v1/deploys", R"({"service":"web","version":"v2"})").status,
-            401);
+  EXPECT_EQ(Call(*d, "POST", "/api/v1/deploys", R"({"service":"web","version":"v2"})").status, 401);
   EXPECT_EQ(Status(*d)["services"][0]["paused"], false);
 
   EXPECT_EQ(Call(*d, "POST", "/api/v1/services/web/pause", "", "s3cret-token").status, 200);
@@ -198,12 +199,13 @@ TEST_F(DaemonTest, RollsBackOnceAndNotAgainAfterARestart) {
   {
     auto d = NewDaemon();
     ASSERT_TRUE(d->Start());
-    ASSERT_TRUE(testutil::RunUntil(io_, [&] { return Count(Slurp(path("state/journal.jsonl")),
-                                                           "\"outcome\"") == 1; }));
+    ASSERT_TRUE(testutil::RunUntil(
+        io_, [&] { return Count(Slurp(path("state/journal.jsonl")), "\"outcome\"") == 1; }));
     // Keep evaluating while the check still fails: one firing episode, one rollback.
     ASSERT_TRUE(testutil::RunUntil(
         io_, [&] { return Status(*d)["services"][0]["last_rollback"].is_string(); }));
-    testutil::RunUntil(io_, [] { return false; }, 400ms);
+    testutil::RunUntil(
+        io_, [] { return false; }, 400ms);
     bool stopped = false;
     d->Shutdown([&] { stopped = true; });
     ASSERT_TRUE(testutil::RunUntil(io_, [&] { return stopped; }));
@@ -220,7 +222,8 @@ TEST_F(DaemonTest, RollsBackOnceAndNotAgainAfterARestart) {
   auto d = NewDaemon();
   ASSERT_TRUE(d->Start());
   ASSERT_TRUE(Ready(*d));
-  testutil::RunUntil(io_, [] { return false; }, 400ms);
+  testutil::RunUntil(
+      io_, [] { return false; }, 400ms);
   json st = Status(*d);
   EXPECT_EQ(st["services"][0]["triggers"][0]["state"], "firing") << st.dump();
   EXPECT_EQ(Count(HookLog(), "\n"), 1u);
@@ -240,7 +243,8 @@ TEST_F(DaemonTest, AnInterruptedHookIsReportedAndNeverRerun) {
   auto d = NewDaemon();
   ASSERT_TRUE(d->Start());
   ASSERT_TRUE(Ready(*d));
-  testutil::RunUntil(io_, [] { return false; }, 300ms);
+  testutil::RunUntil(
+      io_, [] { return false; }, 300ms);
   EXPECT_EQ(HookLog(), "started\n") << "the interrupted hook must not run again";
   const std::string journal = Slurp(path("state/journal.jsonl"));
   EXPECT_EQ(Count(journal, "\"outcome\""), 1u) << journal;
@@ -255,8 +259,7 @@ TEST_F(DaemonTest, AnInterruptedHookIsReportedAndNeverRerun) {
 TEST_F(DaemonTest, AnHttpHookPostsTheSignedEventAndItsStatusIsTheOutcome) {
   Write(path("hook.secret"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
   Write(path("rules/web.toml"),
-        "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" +
-            server_.Url("/status/503") +
+        "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" + server_.Url("/status/503") +
             "\"\nfor = \"100ms\"\n\n[rollback]\nhttp = { url = \"" + server_.Url("/echo") +
             "\", secret_file = \"../hook.secret\", headers = { X-Team = \"web\" } }\n");
   auto d = NewDaemon();
@@ -265,9 +268,8 @@ TEST_F(DaemonTest, AnHttpHookPostsTheSignedEventAndItsStatusIsTheOutcome) {
       io_, [&] { return Count(Slurp(path("state/decisions.jsonl")), "rollback.succeeded") == 1; }));
   const std::string decisions = Slurp(path("state/decisions.jsonl"));
   const size_t at = decisions.find("\"rollback.succeeded\"");
-  const json succeeded = json::parse(decisions.substr(decisions.rfind('\n', at) + 1,
-                                                      decisions.find('\n', at) -
-                                                          decisions.rfind('\n', at) - 1));
+  const json succeeded = json::parse(decisions.substr(
+      decisions.rfind('\n', at) + 1, decisions.find('\n', at) - decisions.rfind('\n', at) - 1));
   EXPECT_EQ(succeeded["rollback"]["exit_status"], 200);
   // The echo of what the hook received: a signed POST of the rollback.started payload.
   const std::string echoed = succeeded["rollback"]["output"];
@@ -295,9 +297,8 @@ TEST_F(DaemonTest, AnInvalidConfigurationDoesNotStart) {
 TEST_F(DaemonTest, ReloadRejectsABrokenFileAndKeepsUnchangedTriggerState) {
   auto d = NewDaemon();
   ASSERT_TRUE(d->Start());
-  ASSERT_TRUE(testutil::RunUntil(io_, [&] {
-    return Status(*d)["services"][0]["triggers"][0]["state"] == "firing";
-  }));
+  ASSERT_TRUE(testutil::RunUntil(
+      io_, [&] { return Status(*d)["services"][0]["triggers"][0]["state"] == "firing"; }));
   const json firing = Status(*d)["services"][0]["triggers"][0]["series"][0]["firing_since"];
 
   Write(path("rules/web.toml"), "service = \"web\"\n[[health]]\nname = \"ready\"\nfro = 1\n");
@@ -315,7 +316,8 @@ TEST_F(DaemonTest, ReloadRejectsABrokenFileAndKeepsUnchangedTriggerState) {
   json st = Status(*d);
   EXPECT_EQ(st["services"][0]["triggers"][0]["state"], "firing");
   EXPECT_EQ(st["services"][0]["triggers"][0]["series"][0]["firing_since"], firing);
-  testutil::RunUntil(io_, [] { return false; }, 300ms);
+  testutil::RunUntil(
+      io_, [] { return false; }, 300ms);
   EXPECT_EQ(Count(HookLog(), "\n"), 1u);
 }
 
@@ -344,16 +346,14 @@ TEST_F(DaemonTest, AReloadThatRemovesAServiceWithARollbackInFlightIsRejected) {
 
 TEST_F(DaemonTest, ShutdownWaitsForARunningHook) {
   Write(path("rules/web.toml"),
-        "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" +
-            server_.Url("/status/503") +
+        "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" + server_.Url("/status/503") +
             "\"\nfor = \"100ms\"\n\n[rollback]\nexec = [\"/bin/sh\", \"-c\", \"sleep 0.3; echo "
             "done >> " +
             path("hook.log") + "\"]\ntimeout = \"5s\"\n");
   auto d = NewDaemon();
   ASSERT_TRUE(d->Start());
-  ASSERT_TRUE(testutil::RunUntil(io_, [&] {
-    return Count(Slurp(path("state/journal.jsonl")), "\"intent\"") == 1;
-  }));
+  ASSERT_TRUE(testutil::RunUntil(
+      io_, [&] { return Count(Slurp(path("state/journal.jsonl")), "\"intent\"") == 1; }));
   bool stopped = false;
   d->Shutdown([&] { stopped = true; });
   ASSERT_TRUE(testutil::RunUntil(io_, [&] { return stopped; }));

@@ -31,8 +31,9 @@ TEST(MetricsTest, TriggerGaugesFollowTheStatusAndForgetRemovedTriggers) {
   s.series = {a, a};
   m.UpdateStatus({s});
   std::string text = m.Serialize();
-  EXPECT_NE(text.find("rollbackd_trigger_series{service=\"web\",state=\"firing\",trigger=\"errors\"} 2"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("rollbackd_trigger_series{service=\"web\",state=\"firing\",trigger=\"errors\"} 2"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("rollbackd_build_info{version=\"1.2.3\"} 1"), std::string::npos);
   s.series.clear();

@@ -54,7 +54,9 @@ std::vector<char> Due(Schedule& s, const Engine& e, Clock::time_point t) {
   return due;
 }
 
-int Count(const std::vector<char>& due) { return static_cast<int>(std::count(due.begin(), due.end(), 1)); }
+int Count(const std::vector<char>& due) {
+  return static_cast<int>(std::count(due.begin(), due.end(), 1));
+}
 
 TEST(ScheduleTest, EveryUnitReadsAtOnceFirstThenOnItsOwnPeriod) {
   auto config = TwoServices();
