@@ -3,8 +3,12 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -67,6 +71,18 @@ class JsonFormatter : public spdlog::formatter {
   }
 };
 
+// True when stderr is connected to the journal (systemd sets JOURNAL_STREAM to its device and
+// inode): the journal stamps every line itself, so ours would be a duplicate.
+bool StderrIsJournal() {
+  const char* env = std::getenv("JOURNAL_STREAM");
+  struct stat st {};
+  if (env == nullptr || ::fstat(STDERR_FILENO, &st) != 0) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(env, "%llu:%llu", &dev, &ino) != 2) return false;
+  return dev == static_cast<unsigned long long>(st.st_dev) &&
+         ino == static_cast<unsigned long long>(st.st_ino);
+}
+
 }  // namespace
 
 std::optional<LogFormat> ParseLogFormat(std::string_view s) {
@@ -83,7 +99,8 @@ void SetUpLogging(LogFormat format, std::string_view level) {
     sink->set_formatter(std::make_unique<JsonFormatter>());
   } else {
     sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(
-        "%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc));
+        StderrIsJournal() ? "%l %v" : "%Y-%m-%dT%H:%M:%S.%eZ %l %v",
+        spdlog::pattern_time_type::utc));
   }
   auto logger = std::make_shared<spdlog::logger>("rollbackd", sink);
   logger->set_level(ParseLevel(level).value_or(spdlog::level::info));

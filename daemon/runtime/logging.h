@@ -15,7 +15,8 @@ std::optional<LogFormat> ParseLogFormat(std::string_view s);
 // "trace", "debug", "info", "warning" (or "warn"), "error"; true when `s` names a level.
 bool IsLogLevel(std::string_view s);
 
-// Replaces spdlog's default logger. Text: "2026-11-21T19:04:19.123Z info message"; JSON:
+// Replaces spdlog's default logger. Text: "2026-11-21T19:04:19.123Z info message" (without the
+// time when stderr is the systemd journal, which stamps lines itself); JSON:
 // {"time":"...","level":"info","msg":"..."}, one object per line, flushed at every line.
 void SetUpLogging(LogFormat format, std::string_view level);
 

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -142,6 +143,23 @@ TEST(SystemdNotify, WithoutNotifySocketNothingChanges) {
       WaitFor([&] { return daemon.log().find("first evaluation done") != std::string::npos; }, 10s))
       << daemon.log();
   EXPECT_EQ(daemon.Stop(), 0) << daemon.log();
+}
+
+TEST(SystemdNotify, LogLinesToTheJournalCarryNoTimestampOfTheirOwn) {
+  TempDir dir;
+  const std::string log = dir.path() + "/rollbackd.log";
+  WriteFile(log, "");
+  struct stat st {};
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  ::setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(),
+           1);
+  Process daemon({ROLLBACKD_BINARY, "run", "--config", WriteConfig(dir)}, log);
+  ::unsetenv("JOURNAL_STREAM");
+  ASSERT_TRUE(
+      WaitFor([&] { return daemon.log().find("first evaluation done") != std::string::npos; }, 10s))
+      << daemon.log();
+  EXPECT_EQ(daemon.log().rfind("info rollbackd ", 0), 0u) << daemon.log();
+  EXPECT_EQ(daemon.Stop(), 0);
 }
 
 }  // namespace
