@@ -23,21 +23,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr size_t kLoggedBodyBytes = 200;
 
-bool ReadFile(const std::string& path, std::string* content, std::string* error) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    *error = std::strerror(errno);
-    return false;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) content->append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  if (failed) *error = std::strerror(errno);
-  std::fclose(f);
-  return !failed;
-}
-
 // A receiver's response body is not ours: cut it short and keep it on one log line.
 std::string Snippet(std::string_view body) {
   std::string out(body.substr(0, kLoggedBodyBytes));
@@ -298,14 +283,9 @@ bool Notifier::Configure(const Config& config, std::vector<std::string>* errors)
     ch->config = c;
     if (c.type == ChannelType::kWebhook && !c.secret_file.empty()) {
       const std::string where = "channel." + c.name + ".secret_file: " + c.secret_file + ": ";
-      std::string content;
       std::string error;
-      if (!ReadFile(c.secret_file, &content, &error)) {
-        errors->push_back(where + "cannot read: " + error);
-      } else {
-        ch->key = WebhookKeyFromSecret(content, &error);
-        if (!ch->key) errors->push_back(where + error);
-      }
+      ch->key = ReadWebhookKeyFile(c.secret_file, &error);
+      if (!ch->key) errors->push_back(where + error);
     }
     channels.emplace(c.name, std::move(ch));
   }

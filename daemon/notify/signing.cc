@@ -3,6 +3,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 namespace rollbackd {
 
 std::string Base64Encode(std::string_view bytes) {
@@ -66,6 +70,26 @@ std::string SignWebhook(std::string_view key, std::string_view id, int64_t times
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &mac_len);
   return "v1," + Base64Encode(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
+}
+
+std::optional<std::string> ReadWebhookKeyFile(const std::string& path, std::string* error) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    *error = std::string("cannot read: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string content;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) content.append(buf, n);
+  const bool failed = std::ferror(f) != 0;
+  const int err = errno;
+  std::fclose(f);
+  if (failed) {
+    *error = std::string("cannot read: ") + std::strerror(err);
+    return std::nullopt;
+  }
+  return WebhookKeyFromSecret(content, error);
 }
 
 }  // namespace rollbackd

@@ -17,6 +17,11 @@ namespace rollbackd {
 // never appears in `error`.
 std::optional<std::string> WebhookKeyFromSecret(std::string_view content, std::string* error);
 
+// The HMAC key in the secret file at `path` (WebhookKeyFromSecret of its content), for webhook
+// channels and signed http hooks alike. nullopt and `error` ("cannot read: ...", or why the content
+// is not a key) on failure; the content never appears in `error`.
+std::optional<std::string> ReadWebhookKeyFile(const std::string& path, std::string* error);
+
 // "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
 std::string SignWebhook(std::string_view key, std::string_view id, int64_t timestamp_seconds,
                         std::string_view body);

@@ -11,9 +11,10 @@
 namespace rollbackd {
 
 std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error) {
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    *error = "cannot read " + path + ": " + std::strerror(errno);
+    *error = "cannot read " + path + ": " + (errno != 0 ? std::strerror(errno) : "unknown error");
     return std::nullopt;
   }
   std::ostringstream ss;
@@ -60,13 +61,11 @@ std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::
   }
   for (const Service& s : config.services) {
     if (!s.rollback || !s.rollback->http || s.rollback->http->secret_file.empty()) continue;
-    std::string content;
-    read(s.rollback->http->secret_file, s.file + ": rollback.http.secret_file", &content);
-    if (content.empty()) continue;
-    if (auto key = WebhookKeyFromSecret(content, &err)) {
+    const std::string& path = s.rollback->http->secret_file;
+    if (auto key = ReadWebhookKeyFile(path, &err)) {
       out.hook_keys[s.name] = std::move(key);
     } else {
-      errors->push_back(s.file + ": rollback.http.secret_file: " + err);
+      errors->push_back(s.file + ": rollback.http.secret_file: " + path + ": " + err);
     }
   }
   if (!config.daemon.api_token_file.empty()) {
