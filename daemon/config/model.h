@@ -128,8 +128,21 @@ struct Channel {
   std::string url;                   // webhook, slack, alertmanager
   std::vector<std::string> command;  // exec: argv, the event JSON on stdin
   std::string secret_file;           // webhook: HMAC key
-  Duration timeout{std::chrono::seconds(5)};
+  Duration timeout{std::chrono::seconds(5)};  // one attempt: an HTTP request, an exec run
   std::optional<Severity> min_severity;
+  // Delivery: a notification is retried (exponential backoff with jitter) until the receiver
+  // takes it, until max_retries retries were made (absent: no limit), or until it is older than
+  // max_age (absent: [outbox].max_age).
+  std::optional<int> max_retries;
+  std::optional<Duration> max_age;
+  // Templates (daemon/config/template.h); empty: the channel's built-in text.
+  // slack: title = the message's header and notification text, text = the body section;
+  // alertmanager: title = the `summary` annotation, text = the `description` annotation.
+  std::string title;
+  std::string text;
+  // alertmanager: how often alerts still firing are sent again (Alertmanager resolves an alert
+  // that is not re-sent before its endsAt, which is 4 x resend after the send).
+  Duration resend{std::chrono::minutes(1)};
   SourceLocation where;
 };
 
@@ -142,7 +155,11 @@ struct RouteMatcher {
 struct Route {
   std::vector<RouteMatcher> matchers;  // all must hold; none: every event
   std::vector<std::string> channels;
-  std::optional<Duration> repeat;
+  std::optional<Duration> repeat;  // re-notify a still-firing trigger this often
+  // Events of one service that reach this route within group_wait of the first go out together,
+  // on channels that can carry several (slack, alertmanager). 0: at once.
+  Duration group_wait{0};
+  bool send_resolved = true;  // trigger.resolved (and source.up) events go to this route's channels
   bool continue_matching = false;
   SourceLocation where;
 };
@@ -154,11 +171,23 @@ struct DaemonSettings {
   Duration interval{std::chrono::seconds(15)};
   bool dry_run = false;
   std::string api_token_file;
+  // Where people reach this daemon's API (as Prometheus' --web.external-url): links in Slack
+  // messages and Alertmanager's generatorURL. Empty: no links.
+  std::string external_url;
+};
+
+// [outbox]: the durable queue of notifications in state_dir. When it is full the oldest
+// notification is dropped (logged and counted) to make room.
+struct OutboxSettings {
+  size_t max_entries = 10000;
+  uint64_t max_bytes = 64ull << 20;
+  Duration max_age{std::chrono::hours(12)};  // default for every channel's max_age
 };
 
 struct Config {
   std::string file;  // the rollbackd.toml it came from; empty when built from rule files alone
   DaemonSettings daemon;
+  OutboxSettings outbox;
   std::vector<PrometheusSource> sources;
   std::vector<Channel> channels;
   std::vector<Route> routes;
