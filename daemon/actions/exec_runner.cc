@@ -10,6 +10,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -38,13 +39,15 @@ int PidfdOpen(pid_t pid) {
 }  // namespace
 
 struct ExecRunner::Job : std::enable_shared_from_this<Job> {
-  explicit Job(asio::io_context& io) : pipe(io), exit_watch(io), timer(io), drain(io) {}
+  explicit Job(asio::io_context& io)
+      : pipe(io), input_pipe(io), exit_watch(io), timer(io), drain(io) {}
 
   ExecRunner* owner = nullptr;
   ExecRequest request;
   std::function<void(ExecResult)> done;
   pid_t pid = -1;
   asio::posix::stream_descriptor pipe;
+  asio::posix::stream_descriptor input_pipe;  // the child's stdin, when request.input is set
   asio::posix::stream_descriptor exit_watch;  // a pidfd
   asio::steady_timer timer;                   // timeout, then the kill grace
   asio::steady_timer drain;                   // after exit; also the waitpid poll fallback
@@ -62,6 +65,15 @@ struct ExecRunner::Job : std::enable_shared_from_this<Job> {
                          [self = shared_from_this()](boost::system::error_code ec, size_t n) {
                            self->OnRead(ec, n);
                          });
+  }
+
+  void WriteInput() {
+    asio::async_write(input_pipe, asio::buffer(*request.input),
+                      [self = shared_from_this()](boost::system::error_code, size_t) {
+                        // EPIPE when the child did not read it all: its exit status tells.
+                        boost::system::error_code ignored;
+                        self->input_pipe.close(ignored);
+                      });
   }
 
   void OnRead(boost::system::error_code ec, size_t n) {
@@ -152,6 +164,7 @@ struct ExecRunner::Job : std::enable_shared_from_this<Job> {
     drain.cancel();
     boost::system::error_code ignored;
     pipe.close(ignored);
+    input_pipe.close(ignored);
     exit_watch.close(ignored);
 
     ExecResult r;
@@ -190,6 +203,7 @@ ExecRunner::~ExecRunner() {
     job->timer.cancel();
     job->drain.cancel();
     job->pipe.close(ignored);
+    job->input_pipe.close(ignored);
     job->exit_watch.close(ignored);
   }
 }
@@ -210,9 +224,21 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
 
+  int in_fds[2] = {-1, -1};
+  if (request.input && ::pipe2(in_fds, O_CLOEXEC) != 0) {
+    const std::string error = std::string("pipe: ") + std::strerror(errno);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return fail(error);
+  }
+
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (request.input) {
+    posix_spawn_file_actions_adddup2(&actions, in_fds[0], 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
   posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
   // Nothing else of the daemon's leaks into a hook: not the API's listening socket (a detached
@@ -253,8 +279,10 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   ::close(fds[1]);
+  if (in_fds[0] >= 0) ::close(in_fds[0]);
   if (rc != 0) {
     ::close(fds[0]);
+    if (in_fds[1] >= 0) ::close(in_fds[1]);
     return fail("cannot run " + request.argv[0] + ": " + std::strerror(rc));
   }
   job->owner = this;
@@ -263,6 +291,10 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   job->done = std::move(done);
   job->pipe.assign(fds[0]);
   jobs_.push_back(job);
+  if (in_fds[1] >= 0) {
+    job->input_pipe.assign(in_fds[1]);
+    job->WriteInput();
+  }
   job->ReadMore();
   job->WatchExit();
   job->StartTimeout();

@@ -1,6 +1,6 @@
 // Runs a command without a shell, watched by the event loop: rollback hooks and exec channels.
 //
-// The child gets its own process group, stdin from /dev/null, stdout and stderr into one pipe of
+// The child gets its own process group, stdin from /dev/null (or a pipe carrying `input`), stdout and stderr into one pipe of
 // which the last `output_tail` bytes are kept, and exactly the environment it is given (plus PATH).
 // On timeout the whole group gets SIGTERM, then SIGKILL after `kill_grace`. When the command exits
 // on its own, what it left behind in its group gets SIGTERM too: a hook does not leave strays.
@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,9 @@ struct ExecRequest {
   Duration timeout{std::chrono::minutes(2)};
   Duration kill_grace{std::chrono::seconds(5)};  // SIGTERM -> SIGKILL
   size_t output_tail = 4096;
+  // When set, the child reads this on stdin (then end of file); a child that exits without
+  // reading it all is not an error of ours.
+  std::optional<std::string> input;
 };
 
 struct ExecResult {

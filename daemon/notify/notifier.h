@@ -1,14 +1,22 @@
-// Delivering events to channels: routes pick the channels ([[route]]), each channel's
-// `min_severity` filters, and each channel type delivers in its own way:
-//   webhook  POST of the event JSON (docs/events.md), signed as Standard Webhooks say, retried with
-//            exponential backoff and jitter on transport errors, 5xx, 408 and 429; any other
-//            non-2xx status is a permanent rejection
-//   log      one info line with the event JSON
-//   slack, alertmanager, exec: not implemented in this version; counted as "unsupported" and
-//            warned about once per channel and configuration
-// Retries live in memory only: a restart loses what was not delivered yet (a durable outbox comes
-// later). Logs name channels, events and errors, never a secret, a key or a channel's URL (a Slack
-// URL is a credential); a transport error may name the host.
+// Delivering events to channels. The Dispatcher decides what goes where (routes, min_severity,
+// repeat, resolutions, group_wait, Alertmanager's alerts); the Notifier keeps each notification
+// in the outbox (state_dir/outbox.jsonl, fsync'd before the first attempt) and delivers it:
+//   webhook       POST of the event JSON (docs/events.md), signed as Standard Webhooks say
+//   slack         an incoming-webhook message (text and blocks), one per group of events
+//   alertmanager  POST /api/v2/alerts with the alerts of a group; firing alerts are re-sent every
+//                 `resend` while they fire, with endsAt 4 x resend ahead, as Prometheus does
+//   exec          the command (argv, no shell) with the event JSON on stdin; exit 0 = delivered
+//   log           one info line with the event JSON, at once (no outbox)
+// Per channel, notifications leave in the order they were queued, one request at a time; a
+// failure is retried with exponential backoff and jitter (transport errors, 5xx, 408, 429, a
+// non-zero exit or a timeout of an exec command) until the channel's max_retries or max_age;
+// any other HTTP status is a permanent rejection. A notification leaves the outbox when it was
+// delivered, rejected or expired; after a restart what is left is sent again, with its original
+// id (webhook-id), so that receivers can deduplicate. When the outbox is full ([outbox]) the
+// oldest notification is dropped to make room. Each of these endings is logged with the channel,
+// the event and the reason, and reported to the observer.
+// Logs name channels, events and errors, never a secret, a key or a channel's URL (a Slack URL is
+// a credential); a transport error may name the host.
 //
 // Threading: every call and every callback (observer, Drain's `done`) on the io_context's thread.
 #ifndef ROLLBACKD_NOTIFY_NOTIFIER_H_
@@ -17,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,53 +44,57 @@ struct NotifierOptions {
   // random so that receivers coming back up are not hit by every sender at once.
   Duration initial_backoff{std::chrono::seconds(1)};
   Duration max_backoff{std::chrono::seconds(60)};
-  // A delivery is given up after max_attempts attempts, or when its next attempt would start more
-  // than max_age after the event was sent.
-  int max_attempts = 10;
-  Duration max_age{std::chrono::minutes(10)};
-  // The wall clock for webhook-timestamp; tests inject one to see it change between attempts.
+  // The wall clock: webhook-timestamp, event age, repeats, Alertmanager's endsAt. Tests inject one.
   std::function<Time()> clock = [] {
     return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
   };
+  // Several notifications of one group in one request: at most this many (slack, alertmanager).
+  size_t max_batch = 20;
 };
 
-// For metrics: called when the delivery of an event to a channel ends, with "delivered",
-// "dropped" (rejected, given up, or lost at shutdown) or "unsupported" (channel type not
-// implemented), and after each failed attempt that will be tried again, with "retrying". Log and
-// unsupported channels report from inside Send.
+// For metrics, when a notification to a channel ends: "delivered", "rejected" (a permanent HTTP
+// status), "expired" (max_retries or max_age), "dropped" (outbox full, channel removed by a
+// reload); and after each failed attempt that will be tried again: "retrying".
 using DeliveryObserver = std::function<void(std::string_view channel, std::string_view result)>;
 
 class Notifier {
  public:
   // `io` and `http` must outlive the Notifier. Until Configure succeeds no route matches.
   Notifier(boost::asio::io_context& io, HttpClient& http, NotifierOptions options = {});
-  // Abandons deliveries still pending, logging each as lost (the observer is not called). Call
-  // Drain first to give them a chance.
+  // Stops; what is still in the outbox stays there for the next start (without an outbox, each
+  // pending notification is logged as lost).
   ~Notifier();
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
+  // Keeps notifications in `state_dir` (outbox.jsonl, notify.json); without it they live in
+  // memory only. Call once, before Configure. What the outbox holds is sent once Configure has
+  // named its channels; notifications for channels the configuration lacks are dropped then.
+  bool Open(const std::string& state_dir, std::string* error);
+
   // Loads the channels and routes of `config`, reading every webhook channel's secret_file. On
   // failure (a secret file unreadable or invalid, a route naming an unknown channel) returns false
   // with one message per problem in `errors`, naming the channel and file but never the secret,
-  // and the previous configuration stays in use. Deliveries already started keep the settings (url,
-  // key, timeout) they started with.
+  // and the previous configuration stays in use. What fires is carried over; notifications already
+  // queued go out with the channel's new settings.
   bool Configure(const Config& config, std::vector<std::string>* errors);
 
-  // Routes `event` and starts delivering it to each channel; never blocks. An event no route
-  // matches is not sent. Webhook retries reuse the event's id as webhook-id, so receivers can
-  // deduplicate.
-  void Send(const Event& event);
+  // Routes `events` (in order) and queues their notifications: written to the outbox with one
+  // fsync, then sent; never blocks on the network.
+  void Send(const std::vector<Event>& events);
+  void Send(const Event& event) { Send(std::vector<Event>{event}); }
 
-  // Webhook deliveries not finished yet (in flight or waiting for a retry).
+  // Notifications queued and not finished yet, over all channels / per channel.
   size_t pending() const;
+  std::map<std::string, size_t> PendingByChannel() const;
+  // The outbox file's live bytes (0 without an outbox).
+  uint64_t outbox_bytes() const;
 
   void SetObserver(DeliveryObserver observer);
 
-  // For shutdown: calls `done` once nothing is pending, or once `limit` has passed; then every
-  // delivery still pending is abandoned, logged as lost with its channel and event id, and reported
-  // "dropped". Until then retries go on as usual. `done` is never called from inside Drain, nor
-  // after the Notifier is destroyed. One drain at a time.
+  // For shutdown: calls `done` once nothing is pending, or once `limit` has passed; then no new
+  // attempt starts and what is left stays in the outbox (logged with its count). `done` is never
+  // called from inside Drain, nor after the Notifier is destroyed. One drain at a time.
   void Drain(Duration limit, std::function<void()> done);
 
  private:

@@ -29,18 +29,27 @@ Router::Router(const std::vector<Route>& routes) {
   }
 }
 
-std::vector<std::string> Router::ChannelsFor(const Event& event) const {
-  std::vector<std::string> out;
-  for (const Compiled& r : routes_) {
+std::vector<size_t> Router::RoutesFor(const Event& event) const {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    const Compiled& r = routes_[i];
     const bool match = std::all_of(r.matchers.begin(), r.matchers.end(), [&](const Matcher& m) {
       const std::string value = LabelOf(event, m.label);
       return m.regex ? std::regex_match(value, m.re) : value == m.value;
     });
     if (!match) continue;
-    for (const std::string& ch : r.channels) {
+    out.push_back(i);
+    if (!r.continue_matching) break;
+  }
+  return out;
+}
+
+std::vector<std::string> Router::ChannelsFor(const Event& event) const {
+  std::vector<std::string> out;
+  for (size_t i : RoutesFor(event)) {
+    for (const std::string& ch : routes_[i].channels) {
       if (std::find(out.begin(), out.end(), ch) == out.end()) out.push_back(ch);
     }
-    if (!r.continue_matching) break;
   }
   return out;
 }

@@ -22,6 +22,8 @@ class Router {
 
   // The channels `event` goes to, in route order, each once; empty when no route matches.
   std::vector<std::string> ChannelsFor(const Event& event) const;
+  // The indexes (into the configured routes) of the routes that take `event`, in order.
+  std::vector<size_t> RoutesFor(const Event& event) const;
 
  private:
   struct Matcher {

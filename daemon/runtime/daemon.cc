@@ -352,6 +352,11 @@ struct Daemon::Impl {
       spdlog::error("{}", err);
       return false;
     }
+    // Notifications not delivered before the last stop go out again once channels are known.
+    if (!notifier.Open(state_dir, &err)) {
+      spdlog::error("{}", err);
+      return false;
+    }
     return true;
   }
 
@@ -519,6 +524,7 @@ struct Daemon::Impl {
     metrics.RoundDone(Seconds(SteadyClock::now() - round_start));
     const std::vector<ServiceStatus> status = engine->Status();
     metrics.UpdateStatus(status);
+    UpdateOutboxMetrics();
     if (!ready) {
       ready = true;
       service_manager.Ready(StatusLine(status));
@@ -565,12 +571,18 @@ struct Daemon::Impl {
     }
     std::string save_error;
     const bool saved = SaveState(&save_error);
+    // Into the outbox (one fsync for the round's notifications), then out.
+    notifier.Send(events);
+    UpdateOutboxMetrics();
     for (const Event& e : events) {
-      notifier.Send(e);
       if (e.kind == EventKind::kRollbackStarted) {
         StartHook(e, saved ? "" : "state not saved (" + save_error + ")");
       }
     }
+  }
+
+  void UpdateOutboxMetrics() {
+    metrics.Outbox(notifier.PendingByChannel(), notifier.outbox_bytes());
   }
 
   void LogEvent(const Event& e) {

@@ -58,8 +58,17 @@ Metrics::Metrics(std::string_view version)
                      .Register(*registry_)),
       notifications_(BuildCounter()
                          .Name("rollbackd_notifications_total")
-                         .Help("Notification deliveries, by channel and result.")
+                         .Help("Notifications that ended, by channel and result (delivered, "
+                               "rejected, expired, dropped), and failed attempts (retrying).")
                          .Register(*registry_)),
+      outbox_pending_(BuildGauge()
+                          .Name("rollbackd_outbox_notifications")
+                          .Help("Notifications waiting in the outbox for delivery, by channel.")
+                          .Register(*registry_)),
+      outbox_bytes_(BuildGauge()
+                        .Name("rollbackd_outbox_bytes")
+                        .Help("Bytes of the notifications waiting in the outbox.")
+                        .Register(*registry_)),
       reloads_(BuildCounter()
                    .Name("rollbackd_config_reloads_total")
                    .Help("Configuration loads, by result (success, failure).")
@@ -148,6 +157,23 @@ void Metrics::EventEmitted(const Event& event) {
 void Metrics::Notification(std::string_view channel, std::string_view result) {
   notifications_.Add({{"channel", std::string(channel)}, {"result", std::string(result)}})
       .Increment();
+}
+
+void Metrics::Outbox(const std::map<std::string, size_t>& pending, uint64_t bytes) {
+  for (auto it = outbox_gauges_.begin(); it != outbox_gauges_.end();) {
+    if (pending.count(it->first) == 0) {
+      outbox_pending_.Remove(it->second);
+      it = outbox_gauges_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [channel, n] : pending) {
+    auto& gauge = outbox_gauges_[channel];
+    if (gauge == nullptr) gauge = &outbox_pending_.Add({{"channel", channel}});
+    gauge->Set(static_cast<double>(n));
+  }
+  outbox_bytes_.Add({}).Set(static_cast<double>(bytes));
 }
 
 void Metrics::Reload(bool success, double unix_seconds) {

@@ -10,6 +10,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,8 @@ class Metrics {
   void Probe(std::string_view service, std::string_view check, double seconds, bool passed);
   void EventEmitted(const Event& event);
   void Notification(std::string_view channel, std::string_view result);
+  // Notifications waiting in the outbox, per channel, and the outbox's live bytes.
+  void Outbox(const std::map<std::string, size_t>& pending, uint64_t bytes);
   void Reload(bool success, double unix_seconds);
   // Replaces the per-series gauges with the engine's current view (after each round).
   void UpdateStatus(const std::vector<ServiceStatus>& status);
@@ -50,6 +53,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& events_;
   prometheus::Family<prometheus::Counter>& rollbacks_;
   prometheus::Family<prometheus::Counter>& notifications_;
+  prometheus::Family<prometheus::Gauge>& outbox_pending_;
+  prometheus::Family<prometheus::Gauge>& outbox_bytes_;
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Family<prometheus::Gauge>& reload_ok_;
   prometheus::Family<prometheus::Gauge>& reload_time_;
@@ -57,6 +62,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& paused_;
   prometheus::Family<prometheus::Gauge>& hooks_running_;
   std::vector<prometheus::Gauge*> status_gauges_;
+  std::map<std::string, prometheus::Gauge*> outbox_gauges_;
 };
 
 }  // namespace rollbackd

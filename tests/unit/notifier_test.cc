@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "daemon/config/loader.h"
 #include "tests/unit/loop_util.h"
 
@@ -43,6 +45,7 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 
 struct Received {
+  std::string target;                          // "/hook", "/api/v2/alerts"
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
 };
@@ -105,6 +108,7 @@ class Receiver {
         got.headers[name] = std::string(f.value());
       }
       got.body = req.body();
+      got.target = std::string(req.target());
       int status;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -220,13 +224,12 @@ class NotifierTest : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  // Retries after about 5 ms, 10 ms, 20 ms; three attempts. The clock ticks a second each time it
-  // is read, so each attempt has its own webhook-timestamp.
+  // Retries after about 5 ms, 10 ms, 20 ms. The clock ticks a second each time it is read, so
+  // each attempt has its own webhook-timestamp.
   NotifierOptions Fast() {
     NotifierOptions o;
     o.initial_backoff = 5ms;
     o.max_backoff = 20ms;
-    o.max_attempts = 3;
     o.clock = [this] { return now_ += 1s; };
     return o;
   }
@@ -293,7 +296,10 @@ TEST_F(NotifierTest, WebhookIsSignedAsStandardWebhooksSay) {
   EXPECT_EQ(r.headers.at("content-type"), "application/json");
   EXPECT_EQ(r.headers.at("user-agent"), "rollbackd");
   EXPECT_EQ(r.headers.at("webhook-id"), e.id);
-  EXPECT_EQ(r.headers.at("webhook-timestamp"), "1700000001");  // whole seconds of the clock
+  // Whole seconds of the (injected) clock at the attempt.
+  const int64_t ts = std::stoll(r.headers.at("webhook-timestamp"));
+  EXPECT_GT(ts, 1700000000);
+  EXPECT_LE(ts, std::chrono::floor<std::chrono::seconds>(now_).time_since_epoch().count());
   EXPECT_EQ(r.headers.at("webhook-signature"), ExpectedSignature("s3cret-key", r));
 }
 
@@ -337,7 +343,11 @@ TEST_F(NotifierTest, RetriesAfter503WithTheSameIdAndAFreshTimestamp) {
   ASSERT_EQ(got.size(), 3u);
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(got[i].headers.at("webhook-id"), e.id) << i;
-    EXPECT_EQ(got[i].headers.at("webhook-timestamp"), std::to_string(1700000001 + i)) << i;
+    if (i > 0) {  // each attempt is stamped anew
+      EXPECT_GT(std::stoll(got[i].headers.at("webhook-timestamp")),
+                std::stoll(got[i - 1].headers.at("webhook-timestamp")))
+          << i;
+    }
     EXPECT_EQ(got[i].headers.at("webhook-signature"), ExpectedSignature("s3cret-key", got[i])) << i;
     EXPECT_EQ(got[i].body, got[0].body) << i;
   }
@@ -362,7 +372,7 @@ TEST_F(NotifierTest, OnlyTransientStatusesAreRetried) {
       EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:delivered"));
       EXPECT_EQ(receiver.requests().size(), 2u);
     } else {
-      EXPECT_THAT(outcomes_, ElementsAre("oncall:dropped"));
+      EXPECT_THAT(outcomes_, ElementsAre("oncall:rejected"));
       EXPECT_EQ(receiver.requests().size(), 1u);
     }
     EXPECT_EQ(n.pending(), 0u);  // no retry waiting either
@@ -379,38 +389,36 @@ TEST_F(NotifierTest, RejectionIsLoggedWithStatusAndTheStartOfTheBody) {
   n.Send(e);
   ASSERT_TRUE(RunUntilOutcomes(1));
   const std::string text = log.Text();
-  EXPECT_THAT(text, HasSubstr("notification to channel oncall rejected, not retried: "
-                              "trigger.firing of service checkout, event " +
-                              e.id + "; HTTP 400: status 400"));
+  EXPECT_THAT(text, HasSubstr("notification to channel oncall rejected after 1 attempt: "
+                              "trigger.firing of service checkout, notification " +
+                              e.id + "; not retried; last error: HTTP 400: status 400"));
   EXPECT_THAT(text, Not(HasSubstr("s3cret-key")));
   EXPECT_THAT(text, Not(HasSubstr(receiver.Url())));
 }
 
-TEST_F(NotifierTest, RefusedConnectionsAreRetriedUntilMaxAttemptsThenDropped) {
+TEST_F(NotifierTest, RefusedConnectionsAreRetriedUntilMaxRetriesThenExpire) {
   Notifier& n = Make();
-  Load(n, Webhook(RefusingUrl()));
+  Load(n, Webhook(RefusingUrl(), "max_retries = 2"));
   const Event e = Firing();
   LogCapture log;
   n.Send(e);
   ASSERT_TRUE(RunUntilOutcomes(3));
-  EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:retrying", "oncall:dropped"));
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:retrying", "oncall:expired"));
   EXPECT_EQ(n.pending(), 0u);
   const std::string text = log.Text();
-  EXPECT_THAT(text, HasSubstr("notification to channel oncall dropped after 3 attempts "
-                              "(max_attempts reached): trigger.firing of service checkout, event " +
-                              e.id + "; last error: "));
+  EXPECT_THAT(text, HasSubstr("notification to channel oncall expired after 3 attempts: "
+                              "trigger.firing of service checkout, notification " +
+                              e.id + "; max_retries 2 reached; last error: "));
   EXPECT_THAT(text, HasSubstr("Couldn't connect"));
 }
 
 TEST_F(NotifierTest, GivesUpWhenTheNextAttemptWouldBeTooLate) {
-  NotifierOptions o = Fast();
-  o.max_attempts = 100;
-  o.max_age = 1ms;  // shorter than any backoff
-  Notifier& n = Make(o);
-  Load(n, Webhook(RefusingUrl()));
+  Notifier& n = Make();
+  // The test clock moves a second per reading: old enough after the first attempt.
+  Load(n, Webhook(RefusingUrl(), "max_age = \"1500ms\""));
   n.Send(Firing());
   ASSERT_TRUE(RunUntilOutcomes(1));
-  EXPECT_THAT(outcomes_, ElementsAre("oncall:dropped"));
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:expired"));
   EXPECT_EQ(n.pending(), 0u);
 }
 
@@ -482,34 +490,6 @@ TEST_F(NotifierTest, LogChannelWritesTheEventJson) {
   EXPECT_THAT(outcomes_, ElementsAre("audit:delivered"));
 }
 
-TEST_F(NotifierTest, UnimplementedChannelTypesWarnOncePerConfiguration) {
-  Notifier& n = Make();
-  const std::string toml = R"(
-[channel.chat]
-type = "slack"
-url = "https://hooks.slack.example/services/T0/B0/secret-token"
-[[route]]
-channels = ["chat"]
-)";
-  Load(n, toml);
-  LogCapture log;
-  n.Send(Firing());
-  n.Send(Firing());
-  Load(n, toml);
-  n.Send(Firing());
-  EXPECT_THAT(outcomes_, ElementsAre("chat:unsupported", "chat:unsupported", "chat:unsupported"));
-  const std::string text = log.Text();
-  const std::string warning =
-      "channel chat: slack channels are not implemented in this version; its notifications are "
-      "not sent";
-  const size_t first = text.find(warning);
-  ASSERT_NE(first, std::string::npos) << text;
-  const size_t second = text.find(warning, first + 1);
-  ASSERT_NE(second, std::string::npos) << "once more after the reload: " << text;
-  EXPECT_EQ(text.find(warning, second + 1), std::string::npos) << text;
-  EXPECT_THAT(text, Not(HasSubstr("secret-token")));
-}
-
 TEST_F(NotifierTest, ConfigureFailureNamesTheFileAndKeepsTheOldConfiguration) {
   Notifier& n = Make();
   Load(n, "[channel.audit]\ntype = \"log\"\n[[route]]\nchannels = [\"audit\"]\n");
@@ -556,21 +536,34 @@ TEST_F(NotifierTest, ConfigureRejectsARouteToAnUnknownChannel) {
   EXPECT_THAT(errors, ElementsAre("route[0].channels: unknown channel nowhere"));
 }
 
-TEST_F(NotifierTest, ReloadDoesNotChangeDeliveriesAlreadyStarted) {
-  Receiver before({503, 200});
+TEST_F(NotifierTest, AfterAReloadQueuedNotificationsGoWithTheNewSettings) {
+  Receiver before({503});
   Receiver after({200});
   Notifier& n = Make();
   WriteSecret("old.secret", "old-key");
   WriteSecret("new.secret", "new-key");
   Load(n, Webhook(before.Url(), "secret_file = \"old.secret\""));
-  n.Send(Firing());
+  const Event e = Firing();
+  n.Send(e);
   Load(n, Webhook(after.Url(), "secret_file = \"new.secret\""));
   ASSERT_TRUE(RunUntilOutcomes(2));
   EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:delivered"));
-  const auto got = before.requests();
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[1].headers.at("webhook-signature"), ExpectedSignature("old-key", got[1]));
-  EXPECT_THAT(after.requests(), IsEmpty());
+  ASSERT_EQ(before.requests().size(), 1u);  // the attempt in flight at the reload
+  const auto got = after.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].headers.at("webhook-id"), e.id);
+  EXPECT_EQ(got[0].headers.at("webhook-signature"), ExpectedSignature("new-key", got[0]));
+}
+
+TEST_F(NotifierTest, AReloadThatRemovesAChannelDropsItsQueue) {
+  Notifier& n = Make();
+  Load(n, Webhook(RefusingUrl()));
+  n.Send(Firing());
+  ASSERT_TRUE(RunUntilOutcomes(1));  // retrying
+  EXPECT_EQ(n.pending(), 1u);
+  Load(n, "[channel.audit]\ntype = \"log\"\n[[route]]\nchannels = [\"audit\"]\n");
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:dropped"));
+  EXPECT_EQ(n.pending(), 0u);
 }
 
 TEST_F(NotifierTest, DrainWithNothingPendingCallsDoneSoon) {
@@ -606,11 +599,11 @@ TEST_F(NotifierTest, DrainAbandonsAStuckDeliveryAtTheLimit) {
   n.Drain(100ms, [&] { done = true; });
   ASSERT_TRUE(testutil::RunUntil(io_, [&] { return done; }));
   EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
-  EXPECT_EQ(n.pending(), 0u);
+  EXPECT_EQ(n.pending(), 0u);  // without an outbox: lost, and said so
   EXPECT_THAT(outcomes_, ElementsAre("oncall:dropped"));
-  EXPECT_THAT(log.Text(), HasSubstr("notification to channel oncall lost at shutdown after 1 "
-                                    "attempt: trigger.firing of service checkout, event " +
-                                    e.id + "; last error: no response yet"));
+  EXPECT_THAT(log.Text(), HasSubstr("notification to channel oncall lost at shutdown: "
+                                    "trigger.firing of service checkout, notification " +
+                                    e.id));
 }
 
 TEST_F(NotifierTest, DestroyingWithDeliveriesPendingIsClean) {
@@ -642,6 +635,185 @@ channels = ["stuck", "down"]
   io_.restart();
   io_.poll();
   EXPECT_THAT(outcomes_, ElementsAre("down:retrying"));
+}
+
+TEST_F(NotifierTest, OneChannelDeliversInTheOrderEventsHappened) {
+  Receiver receiver({503, 200});  // the first attempt fails: the others wait behind it
+  Notifier& n = Make();
+  Load(n, Webhook(receiver.Url()));
+  std::vector<Event> events;
+  for (int i = 0; i < 3; ++i) {
+    Event e = Firing();
+    e.time += std::chrono::seconds(i);
+    e.id = MakeEventId(e.kind, e.service, e.trigger, 0, e.time);
+    events.push_back(e);
+  }
+  n.Send(events[0]);
+  n.Send({events[1], events[2]});
+  ASSERT_TRUE(RunUntilOutcomes(4));
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:delivered", "oncall:delivered",
+                                     "oncall:delivered"));
+  std::vector<std::string> ids;
+  for (const Received& r : receiver.requests()) ids.push_back(r.headers.at("webhook-id"));
+  EXPECT_THAT(ids, ElementsAre(events[0].id, events[0].id, events[1].id, events[2].id));
+}
+
+TEST_F(NotifierTest, TheOutboxKeepsWhatWasNotDeliveredAcrossARestart) {
+  const std::string down = RefusingUrl();
+  std::vector<Event> events;
+  for (int i = 0; i < 3; ++i) {
+    Event e = Firing(Severity::kCritical, "svc" + std::to_string(i));
+    events.push_back(e);
+  }
+  {
+    Notifier& n = Make();
+    std::string error;
+    ASSERT_TRUE(n.Open(dir_, &error)) << error;
+    Load(n, Webhook(down));
+    n.Send(events);
+    ASSERT_TRUE(RunUntilOutcomes(1));  // the first attempt failed
+    EXPECT_EQ(n.pending(), 3u);
+    notifier_.reset();  // as a kill would: nothing is drained
+  }
+  EXPECT_TRUE(fs::exists(dir_ + "/outbox.jsonl"));
+  Receiver receiver({200});
+  outcomes_.clear();
+  Notifier& n = Make();
+  std::string error;
+  ASSERT_TRUE(n.Open(dir_, &error)) << error;
+  EXPECT_EQ(n.pending(), 0u);  // queued once the channels are known
+  Load(n, Webhook(receiver.Url()));
+  ASSERT_TRUE(RunUntilOutcomes(3));
+  EXPECT_THAT(outcomes_,
+              ElementsAre("oncall:delivered", "oncall:delivered", "oncall:delivered"));
+  std::vector<std::string> ids;
+  for (const Received& r : receiver.requests()) ids.push_back(r.headers.at("webhook-id"));
+  EXPECT_THAT(ids, ElementsAre(events[0].id, events[1].id, events[2].id));
+  EXPECT_EQ(receiver.requests()[1].body, EventToJson(events[1]));
+
+  // Delivered means gone: a third start has nothing to send.
+  notifier_.reset();
+  Receiver third({200});
+  Notifier& again = Make();
+  ASSERT_TRUE(again.Open(dir_, &error)) << error;
+  Load(again, Webhook(third.Url()));
+  EXPECT_EQ(again.pending(), 0u);
+}
+
+TEST_F(NotifierTest, AFullOutboxDropsTheOldestNotification) {
+  Notifier& n = Make();
+  std::string error;
+  ASSERT_TRUE(n.Open(dir_, &error)) << error;
+  Load(n, Webhook(RefusingUrl()) + "[outbox]\nmax_entries = 2\n");
+  n.Send(Firing(Severity::kCritical, "a"));
+  ASSERT_TRUE(RunUntilOutcomes(1));  // a: in flight, failed, waiting for its retry
+  LogCapture log;
+  n.Send(Firing(Severity::kCritical, "b"));
+  n.Send(Firing(Severity::kCritical, "c"));  // a, the oldest, makes room
+  EXPECT_EQ(n.pending(), 2u);
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:retrying", "oncall:dropped"));
+  EXPECT_THAT(log.Text(), HasSubstr("notification to channel oncall dropped after 1 attempt: "
+                                    "trigger.firing of service a"));
+  EXPECT_THAT(log.Text(), HasSubstr("the outbox is full (max_entries 2"));
+}
+
+TEST_F(NotifierTest, SlackGetsTextAndBlocksAndGroupsOneServicesBurst) {
+  Receiver receiver({200});
+  NotifierOptions o = Fast();
+  o.clock = [] { return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()); };
+  Notifier& n = Make(o);
+  Load(n, R"(
+[daemon]
+external_url = "https://rollbackd.example"
+[channel.chat]
+type = "slack"
+url = ")" + receiver.Url() + R"("
+title = "{service}: {trigger} is {value}"
+[[route]]
+channels = ["chat"]
+group_wait = "200ms"
+)");
+  Event latency = Firing();
+  latency.trigger = "latency_p99";
+  latency.value = 1.7;
+  latency.threshold = 0.5;
+  n.Send(Firing());
+  n.Send(latency);  // within group_wait: one message
+  ASSERT_TRUE(RunUntilOutcomes(2));
+  EXPECT_THAT(outcomes_, ElementsAre("chat:delivered", "chat:delivered"));
+  const auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].headers.count("webhook-signature"), 0u);
+  const auto body = nlohmann::json::parse(got[0].body);
+  EXPECT_THAT(body["text"].get<std::string>(), HasSubstr("checkout: error_rate is 0.31 (+1 more)"));
+  const auto& blocks = body["blocks"];
+  ASSERT_EQ(blocks.size(), 4u);  // header, a section per event, context
+  EXPECT_EQ(blocks[0]["type"], "header");
+  EXPECT_EQ(blocks[1]["type"], "section");
+  EXPECT_THAT(blocks[2].dump(), HasSubstr("latency_p99"));
+  EXPECT_THAT(blocks[2].dump(), HasSubstr("1.7 against threshold 0.5"));
+  EXPECT_THAT(blocks[3].dump(), HasSubstr("<https://rollbackd.example/api/v1/status|status>"));
+}
+
+TEST_F(NotifierTest, AlertmanagerGetsAlertsWithLabelsAndAnnotations) {
+  Receiver receiver({200});
+  Notifier& n = Make();
+  Load(n, R"(
+[channel.am]
+type = "alertmanager"
+url = ")" + receiver.Url().substr(0, receiver.Url().size() - 5) + R"("
+[[route]]
+channels = ["am"]
+)");
+  Event firing = Firing();
+  n.Send(firing);
+  Event resolved = firing;
+  resolved.kind = EventKind::kTriggerResolved;
+  resolved.time += 30s;
+  resolved.id = MakeEventId(resolved.kind, resolved.service, resolved.trigger, 0, resolved.time);
+  n.Send(resolved);
+  ASSERT_TRUE(RunUntilOutcomes(2));
+  const auto got = receiver.requests();
+  ASSERT_GE(got.size(), 1u);
+  EXPECT_EQ(got[0].target, "/api/v2/alerts");
+  std::vector<nlohmann::json> alerts;
+  for (const Received& r : got) {
+    for (const auto& a : nlohmann::json::parse(r.body)) alerts.push_back(a);
+  }
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0]["labels"]["alertname"], "error_rate");
+  EXPECT_EQ(alerts[0]["labels"]["service"], "checkout");
+  EXPECT_EQ(alerts[0]["labels"]["severity"], "critical");
+  EXPECT_EQ(alerts[0]["labels"]["team"], "payments");
+  EXPECT_EQ(alerts[0]["annotations"]["value"], "0.31");
+  EXPECT_EQ(alerts[0]["annotations"]["threshold"], "0.02");
+  EXPECT_EQ(alerts[0]["startsAt"], FormatTime(firing.time));
+  EXPECT_EQ(alerts[1]["labels"], alerts[0]["labels"]);
+  EXPECT_EQ(alerts[1]["endsAt"], FormatTime(resolved.time));
+}
+
+TEST_F(NotifierTest, ExecGetsTheEventOnStdinAndANonZeroExitIsRetried) {
+  Notifier& n = Make();
+  const std::string out = dir_ + "/stdin.json";
+  Load(n, R"(
+[channel.script]
+type = "exec"
+command = ["/usr/bin/tee", ")" + out + R"("]
+[channel.failing]
+type = "exec"
+command = ["/bin/false"]
+max_retries = 1
+[[route]]
+channels = ["script", "failing"]
+)");
+  const Event e = Firing();
+  n.Send(e);
+  ASSERT_TRUE(RunUntilOutcomes(3));
+  EXPECT_THAT(outcomes_, ::testing::UnorderedElementsAre("script:delivered", "failing:retrying",
+                                                         "failing:expired"));
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, EventToJson(e));
 }
 
 }  // namespace

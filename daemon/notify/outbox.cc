@@ -1,0 +1,222 @@
+#include "daemon/notify/outbox.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "daemon/actions/fd_io.h"
+#include "daemon/actions/journal.h"
+
+namespace rollbackd {
+namespace {
+
+using nlohmann::json;
+
+// Compact when the file holds this much and four times what is live.
+constexpr uint64_t kCompactMinBytes = 1 << 20;
+constexpr uint64_t kCompactRatio = 4;
+
+int64_t Millis(Time t) { return t.time_since_epoch().count(); }
+Time FromMillis(int64_t ms) { return Time(std::chrono::milliseconds(ms)); }
+
+std::string AddLine(const OutboxEntry& e) {
+  const json r = {{"add", e.seq},
+                  {"channel", e.channel},
+                  {"group", e.group},
+                  {"id", e.id},
+                  {"kind", e.kind},
+                  {"service", e.service},
+                  {"created", Millis(e.created)},
+                  {"not_before", Millis(e.not_before)},
+                  {"payload", e.payload}};
+  return r.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+bool ReadFile(int fd, std::string* out, std::string* error) {
+  if (::lseek(fd, 0, SEEK_SET) < 0) {
+    *error = ErrnoMessage("lseek");
+    return false;
+  }
+  char buf[65536];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error = ErrnoMessage("read");
+      return false;
+    }
+    if (n == 0) return true;
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
+// Calls `fn(line_start, line_end, record)` for every complete line; false with `error` on a line
+// that is not a record. A last line without its newline is a write cut short: not an error.
+template <typename Fn>
+bool ForEachRecord(const std::string& text, const std::string& path, std::string* error, Fn fn) {
+  size_t pos = 0;
+  int line_no = 0;
+  while (pos < text.size()) {
+    const size_t end = text.find('\n', pos);
+    if (end == std::string::npos) break;  // torn last line
+    ++line_no;
+    if (end > pos) {
+      json r = json::parse(text.begin() + static_cast<std::ptrdiff_t>(pos),
+                           text.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
+      if (r.is_discarded() || !r.is_object() || !(r.contains("add") || r.contains("done"))) {
+        *error = path + ":" + std::to_string(line_no) + ": not an outbox record";
+        return false;
+      }
+      if (!fn(pos, end + 1, r)) {
+        *error = path + ":" + std::to_string(line_no) + ": malformed outbox record";
+        return false;
+      }
+    }
+    pos = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+Outbox::Outbox(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+
+Outbox::~Outbox() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::unique_ptr<Outbox> Outbox::Open(const std::string& path, std::string* error) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = ErrnoMessage("open " + path);
+    return nullptr;
+  }
+  std::unique_ptr<Outbox> o(new Outbox(path, fd));
+  std::string text;
+  if (!ReadFile(fd, &text, error)) return nullptr;
+  std::map<uint64_t, OutboxEntry> live;
+  const bool ok = ForEachRecord(text, path, error, [&](size_t, size_t, const json& r) {
+    try {
+      if (r.contains("done")) {
+        const uint64_t seq = r.at("done").get<uint64_t>();
+        live.erase(seq);
+        o->next_seq_ = std::max(o->next_seq_, seq + 1);
+        return true;
+      }
+      OutboxEntry e;
+      e.seq = r.at("add").get<uint64_t>();
+      e.channel = r.at("channel").get<std::string>();
+      e.group = r.value("group", "");
+      e.id = r.at("id").get<std::string>();
+      e.kind = r.value("kind", "");
+      e.service = r.value("service", "");
+      e.created = FromMillis(r.at("created").get<int64_t>());
+      e.not_before = FromMillis(r.value("not_before", int64_t{0}));
+      e.payload = r.at("payload").get<std::string>();
+      o->next_seq_ = std::max(o->next_seq_, e.seq + 1);
+      live[e.seq] = std::move(e);
+      return true;
+    } catch (const json::exception&) {
+      return false;
+    }
+  });
+  if (!ok) return nullptr;
+  for (auto& [seq, e] : live) o->loaded_.push_back(std::move(e));
+  // Rewrite with the live records only: this also drops a torn last line.
+  if (!o->Compact(text, error)) return nullptr;
+  return o;
+}
+
+bool Outbox::Add(std::vector<OutboxEntry>* entries, std::string* error) {
+  if (entries->empty()) return true;
+  std::string lines;
+  std::vector<std::pair<uint64_t, uint64_t>> added;
+  uint64_t seq = next_seq_;
+  for (OutboxEntry& e : *entries) {
+    e.seq = seq++;
+    std::string line = AddLine(e);
+    added.emplace_back(e.seq, line.size());
+    lines += line;
+  }
+  if (!WriteAll(fd_, lines, error)) {
+    // Cut a partial write back, so that the next record starts on a line of its own.
+    if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {
+      *error += "; " + ErrnoMessage("ftruncate " + path_);
+    }
+    return false;
+  }
+  file_bytes_ += lines.size();
+  next_seq_ = seq;  // never reuse a seq that reached the file
+  for (const auto& [s, size] : added) {  // in the file, synced or not: "done" must follow
+    live_[s] = size;
+    live_bytes_ += size;
+  }
+  if (::fdatasync(fd_) != 0) {
+    *error = ErrnoMessage("fdatasync " + path_);
+    return false;
+  }
+  return true;
+}
+
+bool Outbox::Remove(uint64_t seq, std::string_view result, std::string* error) {
+  auto it = live_.find(seq);
+  if (it == live_.end()) return true;
+  live_bytes_ -= it->second;
+  live_.erase(it);
+  const json r = {{"done", seq}, {"result", result}};
+  const std::string line = r.dump() + "\n";
+  if (!WriteAll(fd_, line, error)) {
+    if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {
+      *error += "; " + ErrnoMessage("ftruncate " + path_);
+    }
+    return false;
+  }
+  file_bytes_ += line.size();
+  if (file_bytes_ >= kCompactMinBytes && file_bytes_ >= kCompactRatio * live_bytes_) {
+    return CompactFile(error);
+  }
+  return true;
+}
+
+bool Outbox::CompactFile(std::string* error) {
+  std::string text;
+  if (!ReadFile(fd_, &text, error)) return false;
+  return Compact(text, error);
+}
+
+bool Outbox::Compact(const std::string& text, std::string* error) {
+  // Which "add" records are still live, and where their lines are.
+  std::map<uint64_t, std::pair<size_t, size_t>> adds;
+  const bool ok = ForEachRecord(text, path_, error, [&](size_t begin, size_t end, const json& r) {
+    if (r.contains("done")) {
+      adds.erase(r["done"].get<uint64_t>());
+    } else {
+      adds[r["add"].get<uint64_t>()] = {begin, end};
+    }
+    return true;
+  });
+  if (!ok) return false;
+  std::string out;
+  live_.clear();
+  live_bytes_ = 0;
+  for (const auto& [seq, span] : adds) {
+    out.append(text, span.first, span.second - span.first);
+    live_[seq] = span.second - span.first;
+    live_bytes_ += span.second - span.first;
+  }
+  if (!WriteFileAtomically(path_, out, error)) return false;
+  const int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  if (fd < 0) {
+    *error = ErrnoMessage("open " + path_);
+    return false;
+  }
+  ::close(fd_);
+  fd_ = fd;
+  file_bytes_ = out.size();
+  return true;
+}
+
+}  // namespace rollbackd

@@ -1,0 +1,134 @@
+// The outbox file: what is added survives reopening until removed; torn writes and damage.
+#include "daemon/notify/outbox.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace rollbackd {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  OutboxTest() {
+    char tmpl[] = "/tmp/rollbackd_outbox_test.XXXXXX";
+    const char* made = mkdtemp(tmpl);
+    EXPECT_NE(made, nullptr);
+    dir_ = made != nullptr ? made : "/tmp";
+    path_ = dir_ + "/outbox.jsonl";
+  }
+  ~OutboxTest() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  static OutboxEntry Entry(const std::string& id, const std::string& channel = "oncall") {
+    OutboxEntry e;
+    e.channel = channel;
+    e.group = "0/checkout";
+    e.id = id;
+    e.kind = "trigger.firing";
+    e.service = "checkout";
+    e.created = Time(1'700'000'000'000ms);
+    e.not_before = e.created + 5s;
+    e.payload = "{\"id\":\"" + id + "\",\"text\":\"line\\nbreak \xc3\xa9\"}";
+    return e;
+  }
+
+  std::unique_ptr<Outbox> Open() {
+    std::string error;
+    auto o = Outbox::Open(path_, &error);
+    EXPECT_NE(o, nullptr) << error;
+    return o;
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(OutboxTest, WhatWasAddedAndNotRemovedIsThereAfterReopening) {
+  {
+    auto o = Open();
+    std::vector<OutboxEntry> batch = {Entry("a"), Entry("b"), Entry("c", "chat")};
+    std::string error;
+    ASSERT_TRUE(o->Add(&batch, &error)) << error;
+    EXPECT_EQ(batch[0].seq, 1u);
+    EXPECT_EQ(batch[2].seq, 3u);
+    EXPECT_EQ(o->live(), 3u);
+    ASSERT_TRUE(o->Remove(batch[1].seq, "delivered", &error)) << error;
+    EXPECT_EQ(o->live(), 2u);
+  }
+  auto o = Open();
+  const std::vector<OutboxEntry> loaded = o->TakeLoaded();
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded[0].id, "a");
+  EXPECT_EQ(loaded[0].seq, 1u);
+  EXPECT_EQ(loaded[0].payload, Entry("a").payload);
+  EXPECT_EQ(loaded[0].not_before, Entry("a").not_before);
+  EXPECT_EQ(loaded[0].group, "0/checkout");
+  EXPECT_EQ(loaded[1].id, "c");
+  EXPECT_EQ(loaded[1].channel, "chat");
+  // Sequence numbers go on; none is reused.
+  std::vector<OutboxEntry> more = {Entry("d")};
+  std::string error;
+  ASSERT_TRUE(o->Add(&more, &error));
+  EXPECT_EQ(more[0].seq, 4u);
+}
+
+TEST_F(OutboxTest, ATornLastLineIsIgnoredAndCutAway) {
+  {
+    auto o = Open();
+    std::vector<OutboxEntry> batch = {Entry("a")};
+    std::string error;
+    ASSERT_TRUE(o->Add(&batch, &error));
+  }
+  std::ofstream(path_, std::ios::app) << "{\"add\":2,\"channel\":\"onc";
+  auto o = Open();
+  ASSERT_EQ(o->TakeLoaded().size(), 1u);
+  std::vector<OutboxEntry> batch = {Entry("b")};
+  std::string error;
+  ASSERT_TRUE(o->Add(&batch, &error));
+  o.reset();
+  EXPECT_EQ(Open()->TakeLoaded().size(), 2u);
+}
+
+TEST_F(OutboxTest, ADamagedLineIsAnErrorNotAnEmptyOutbox) {
+  std::ofstream(path_) << "this is not json\n";
+  std::string error;
+  EXPECT_EQ(Outbox::Open(path_, &error), nullptr);
+  EXPECT_THAT(error, ::testing::HasSubstr(path_ + ":1: not an outbox record"));
+}
+
+TEST_F(OutboxTest, TheFileIsCompactedOnceMostOfItIsDone) {
+  auto o = Open();
+  std::string error;
+  for (int round = 0; round < 30; ++round) {  // 100 per write: one fsync each
+    std::vector<OutboxEntry> batch;
+    for (int i = 0; i < 100; ++i) {
+      batch.push_back(Entry("n" + std::to_string(round * 100 + i)));
+      batch.back().payload += std::string(400, 'x');
+    }
+    ASSERT_TRUE(o->Add(&batch, &error)) << error;
+    for (const OutboxEntry& e : batch) {
+      if (e.id != "n1234") {
+        ASSERT_TRUE(o->Remove(e.seq, "delivered", &error)) << error;
+      }
+    }
+  }
+  EXPECT_EQ(o->live(), 1u);
+  EXPECT_LT(fs::file_size(path_), 1u << 20);  // compacted at least once on the way
+  o.reset();
+  auto again = Open();
+  const auto loaded = again->TakeLoaded();
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].id, "n1234");
+}
+
+}  // namespace
+}  // namespace rollbackd
