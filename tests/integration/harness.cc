@@ -9,13 +9,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -74,10 +78,12 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-Process::Process(std::vector<std::string> argv, std::string log) : log_(std::move(log)) {
+Process::Process(std::vector<std::string> argv, std::string log, std::vector<std::string> extra_env,
+                 const std::string& stdin_path)
+    : log_(std::move(log)) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 0, stdin_path.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   posix_spawnattr_t attr;
@@ -87,7 +93,21 @@ Process::Process(std::vector<std::string> argv, std::string log) : log_(std::mov
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  const int rc = ::posix_spawnp(&pid_, args[0], &fa, &attr, args.data(), environ);
+  // The extra variables replace ones of the same name (glibc would take the first of two).
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const std::string& x : extra_env) {
+      replaced = replaced || (x.size() > name.size() && x.compare(0, name.size(), name) == 0 &&
+                              x[name.size()] == '=');
+    }
+    if (!replaced) env.push_back(*e);
+  }
+  for (std::string& x : extra_env) env.push_back(x.data());
+  env.push_back(nullptr);
+  const int rc = ::posix_spawnp(&pid_, args[0], &fa, &attr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
@@ -184,6 +204,30 @@ std::optional<double> MetricValue(const std::string& text, const std::string& se
 
 std::string BinaryPath(const std::string& name) {
   return std::string(ROLLBACKD_BIN_DIR) + "/" + name;
+}
+
+std::vector<json> ReadJsonLines(const std::string& path) {
+  std::vector<json> out;
+  std::istringstream in(ReadFile(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(
+      std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count());
+  const int millis = static_cast<int>(ms - static_cast<int64_t>(seconds) * 1000);  // 0..999
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  const std::string fraction = std::to_string(1000 + millis).substr(1);  // zero-padded to 3
+  return std::string(date) + "." + fraction + "Z";
 }
 
 namespace {
@@ -337,14 +381,7 @@ bool Stack::SampleFault(const std::string& query) {
 }
 
 std::vector<json> Stack::Deliveries() const {
-  std::vector<json> out;
-  std::istringstream in(ReadFile(dir_.path() + "/deliveries.jsonl"));
-  std::string line;
-  while (std::getline(in, line)) {
-    json j = json::parse(line, nullptr, false);
-    if (!j.is_discarded()) out.push_back(std::move(j));
-  }
-  return out;
+  return ReadJsonLines(dir_.path() + "/deliveries.jsonl");
 }
 
 std::vector<json> Stack::Events(const std::string& kind) const {
@@ -377,5 +414,219 @@ bool Stack::WaitRounds(int rounds, std::chrono::milliseconds limit) {
 }
 
 std::string Stack::ReadJournal() const { return ReadFile(dir_.path() + "/state/journal.jsonl"); }
+
+// --- WebhookReceiver ---------------------------------------------------------------------------
+
+WebhookReceiver::WebhookReceiver(std::string dir, ReceiverOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)), out_(dir_ + "/deliveries.jsonl") {
+  if (!Start(options_.port)) {
+    throw std::runtime_error("the webhook receiver did not start: " +
+                             ReadFile(dir_ + "/receiver.log"));
+  }
+}
+
+bool WebhookReceiver::Start(int port) {
+  const std::string port_file = dir_ + "/receiver.port";
+  std::error_code ec;
+  fs::remove(port_file, ec);  // a restart waits for the new announcement, not the old one
+  std::vector<std::string> argv = {BinaryPath("rollbackd-webhook-receiver"),
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(port),
+                                   "--out",
+                                   out_,
+                                   "--port-file",
+                                   port_file,
+                                   "--fail-first",
+                                   std::to_string(options_.fail_first)};
+  if (!options_.secret_file.empty()) {
+    argv.push_back("--secret-file");
+    argv.push_back(options_.secret_file);
+  }
+  process_.reset();  // the previous instance, if any, is gone before the new one binds
+  process_ = std::make_unique<Process>(argv, dir_ + "/receiver.log");
+  try {
+    port_ = WaitPortFile(port_file, *process_);
+  } catch (const std::runtime_error&) {
+    return false;
+  }
+  return port == 0 || port_ == port;
+}
+
+bool WebhookReceiver::Restart() { return Start(port_); }
+
+std::string WebhookReceiver::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+std::vector<json> WebhookReceiver::AlertmanagerNotifications() const {
+  std::vector<json> out;
+  for (json& d : Deliveries()) {
+    if (d.contains("body") && d["body"].is_object() && d["body"].contains("alerts") &&
+        d["body"].contains("version")) {
+      out.push_back(std::move(d));
+    }
+  }
+  return out;
+}
+
+bool WebhookReceiver::WaitDeliveries(size_t count, std::chrono::milliseconds limit) const {
+  return WaitFor([&] { return Deliveries().size() >= count; }, limit, 20ms);
+}
+
+// --- Alertmanager ------------------------------------------------------------------------------
+
+namespace {
+
+// A YAML double-quoted scalar (JSON strings are valid ones).
+std::string YamlString(const std::string& s) { return json(s).dump(); }
+
+std::string UrlEncode(const std::string& s) {
+  std::string out;
+  char buf[4];
+  for (const unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// name="value", name=~"value", name!="value", name!~"value" (the value quoted, " and \ escaped).
+std::string MatcherText(const Matcher& m) {
+  std::string op = m.is_equal ? "=" : "!";
+  if (m.is_regex) op += "~";
+  if (op == "!") op = "!=";
+  std::string quoted = "\"";
+  for (const char c : m.value) {
+    if (c == '"' || c == '\\') quoted.push_back('\\');
+    quoted.push_back(c);
+  }
+  return m.name + op + quoted + "\"";
+}
+
+}  // namespace
+
+Alertmanager::Alertmanager(AlertmanagerOptions options) : options_(std::move(options)) {
+  if (options_.webhook_url.empty()) throw std::runtime_error("Alertmanager: no webhook_url");
+  const std::string d = dir_.path();
+  const std::string config = d + "/alertmanager.yml";
+  std::string group_by;
+  for (const std::string& label : options_.group_by) {
+    group_by += (group_by.empty() ? "" : ", ") + YamlString(label);
+  }
+  WriteFile(config, "global:\n  resolve_timeout: " + options_.resolve_timeout +
+                        "\nroute:\n  receiver: webhook\n  group_by: [" + group_by +
+                        "]\n  group_wait: " + options_.group_wait +
+                        "\n  group_interval: " + options_.group_interval +
+                        "\n  repeat_interval: " + options_.repeat_interval +
+                        "\nreceivers:\n  - name: webhook\n    webhook_configs:\n      - url: " +
+                        YamlString(options_.webhook_url) +
+                        "\n        send_resolved: " + (options_.send_resolved ? "true" : "false") +
+                        "\n" + options_.extra_yaml + "\n");
+  // FreePort() can race with another process taking the port; a start that fails is retried on
+  // another one (an Alertmanager that cannot listen exits at once).
+  std::string logs;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    port_ = FreePort();
+    const std::string address = "127.0.0.1:" + std::to_string(port_);
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{ROLLBACKD_ALERTMANAGER, "--config.file=" + config,
+                                 "--storage.path=" + d + "/data", "--web.listen-address=" + address,
+                                 // Links in notifications (externalURL) name this instance, not
+                                 // the host name.
+                                 "--web.external-url=http://" + address,
+                                 // Empty: no gossip, no cluster port; /api/v2/status says
+                                 // cluster.status "disabled".
+                                 "--cluster.listen-address=", "--log.level=debug"},
+        d + "/alertmanager.log");
+    const bool ready = WaitFor(
+        [&] {
+          if (!process_->running()) return true;
+          return Http("GET", url() + "/-/ready").status == 200;
+        },
+        30s, 50ms);
+    if (ready && process_->running()) return;
+    process_->Stop();
+    logs = process_->log();
+  }
+  throw std::runtime_error("Alertmanager did not get ready: " + logs);
+}
+
+Alertmanager::~Alertmanager() {
+  if (process_) process_->Stop();
+}
+
+std::string Alertmanager::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+HttpResult Alertmanager::PostAlerts(const json& alerts) {
+  return Http("POST", url() + "/api/v2/alerts", alerts.dump(), {"Content-Type: application/json"});
+}
+
+std::vector<json> Alertmanager::GetArray(const std::string& path, const AlertQuery& query) {
+  std::string q;
+  auto add = [&q](const std::string& name, const std::string& value) {
+    q += (q.empty() ? "?" : "&") + name + "=" + UrlEncode(value);
+  };
+  for (const Matcher& m : query.filter) add("filter", MatcherText(m));
+  auto flag = [&](const char* name, const std::optional<bool>& v) {
+    if (v) add(name, *v ? "true" : "false");
+  };
+  flag("active", query.active);
+  flag("silenced", query.silenced);
+  flag("inhibited", query.inhibited);
+  flag("unprocessed", query.unprocessed);
+  const HttpResult r = Http("GET", url() + path + q);
+  json j = json::parse(r.body, nullptr, false);
+  if (r.status != 200 || !j.is_array()) {
+    throw std::runtime_error("GET " + path + q + ": " + std::to_string(r.status) + " " + r.error +
+                             " " + r.body);
+  }
+  return j.get<std::vector<json>>();
+}
+
+std::vector<json> Alertmanager::Alerts(const AlertQuery& query) {
+  return GetArray("/api/v2/alerts", query);
+}
+
+std::vector<json> Alertmanager::Groups(const AlertQuery& query) {
+  return GetArray("/api/v2/alerts/groups", query);
+}
+
+std::string Alertmanager::AddSilence(const std::vector<Matcher>& matchers,
+                                     std::chrono::seconds duration, const std::string& comment) {
+  json body;
+  body["matchers"] = json::array();
+  for (const Matcher& m : matchers) {
+    body["matchers"].push_back(
+        {{"name", m.name}, {"value", m.value}, {"isRegex", m.is_regex}, {"isEqual", m.is_equal}});
+  }
+  const auto now = std::chrono::system_clock::now();
+  body["startsAt"] = Rfc3339(now);
+  body["endsAt"] = Rfc3339(now + duration);
+  body["createdBy"] = "rollbackd-integration-tests";
+  body["comment"] = comment;
+  const HttpResult r =
+      Http("POST", url() + "/api/v2/silences", body.dump(), {"Content-Type: application/json"});
+  const json j = json::parse(r.body, nullptr, false);
+  if (r.status != 200 || !j.is_object() || !j.contains("silenceID") ||
+      !j["silenceID"].is_string()) {
+    throw std::runtime_error("POST /api/v2/silences: " + std::to_string(r.status) + " " + r.error +
+                             " " + r.body);
+  }
+  return j["silenceID"].get<std::string>();
+}
+
+json Alertmanager::Silence(const std::string& id) {
+  const HttpResult r = Http("GET", url() + "/api/v2/silence/" + id);
+  json j = json::parse(r.body, nullptr, false);
+  if (r.status != 200 || !j.is_object()) {
+    throw std::runtime_error("GET /api/v2/silence/" + id + ": " + std::to_string(r.status) + " " +
+                             r.error + " " + r.body);
+  }
+  return j;
+}
 
 }  // namespace rollbackd::it

@@ -1,5 +1,6 @@
-// The integration harness: real processes on loopback (the Debian `prometheus`, the sample service,
-// the webhook receiver, rollbackd itself), each in a temp dir, each stopped when the test ends.
+// The integration harness: real processes on loopback (the Debian `prometheus` and
+// `prometheus-alertmanager`, the sample service, the webhook receiver, rollbackd itself), each in a
+// temp dir, each stopped when the test ends.
 // Every wait is bounded in time and polls an observable fact (a file line, an HTTP answer).
 #ifndef ROLLBACKD_TESTS_INTEGRATION_HARNESS_H_
 #define ROLLBACKD_TESTS_INTEGRATION_HARNESS_H_
@@ -38,10 +39,12 @@ class TempDir {
   std::string path_;
 };
 
-// A child process in its own process group, stdout and stderr appended to `log`.
+// A child process in its own process group, stdout and stderr appended to `log`, stdin read from
+// `stdin_path`, the environment this process's with `extra_env` ("NAME=value") added or replacing.
 class Process {
  public:
-  Process(std::vector<std::string> argv, std::string log);
+  Process(std::vector<std::string> argv, std::string log, std::vector<std::string> extra_env = {},
+          const std::string& stdin_path = "/dev/null");
   ~Process();  // Stop()
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -74,6 +77,121 @@ HttpResult Http(const std::string& method, const std::string& url, const std::st
 std::optional<double> MetricValue(const std::string& text, const std::string& series);
 
 std::string BinaryPath(const std::string& name);  // build/bin/<name>
+
+// One JSON value per line of the file at `path`; lines that do not parse (a line being written)
+// are skipped. Empty when the file is missing.
+std::vector<json> ReadJsonLines(const std::string& path);
+
+// `t` as RFC 3339 in UTC with milliseconds ("2024-05-01T12:00:00.123Z"), as Alertmanager takes it.
+std::string Rfc3339(std::chrono::system_clock::time_point t);
+
+// A standalone rollbackd-webhook-receiver (tests/fixtures/webhook_receiver.cc) in `dir`: it writes
+// receiver.port and appends each POST to deliveries.jsonl there; stdout and stderr go to
+// receiver.log. Without a secret file nothing is verified and every POST is accepted (200 "ok"):
+// the way Alertmanager's and Slack-style webhooks arrive.
+struct ReceiverOptions {
+  std::string secret_file;  // "" = unsigned deliveries accepted, recorded with "verified": false
+  int port = 0;             // 0 = the kernel chooses
+  int fail_first = 0;       // --fail-first: 503 to the first N accepted deliveries
+};
+
+class WebhookReceiver {
+ public:
+  // Throws std::runtime_error when the receiver does not announce its port within 15 s.
+  WebhookReceiver(std::string dir, ReceiverOptions options = {});
+  ~WebhookReceiver() = default;  // the Process stops it
+
+  int port() const { return port_; }
+  std::string url(const std::string& path = "/") const;  // http://127.0.0.1:PORT<path>
+  const std::string& out_path() const { return out_; }
+  Process& process() { return *process_; }
+
+  std::vector<json> Deliveries() const { return ReadJsonLines(out_); }
+  // Deliveries whose body is an Alertmanager webhook (has "alerts" and "version").
+  std::vector<json> AlertmanagerNotifications() const;
+  bool WaitDeliveries(size_t count, std::chrono::milliseconds limit) const;
+
+  void Kill9() { process_->Kill9(); }
+  // Starts the receiver again on the same port (and the same files); false when it does not
+  // announce the port within 15 s (the reason is in the log).
+  bool Restart();
+
+ private:
+  bool Start(int port);
+
+  std::string dir_;
+  ReceiverOptions options_;
+  std::string out_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// The Debian Alertmanager (0.25) on a free loopback port, with clustering (gossip) off, its own
+// storage in a temp dir, and one route: every alert to one webhook receiver at `webhook_url`.
+struct AlertmanagerOptions {
+  std::string webhook_url;  // required
+  std::vector<std::string> group_by = {"alertname", "service"};
+  std::string group_wait = "0s";  // Alertmanager durations ("0s", "500ms", "1s", "5m")
+  std::string group_interval = "1s";
+  std::string repeat_interval = "1h";
+  std::string resolve_timeout = "5m";  // for alerts posted without endsAt
+  bool send_resolved = true;
+  std::string extra_yaml;  // appended at the top level, e.g. "inhibit_rules:\n  - ..."
+};
+
+// A label matcher, as in a silence or in GET /api/v2/alerts?filter=.
+struct Matcher {
+  std::string name;
+  std::string value;
+  bool is_regex = false;
+  bool is_equal = true;  // false: != or !~
+};
+
+// The query of GET /api/v2/alerts. Unset flags are left to Alertmanager (where all default true).
+// Initializers on every member, so designated initializers may leave any out under -Wextra.
+struct AlertQuery {
+  std::vector<Matcher> filter = {};
+  std::optional<bool> active = std::nullopt;
+  std::optional<bool> silenced = std::nullopt;
+  std::optional<bool> inhibited = std::nullopt;
+  std::optional<bool> unprocessed = std::nullopt;
+};
+
+class Alertmanager {
+ public:
+  // Writes alertmanager.yml, starts Alertmanager and waits (30 s at most) for GET /-/ready to
+  // answer 200. Throws std::runtime_error (with the log) when it does not get ready.
+  explicit Alertmanager(AlertmanagerOptions options);
+  ~Alertmanager();  // SIGTERM (SIGKILL after 10 s), then the temp dir goes
+
+  std::string url() const;  // http://127.0.0.1:PORT
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_.path(); }
+  Process& process() { return *process_; }
+
+  // POST /api/v2/alerts with `alerts` (an array of postableAlert objects).
+  HttpResult PostAlerts(const json& alerts);
+  // GET /api/v2/alerts: the gettableAlert objects. Alertmanager lists no alert whose endsAt has
+  // passed. Throws std::runtime_error unless it answers 200 with a JSON array.
+  std::vector<json> Alerts(const AlertQuery& query = {});
+  // GET /api/v2/alerts/groups: the aggregation groups the dispatcher holds (an alert is in one once
+  // it has been routed). Throws like Alerts().
+  std::vector<json> Groups(const AlertQuery& query = {});
+  // POST /api/v2/silences, starting now, ending after `duration`; returns the silence id. Throws
+  // std::runtime_error unless Alertmanager answers 200 with a silenceID.
+  std::string AddSilence(const std::vector<Matcher>& matchers, std::chrono::seconds duration,
+                         const std::string& comment = "rollbackd integration test");
+  // GET /api/v2/silence/{id}: the gettableSilence (status.state "active", "pending", "expired").
+  json Silence(const std::string& id);
+
+ private:
+  std::vector<json> GetArray(const std::string& path, const AlertQuery& query);
+
+  AlertmanagerOptions options_;
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
 
 struct StackOptions {
   StackOptions(std::string r, std::string extra = "")  // NOLINT: implicit, for Stack s({rule})
