@@ -7,10 +7,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <regex>
 #include <set>
 #include <sstream>
 
+#include "daemon/config/route_check.h"
+#include "daemon/config/template.h"
 #include "daemon/config/toml_reader.h"
 
 namespace rollbackd {
@@ -23,6 +26,10 @@ constexpr std::string_view kConditionKeys[] = {"above",       "below",       "ab
 constexpr ConditionKind kConditionKinds[] = {ConditionKind::kAbove,      ConditionKind::kBelow,
                                              ConditionKind::kAboveRatio, ConditionKind::kBelowRatio,
                                              ConditionKind::kAboveDelta, ConditionKind::kBelowDelta};
+// A route's group_wait delays the first notification of a group; past this it is a mistake.
+constexpr Duration kMaxGroupWait = std::chrono::minutes(10);
+// The smallest [outbox].max_bytes: room for a few hundred notifications.
+constexpr uint64_t kMinOutboxBytes = 64 << 10;
 // Labels rollbackd sets on every event; a user label of the same name would be shadowed.
 constexpr std::string_view kReservedLabels[] = {"service", "trigger", "severity"};
 
@@ -65,6 +72,85 @@ std::optional<Duration> PositiveDuration(TableReader& r, std::string_view key, b
     return std::nullopt;
   }
   return d;
+}
+
+// A count that must be at least `min` and fit an int.
+std::optional<int64_t> ReadCount(TableReader& r, std::string_view key, int64_t min,
+                                 std::string_view below_min) {
+  auto n = r.Integer(key);
+  if (!n) return std::nullopt;
+  if (*n < min) {
+    r.Error(key, std::string(below_min));
+    return std::nullopt;
+  }
+  if (*n > std::numeric_limits<int>::max()) {
+    r.Error(key, "too large (at most " + std::to_string(std::numeric_limits<int>::max()) + ")");
+    return std::nullopt;
+  }
+  return n;
+}
+
+// A notification template (daemon/config/template.h); an invalid one is an error at its key.
+std::optional<std::string> ReadTemplate(TableReader& r, std::string_view key) {
+  auto text = r.String(key);
+  if (!text) return std::nullopt;
+  std::string error;
+  if (!Template::Parse(*text, &error)) {
+    r.Error(key, "invalid template: " + error);
+    return std::nullopt;
+  }
+  return text;
+}
+
+// Sizes: an integer number of bytes, or a string of digits and a unit: B, KB, MB, GB (powers of
+// 1000) or KiB, MiB, GiB (powers of 1024). nullopt on anything else or on overflow.
+std::optional<uint64_t> ParseByteSize(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 19) return std::nullopt;
+  uint64_t n = 0;
+  for (size_t i = 0; i < digits; ++i) n = n * 10 + static_cast<uint64_t>(text[i] - '0');
+  static const std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"B", 1},           {"KB", 1000},        {"MB", 1000000},
+      {"GB", 1000000000}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20},
+      {"GiB", 1ull << 30}};
+  const std::string_view unit = text.substr(digits);
+  for (const auto& [name, factor] : kUnits) {
+    if (unit != name) continue;
+    if (n > std::numeric_limits<uint64_t>::max() / factor) return std::nullopt;
+    return n * factor;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> ReadByteSize(TableReader& r, const toml::table& table,
+                                     std::string_view key) {
+  r.Skip(key);
+  const toml::node* n = table.get(key);
+  if (n == nullptr) return std::nullopt;
+  constexpr std::string_view kExpected =
+      "a number of bytes or a string such as \"64MiB\" (units B, KB, MB, GB, KiB, MiB, GiB)";
+  if (const auto* i = n->as_integer()) {
+    if (i->get() < 0) {
+      r.Error(key, "must not be negative");
+      return std::nullopt;
+    }
+    return static_cast<uint64_t>(i->get());
+  }
+  if (const auto* s = n->as_string()) {
+    auto size = ParseByteSize(s->get());
+    if (!size) {
+      r.Error(key, "invalid size " + Quote(s->get()) + "; expected " + std::string(kExpected));
+    }
+    return size;
+  }
+  std::string_view found = n->is_floating_point() ? "a float"
+                           : n->is_boolean()      ? "a boolean"
+                           : n->is_array()        ? "an array"
+                           : n->is_table()        ? "a table"
+                                                  : "a date or time";
+  r.Error(key, "expected " + std::string(kExpected) + ", found " + std::string(found));
+  return std::nullopt;
 }
 
 std::optional<Severity> ReadSeverity(TableReader& r, std::string_view key) {
@@ -467,6 +553,20 @@ Channel ParseChannel(TableReader& r, std::string name) {
   auto secret = r.String("secret_file");
   if (auto d = PositiveDuration(r, "timeout", false)) c.timeout = *d;
   c.min_severity = ReadSeverity(r, "min_severity");
+  if (auto n =
+          ReadCount(r, "max_retries", 0, "must not be negative (0: one attempt, never retried)")) {
+    c.max_retries = static_cast<int>(*n);
+  }
+  c.max_age = PositiveDuration(r, "max_age", false);
+  if (auto t = ReadTemplate(r, "title")) c.title = *t;
+  if (auto t = ReadTemplate(r, "text")) c.text = *t;
+  if (auto d = PositiveDuration(r, "resend", false)) {
+    if (*d < std::chrono::seconds(1)) {
+      r.Error("resend", "must be at least 1s (each resend posts every firing alert again)");
+    } else {
+      c.resend = *d;
+    }
+  }
   if (type) {
     static const std::pair<std::string_view, ChannelType> kTypes[] = {
         {"webhook", ChannelType::kWebhook},
@@ -497,6 +597,19 @@ Channel ParseChannel(TableReader& r, std::string name) {
       }
       if (r.Has("secret_file") && c.type != ChannelType::kWebhook) {
         r.Error("secret_file", "only a webhook channel signs its requests");
+      }
+      if (c.type != ChannelType::kSlack && c.type != ChannelType::kAlertmanager) {
+        const std::string what = c.type == ChannelType::kWebhook ? "sends the event JSON as it is"
+                                 : c.type == ChannelType::kExec  ? "gets the event JSON on stdin"
+                                                                 : "writes one line per event";
+        for (std::string_view key : {"title", "text"}) {
+          if (!r.Has(key)) continue;
+          r.Error(key, "only slack and alertmanager channels take a `" + std::string(key) +
+                           "` template; " + Article(*type) + " " + *type + " channel " + what);
+        }
+      }
+      if (r.Has("resend") && c.type != ChannelType::kAlertmanager) {
+        r.Error("resend", "only an alertmanager channel re-sends firing alerts");
       }
     }
   }
@@ -550,6 +663,16 @@ Route ParseRoute(TableReader& r) {
     route.channels = *channels;
   }
   route.repeat = PositiveDuration(r, "repeat", false);
+  if (auto d = PositiveDuration(r, "group_wait", false, /*allow_zero=*/true)) {
+    if (*d > kMaxGroupWait) {
+      r.Error("group_wait", "a group_wait of " + FormatDuration(*d) +
+                                " holds back the first notification too long (at most " +
+                                FormatDuration(kMaxGroupWait) + "; usually 10s to 1m)");
+    } else {
+      route.group_wait = *d;
+    }
+  }
+  if (auto b = r.Bool("send_resolved")) route.send_resolved = *b;
   if (auto c = r.Bool("continue")) route.continue_matching = *c;
   r.Finish();
   return route;
@@ -561,7 +684,8 @@ Config ParseDaemonConfigTable(const toml::table& root, const std::string& file,
   Config c;
   c.file = file;
   const bool has_daemon_keys = root.contains("daemon") || root.contains("prometheus") ||
-                               root.contains("channel") || root.contains("route");
+                               root.contains("channel") || root.contains("route") ||
+                               root.contains("outbox");
   if (FileKind kind = GuessFileKind(root);
       !has_daemon_keys && (kind == FileKind::kRuleFile || kind == FileKind::kRuleTest)) {
     diags->Error({file, 0, 0}, "",
@@ -586,7 +710,36 @@ Config ParseDaemonConfigTable(const toml::table& root, const std::string& file,
     if (auto d = PositiveDuration(dr, "interval", false)) c.daemon.interval = *d;
     if (auto b = dr.Bool("dry_run")) c.daemon.dry_run = *b;
     if (auto v = dr.String("api_token_file")) c.daemon.api_token_file = Resolve(file, *v);
+    if (auto v = dr.String("external_url")) {
+      std::string url = *v;
+      while (url.size() > 1 && url.back() == '/' && IsHttpUrl(url.substr(0, url.size() - 1))) {
+        url.pop_back();
+      }
+      // A host must follow the scheme: "https:///x" is a typo, not a link.
+      const size_t host = url.find("://") + 3;
+      if (!IsHttpUrl(url) || url[host] == '/') {
+        dr.Error("external_url",
+                 "expected an http:// or https:// URL, e.g. \"https://rollbackd.example.com\"");
+      } else {
+        c.daemon.external_url = url;
+      }
+    }
     dr.Finish();
+  }
+  if (const toml::table* t = r.Table("outbox")) {
+    TableReader orr(*t, "outbox", file, diags);
+    if (auto n = ReadCount(orr, "max_entries", 1, "must be at least 1")) {
+      c.outbox.max_entries = static_cast<size_t>(*n);
+    }
+    if (auto b = ReadByteSize(orr, *t, "max_bytes")) {
+      if (*b < kMinOutboxBytes) {
+        orr.Error("max_bytes", "must be at least 64KiB (65536 bytes)");
+      } else {
+        c.outbox.max_bytes = *b;
+      }
+    }
+    if (auto d = PositiveDuration(orr, "max_age", false)) c.outbox.max_age = *d;
+    orr.Finish();
   }
   if (const toml::table* t = r.Table("prometheus")) {
     for (auto&& [name, node] : *t) {
@@ -768,6 +921,9 @@ std::optional<Config> LoadConfig(const std::string& path, Diagnostics* diags) {
   }
   ValidateConfig(config, /*check_sources=*/daemon_ok, diags);
   if (diags->error_count() > errors_before) return std::nullopt;
+  // Advice about routes needs the whole, valid configuration (services included); `check` and
+  // the daemon both load through here, so both report it.
+  CheckRoutes(config, diags);
   return config;
 }
 

@@ -15,6 +15,7 @@
 namespace rollbackd {
 
 // Reads `path` and every rule file its [daemon].rules globs name (relative to `path`'s folder).
+// A configuration without errors also gets CheckRoutes' warnings (daemon/config/route_check.h).
 std::optional<Config> LoadConfig(const std::string& path, Diagnostics* diags);
 
 // Reads rule files alone, as `rollbackd check FILE...` and `rollbackd test` do: no daemon config,

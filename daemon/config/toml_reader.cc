@@ -302,7 +302,7 @@ FileKind GuessFileKind(const toml::table& root) {
     return FileKind::kRuleFile;
   }
   if (root.contains("daemon") || root.contains("prometheus") || root.contains("channel") ||
-      root.contains("route")) {
+      root.contains("route") || root.contains("outbox")) {
     return FileKind::kDaemonConfig;
   }
   return FileKind::kUnknown;

@@ -512,6 +512,321 @@ TEST(ConfigDaemonTest, RouteThatIsNotATableDoesNotCrashTheChannelCheck) {
                           At("1:34: route[1].channels[0]: unknown channel \"nope\"")));
 }
 
+// ---- channel delivery options, templates, resend ----
+
+TEST(ConfigDaemonTest, ChannelDeliveryOptionsAndTemplatesAreRead) {
+  auto p = Parse(R"toml([channel.am]
+type = "alertmanager"
+url = "http://127.0.0.1:9093"
+max_retries = 0
+max_age = "2h"
+title = "{service}: {event}"
+text = "{reason} ({labels.env})"
+resend = "5m"
+[channel.chat]
+type = "slack"
+url = "https://hooks.slack.com/x"
+title = "{{rollbackd}} {service}"
+[channel.hook]
+type = "webhook"
+url = "https://x.example"
+max_retries = 12
+)toml");
+  EXPECT_THAT(Lines(p.diags), IsEmpty());
+  ASSERT_TRUE(p.config.has_value());
+  const Channel* am = p.config->FindChannel("am");
+  EXPECT_EQ(am->max_retries, 0);
+  EXPECT_EQ(am->max_age, std::chrono::hours(2));
+  EXPECT_EQ(am->title, "{service}: {event}");
+  EXPECT_EQ(am->text, "{reason} ({labels.env})");
+  EXPECT_EQ(am->resend, minutes(5));
+  const Channel* chat = p.config->FindChannel("chat");
+  EXPECT_EQ(chat->title, "{{rollbackd}} {service}") << "kept as written";
+  EXPECT_EQ(chat->text, "");
+  EXPECT_EQ(chat->max_retries, std::nullopt);
+  EXPECT_EQ(chat->max_age, std::nullopt) << "absent: [outbox].max_age";
+  EXPECT_EQ(chat->resend, minutes(1)) << "the default";
+  EXPECT_EQ(p.config->FindChannel("hook")->max_retries, 12);
+}
+
+TEST(ConfigDaemonTest, ChannelMaxRetriesAndMaxAge) {
+  auto p = Parse(R"([channel.a]
+type = "log"
+max_retries = -1
+max_age = "0s"
+[channel.b]
+type = "log"
+max_retries = 1.5
+max_age = 30
+[channel.c]
+type = "log"
+max_retries = 3000000000
+max_retrys = 3
+)");
+  EXPECT_FALSE(p.config.has_value());
+  EXPECT_THAT(
+      Lines(p.diags),
+      ElementsAre(
+          At("3:15: channel.a.max_retries: must not be negative (0: one attempt, never retried)"),
+          At("4:11: channel.a.max_age: must be longer than 0s"),
+          At("7:15: channel.b.max_retries: expected an integer, found a float"),
+          At("8:11: channel.b.max_age: expected a duration string such as \"30s\""),
+          At("11:15: channel.c.max_retries: too large (at most 2147483647)"),
+          At("12:1: channel.c.max_retrys: unknown key (did you mean `max_retries`?)")));
+}
+
+TEST(ConfigDaemonTest, InvalidTemplatesAreErrorsAtTheirKey) {
+  auto p = Parse(R"([channel.chat]
+type = "slack"
+url = "https://hooks.slack.com/x"
+title = "{servce} failed"
+text = "value {value"
+[channel.am]
+type = "alertmanager"
+url = "http://am:9093"
+text = "}"
+title = 3
+)");
+  EXPECT_FALSE(p.config.has_value());
+  EXPECT_THAT(Lines(p.diags),
+              ElementsAre(At("4:9: channel.chat.title: invalid template: unknown field {servce} "
+                             "(known: event, id, time, service,"),
+                          At("5:8: channel.chat.text: invalid template: unclosed { at offset 6"),
+                          At("9:8: channel.am.text: invalid template: lone } at offset 0 (write "
+                             "}} for a literal brace)"),
+                          At("10:9: channel.am.title: expected a string, found an integer")));
+}
+
+TEST(ConfigDaemonTest, TemplatesOnlyOnSlackAndAlertmanagerChannels) {
+  auto p = Parse(R"([channel.hook]
+type = "webhook"
+url = "https://x.example"
+title = "{service}"
+[channel.script]
+type = "exec"
+command = ["notify"]
+text = "{reason}"
+[channel.journal]
+type = "log"
+title = "x"
+text = "y"
+)");
+  EXPECT_FALSE(p.config.has_value());
+  EXPECT_THAT(
+      Lines(p.diags),
+      ElementsAre(At("4:9: channel.hook.title: only slack and alertmanager channels take a "
+                     "`title` template; a webhook channel sends the event JSON as it is"),
+                  At("8:8: channel.script.text: only slack and alertmanager channels take a "
+                     "`text` template; an exec channel gets the event JSON on stdin"),
+                  At("11:9: channel.journal.title: only slack and alertmanager channels take a "
+                     "`title` template; a log channel writes one line per event"),
+                  At("12:8: channel.journal.text: only slack and alertmanager channels take a "
+                     "`text` template; a log channel writes one line per event")));
+}
+
+TEST(ConfigDaemonTest, ResendOnlyForAlertmanagerAndAtLeastOneSecond) {
+  auto p = Parse(R"([channel.am]
+type = "alertmanager"
+url = "http://am:9093"
+resend = "500ms"
+[channel.am2]
+type = "alertmanager"
+url = "http://am:9093"
+resend = "0s"
+[channel.hook]
+type = "webhook"
+url = "https://x.example"
+resend = "1m"
+)");
+  EXPECT_FALSE(p.config.has_value());
+  EXPECT_THAT(Lines(p.diags),
+              ElementsAre(At("4:10: channel.am.resend: must be at least 1s (each resend posts "
+                             "every firing alert again)"),
+                          At("8:10: channel.am2.resend: must be longer than 0s"),
+                          At("12:10: channel.hook.resend: only an alertmanager channel re-sends "
+                             "firing alerts")));
+  auto good = Parse(
+      "[channel.am]\ntype = \"alertmanager\"\nurl = \"http://am:9093\"\n"
+      "resend = \"1s\"\n");
+  ASSERT_TRUE(good.config.has_value()) << ::testing::PrintToString(Lines(good.diags));
+  EXPECT_EQ(good.config->channels[0].resend, seconds(1));
+}
+
+// ---- [[route]] group_wait and send_resolved ----
+
+TEST(ConfigDaemonTest, RouteGroupWaitAndSendResolvedAreRead) {
+  auto p = Parse(R"([channel.x]
+type = "log"
+[[route]]
+channels = ["x"]
+group_wait = "30s"
+send_resolved = false
+[[route]]
+channels = ["x"]
+group_wait = "0s"
+send_resolved = true
+[[route]]
+channels = ["x"]
+group_wait = "10m"
+[[route]]
+channels = ["x"]
+)");
+  EXPECT_THAT(Lines(p.diags), IsEmpty());
+  ASSERT_TRUE(p.config.has_value());
+  const std::vector<Route>& r = p.config->routes;
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].group_wait, seconds(30));
+  EXPECT_FALSE(r[0].send_resolved);
+  EXPECT_EQ(r[1].group_wait, seconds(0));
+  EXPECT_TRUE(r[1].send_resolved);
+  EXPECT_EQ(r[2].group_wait, minutes(10)) << "the limit itself is allowed";
+  EXPECT_EQ(r[3].group_wait, seconds(0)) << "default: at once";
+  EXPECT_TRUE(r[3].send_resolved) << "default";
+}
+
+TEST(ConfigDaemonTest, RouteGroupWaitAndSendResolvedErrors) {
+  auto p = Parse(R"([channel.x]
+type = "log"
+[[route]]
+channels = ["x"]
+group_wait = "11m"
+send_resolved = "no"
+[[route]]
+channels = ["x"]
+group_wait = 30
+[[route]]
+channels = ["x"]
+group_wait = "-1s"
+sendresolved = false
+)");
+  EXPECT_FALSE(p.config.has_value());
+  EXPECT_THAT(
+      Lines(p.diags),
+      ElementsAre(At("5:14: route[0].group_wait: a group_wait of 11m holds back the first "
+                     "notification too long (at most 10m; usually 10s to 1m)"),
+                  At("6:17: route[0].send_resolved: expected true or false, found a string"),
+                  At("9:14: route[1].group_wait: expected a duration string such as \"30s\""),
+                  At("12:14: route[2].group_wait: invalid duration \"-1s\""),
+                  At("13:1: route[2].sendresolved: unknown key (did you mean `send_resolved`?)")));
+}
+
+// ---- [daemon].external_url ----
+
+TEST(ConfigDaemonTest, ExternalUrlLosesItsTrailingSlash) {
+  auto p = Parse("[daemon]\nexternal_url = \"https://rollbackd.example.com/\"\n");
+  ASSERT_TRUE(p.config.has_value()) << ::testing::PrintToString(Lines(p.diags));
+  EXPECT_EQ(p.config->daemon.external_url, "https://rollbackd.example.com");
+  auto path = Parse("[daemon]\nexternal_url = \"http://10.0.0.1:9464/rollbackd//\"\n");
+  ASSERT_TRUE(path.config.has_value());
+  EXPECT_EQ(path.config->daemon.external_url, "http://10.0.0.1:9464/rollbackd");
+  EXPECT_EQ(Parse("").config->daemon.external_url, "") << "default: no links";
+}
+
+TEST(ConfigDaemonTest, ExternalUrlMustBeHttpWithAHost) {
+  for (const char* url : {"rollbackd.example.com", "ftp://x.example", "https://", "https:///x"}) {
+    auto p = Parse("[daemon]\nexternal_url = \"" + std::string(url) + "\"\n");
+    EXPECT_FALSE(p.config.has_value()) << url;
+    EXPECT_THAT(Lines(p.diags),
+                ElementsAre(At("2:16: daemon.external_url: expected an http:// or "
+                               "https:// URL, e.g. \"https://rollbackd.example.com\"")))
+        << url;
+  }
+  auto p = Parse("[daemon]\nexternal_url = 8080\n");
+  EXPECT_THAT(Lines(p.diags),
+              ElementsAre(At("2:16: daemon.external_url: expected a string, found an integer")));
+}
+
+// ---- [outbox] ----
+
+TEST(ConfigDaemonTest, OutboxDefaultsAndValues) {
+  auto defaults = Parse("");
+  ASSERT_TRUE(defaults.config.has_value());
+  EXPECT_EQ(defaults.config->outbox.max_entries, 10000u);
+  EXPECT_EQ(defaults.config->outbox.max_bytes, 64ull << 20);
+  EXPECT_EQ(defaults.config->outbox.max_age, std::chrono::hours(12));
+
+  auto p = Parse("[outbox]\nmax_entries = 500\nmax_bytes = \"512KiB\"\nmax_age = \"1d\"\n");
+  EXPECT_THAT(Lines(p.diags), IsEmpty());
+  ASSERT_TRUE(p.config.has_value());
+  EXPECT_EQ(p.config->outbox.max_entries, 500u);
+  EXPECT_EQ(p.config->outbox.max_bytes, 512u << 10);
+  EXPECT_EQ(p.config->outbox.max_age, std::chrono::hours(24));
+}
+
+TEST(ConfigDaemonTest, OutboxMaxBytesTakesBytesOrAUnit) {
+  const std::pair<std::string, uint64_t> kCases[] = {
+      {"\"64MiB\"", 64ull << 20},
+      {"\"512KiB\"", 512ull << 10},
+      {"\"1GiB\"", 1ull << 30},
+      {"\"10MB\"", 10000000},
+      {"\"500KB\"", 500000},
+      {"\"1GB\"", 1000000000},
+      {"\"100000B\"", 100000},
+      {"65536", 65536},
+      {"\"64KiB\"", 65536},
+      {"\"1048576\"", 0}};  // digits alone in a string: no unit, invalid
+  for (const auto& [value, bytes] : kCases) {
+    auto p = Parse("[outbox]\nmax_bytes = " + value + "\n");
+    if (bytes == 0) {
+      EXPECT_FALSE(p.config.has_value()) << value;
+      continue;
+    }
+    ASSERT_TRUE(p.config.has_value()) << value << ": " << ::testing::PrintToString(Lines(p.diags));
+    EXPECT_EQ(p.config->outbox.max_bytes, bytes) << value;
+  }
+}
+
+TEST(ConfigDaemonTest, OutboxErrors) {
+  auto p = Parse(R"([outbox]
+max_entries = 0
+max_bytes = "64 MiB"
+max_age = "0s"
+max_entrys = 5
+)");
+  EXPECT_FALSE(p.config.has_value());
+  EXPECT_THAT(
+      Lines(p.diags),
+      ElementsAre(At("2:15: outbox.max_entries: must be at least 1"),
+                  At("3:13: outbox.max_bytes: invalid size \"64 MiB\"; expected a number of "
+                     "bytes or a string such as \"64MiB\" (units B, KB, MB, GB, KiB, MiB, GiB)"),
+                  At("4:11: outbox.max_age: must be longer than 0s"),
+                  At("5:1: outbox.max_entrys: unknown key (did you mean `max_entries`?)")));
+
+  const std::pair<std::string, std::string> kBad[] = {
+      {"\"100B\"", "must be at least 64KiB (65536 bytes)"},
+      {"1000", "must be at least 64KiB (65536 bytes)"},
+      {"-1", "must not be negative"},
+      {"1.5",
+       "expected a number of bytes or a string such as \"64MiB\" (units B, KB, MB, GB, "
+       "KiB, MiB, GiB), found a float"},
+      {"\"1TiB\"", "invalid size \"1TiB\""},
+      {"\"64mib\"", "invalid size \"64mib\""},
+      {"\"MiB\"", "invalid size \"MiB\""},
+      {"\"20000000000GiB\"", "invalid size \"20000000000GiB\""},  // overflows 64 bits
+      {"\"99999999999999999999B\"", "invalid size"},
+  };
+  for (const auto& [value, message] : kBad) {
+    auto bad = Parse("[outbox]\nmax_bytes = " + value + "\n");
+    EXPECT_THAT(Lines(bad.diags), ElementsAre(At("2:13: outbox.max_bytes: " + message))) << value;
+  }
+  auto big = Parse("[outbox]\nmax_entries = 3000000000\n");
+  EXPECT_THAT(Lines(big.diags),
+              ElementsAre(At("2:15: outbox.max_entries: too large (at most 2147483647)")));
+  auto table = Parse("outbox = 5\n");
+  EXPECT_THAT(Lines(table.diags),
+              ElementsAre(At("1:10: outbox: expected a table, found an integer")));
+}
+
+TEST(ConfigFileKindTest, AnOutboxSectionMarksADaemonConfig) {
+  Diagnostics d;
+  EXPECT_FALSE(ParseDaemonConfig("service = \"x\"\n[outbox]\nmax_entries = 5\n", "d.toml", &d));
+  ASSERT_EQ(d.all().size(), 1u);
+  EXPECT_EQ(d.all()[0].ToString(), "d.toml:1:1: service: unknown key");
+  Diagnostics alone;
+  EXPECT_TRUE(ParseDaemonConfig("[outbox]\nmax_entries = 5\n", "d.toml", &alone));
+  EXPECT_TRUE(alone.all().empty());
+}
+
 // ---- ValidateConfig: what spans files ----
 
 Service MakeService(const std::string& name, const std::string& file, int line,
