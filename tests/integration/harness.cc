@@ -334,6 +334,7 @@ void Stack::WriteConfig() {
               "/hooks/rollbackd\"\nsecret_file = \"webhook.secret\"\ntimeout = \"2s\"\n"
               "\n[[route]]\nchannels = [\"receiver\"]\n";
   }
+  config += "\n" + Replace(options_.config_extra, "${DIR}", d);
   WriteFile(d + "/rollbackd.toml", config);
   std::string rule = Replace(options_.rule, "${SAMPLE_URL}", sample_url());
   rule = Replace(rule, "${SAMPLE_BIN}", BinaryPath("rollbackd-sample"));
@@ -419,6 +420,7 @@ std::string Stack::ReadJournal() const { return ReadFile(dir_.path() + "/state/j
 
 WebhookReceiver::WebhookReceiver(std::string dir, ReceiverOptions options)
     : dir_(std::move(dir)), options_(std::move(options)), out_(dir_ + "/deliveries.jsonl") {
+  fs::create_directories(dir_);
   if (!Start(options_.port)) {
     throw std::runtime_error("the webhook receiver did not start: " +
                              ReadFile(dir_ + "/receiver.log"));

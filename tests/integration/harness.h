@@ -201,6 +201,8 @@ struct StackOptions {
   std::string daemon_extra;  // lines appended to [daemon]
   std::vector<std::string> sample_bad = {"v2=error_rate=0.3", "v3=error_rate=0.3", "v4=health=503"};
   bool with_receiver = true;
+  // Appended to rollbackd.toml (channels and routes of the test's own); ${DIR} is the stack's dir.
+  std::string config_extra;
 };
 
 // The sample service, Prometheus scraping it every second, a webhook receiver, and rollbackd,
