@@ -719,9 +719,9 @@ bool Notifier::Configure(const Config& config, std::vector<std::string>* errors)
   return true;
 }
 
-void Notifier::Send(const std::vector<Event>& events) {
+std::vector<OutboxEntry> Notifier::Prepare(const std::vector<Event>& events) {
   Impl& m = *impl_;
-  if (!m.dispatcher) return;
+  if (!m.dispatcher) return {};
   const Time now = m.Now();
   Dispatch all;
   for (const Event& e : events) {
@@ -729,7 +729,33 @@ void Notifier::Send(const std::vector<Event>& events) {
     for (auto& l : d.logs) all.logs.push_back(std::move(l));
     for (auto& q : d.queued) all.queued.push_back(std::move(q));
   }
-  m.Handle(std::move(all));
+  std::vector<OutboxEntry> queued = std::move(all.queued);
+  all.queued.clear();
+  m.Handle(std::move(all));  // log channels, the dispatcher's state, repeats
+  return queued;
+}
+
+void Notifier::Commit(std::vector<OutboxEntry> entries) { impl_->Enqueue(std::move(entries)); }
+
+size_t Notifier::Recover(std::vector<OutboxEntry> entries) {
+  Impl& m = *impl_;
+  std::vector<OutboxEntry> missing;
+  for (OutboxEntry& e : entries) {
+    auto it = m.queues.find(e.channel);
+    if (it == m.queues.end()) continue;
+    const bool queued = std::any_of(it->second->items.begin(), it->second->items.end(),
+                                    [&](const Impl::Item& i) { return i.entry.id == e.id; });
+    const bool sent = m.outbox != nullptr && m.outbox->SeenAtOpen(e.channel, e.id);
+    if (!queued && !sent) missing.push_back(std::move(e));
+  }
+  const size_t n = missing.size();
+  if (n > 0) {
+    spdlog::warn("{} notification(s) of the last round before the restart were not in the outbox "
+                 "yet; queued now (a receiver may get one twice, with the same id)",
+                 n);
+  }
+  m.Enqueue(std::move(missing));
+  return n;
 }
 
 size_t Notifier::pending() const { return impl_->pending_count(); }

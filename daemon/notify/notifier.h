@@ -35,6 +35,7 @@
 #include "daemon/config/duration.h"
 #include "daemon/config/model.h"
 #include "daemon/engine/event.h"
+#include "daemon/notify/outbox.h"
 #include "daemon/sources/http_client.h"
 
 namespace rollbackd {
@@ -80,9 +81,20 @@ class Notifier {
   bool Configure(const Config& config, std::vector<std::string>* errors);
 
   // Routes `events` (in order) and queues their notifications: written to the outbox with one
-  // fsync, then sent; never blocks on the network.
-  void Send(const std::vector<Event>& events);
+  // fsync, then sent; never blocks on the network. Prepare + Commit.
+  void Send(const std::vector<Event>& events) { Commit(Prepare(events)); }
   void Send(const Event& event) { Send(std::vector<Event>{event}); }
+
+  // The two halves of Send, for the daemon, which keeps a round's notifications in its state file
+  // between them, so that a crash after the state save cannot lose them (see Recover). Prepare
+  // routes `events` and returns their notifications (log channels are written at once); Commit
+  // writes them to the outbox with one fsync and starts sending them.
+  std::vector<OutboxEntry> Prepare(const std::vector<Event>& events);
+  void Commit(std::vector<OutboxEntry> entries);
+  // After a restart: queues those of `entries` (a round's notifications, from the saved state)
+  // that the outbox does not hold, because the crash came before Commit. Call after Configure.
+  // Returns how many were queued.
+  size_t Recover(std::vector<OutboxEntry> entries);
 
   // Notifications queued and not finished yet, over all channels / per channel.
   size_t pending() const;

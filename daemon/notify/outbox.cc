@@ -23,15 +23,8 @@ int64_t Millis(Time t) { return t.time_since_epoch().count(); }
 Time FromMillis(int64_t ms) { return Time(std::chrono::milliseconds(ms)); }
 
 std::string AddLine(const OutboxEntry& e) {
-  const json r = {{"add", e.seq},
-                  {"channel", e.channel},
-                  {"group", e.group},
-                  {"id", e.id},
-                  {"kind", e.kind},
-                  {"service", e.service},
-                  {"created", Millis(e.created)},
-                  {"not_before", Millis(e.not_before)},
-                  {"payload", e.payload}};
+  json r = OutboxEntryToJson(e);
+  r["add"] = e.seq;
   return r.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -82,6 +75,34 @@ bool ForEachRecord(const std::string& text, const std::string& path, std::string
 
 }  // namespace
 
+json OutboxEntryToJson(const OutboxEntry& e) {
+  return {{"channel", e.channel},
+          {"group", e.group},
+          {"id", e.id},
+          {"kind", e.kind},
+          {"service", e.service},
+          {"created", Millis(e.created)},
+          {"not_before", Millis(e.not_before)},
+          {"payload", e.payload}};
+}
+
+std::optional<OutboxEntry> OutboxEntryFromJson(const json& r) {
+  try {
+    OutboxEntry e;
+    e.channel = r.at("channel").get<std::string>();
+    e.group = r.value("group", "");
+    e.id = r.at("id").get<std::string>();
+    e.kind = r.value("kind", "");
+    e.service = r.value("service", "");
+    e.created = FromMillis(r.at("created").get<int64_t>());
+    e.not_before = FromMillis(r.value("not_before", int64_t{0}));
+    e.payload = r.at("payload").get<std::string>();
+    return e;
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
 Outbox::Outbox(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
 
 Outbox::~Outbox() {
@@ -106,16 +127,11 @@ std::unique_ptr<Outbox> Outbox::Open(const std::string& path, std::string* error
         o->next_seq_ = std::max(o->next_seq_, seq + 1);
         return true;
       }
-      OutboxEntry e;
+      std::optional<OutboxEntry> parsed = OutboxEntryFromJson(r);
+      if (!parsed) return false;
+      OutboxEntry e = std::move(*parsed);
       e.seq = r.at("add").get<uint64_t>();
-      e.channel = r.at("channel").get<std::string>();
-      e.group = r.value("group", "");
-      e.id = r.at("id").get<std::string>();
-      e.kind = r.value("kind", "");
-      e.service = r.value("service", "");
-      e.created = FromMillis(r.at("created").get<int64_t>());
-      e.not_before = FromMillis(r.value("not_before", int64_t{0}));
-      e.payload = r.at("payload").get<std::string>();
+      o->seen_at_open_.insert(e.channel + '\x1f' + e.id);
       o->next_seq_ = std::max(o->next_seq_, e.seq + 1);
       live[e.seq] = std::move(e);
       return true;

@@ -19,6 +19,10 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
 #include "daemon/engine/samples.h"
 
 namespace rollbackd {
@@ -36,6 +40,11 @@ struct OutboxEntry {
 
   size_t bytes() const { return payload.size() + id.size() + channel.size() + group.size() + 64; }
 };
+
+// An entry as a JSON object (the outbox file's "add" record, without "add") and back; nullopt
+// when `j` is not one. Also how the daemon's state file carries a round's notifications.
+nlohmann::json OutboxEntryToJson(const OutboxEntry& e);
+std::optional<OutboxEntry> OutboxEntryFromJson(const nlohmann::json& j);
 
 class Outbox {
  public:
@@ -59,6 +68,11 @@ class Outbox {
   // A write error is logged by the caller: at worst the notification is sent once more later.
   bool Remove(uint64_t seq, std::string_view result, std::string* error);
 
+  // True when the file held (at Open) a notification with this channel and id, delivered or not.
+  bool SeenAtOpen(const std::string& channel, const std::string& id) const {
+    return seen_at_open_.count(channel + '\x1f' + id) != 0;
+  }
+
   size_t live() const { return live_.size(); }
   uint64_t live_bytes() const { return live_bytes_; }
   uint64_t file_bytes() const { return file_bytes_; }
@@ -76,6 +90,7 @@ class Outbox {
   uint64_t live_bytes_ = 0;
   uint64_t file_bytes_ = 0;
   std::vector<OutboxEntry> loaded_;
+  std::set<std::string> seen_at_open_;
 };
 
 }  // namespace rollbackd

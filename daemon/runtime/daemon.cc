@@ -49,6 +49,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr size_t kDecisionLogBytes = 16 << 20;
 constexpr int kDecisionLogKeep = 4;
+// In state.json beside the engine's state: the notifications of the round it was saved for.
+constexpr const char* kPendingNotificationsKey = "notifications_pending";
 constexpr size_t kHookOutputTail = 4096;
 constexpr Duration kNotificationDrain = std::chrono::seconds(10);
 
@@ -381,13 +383,32 @@ struct Daemon::Impl {
       return false;
     }
     spdlog::info("state restored from {}", StatePath());
+    // The last round's notifications, in case the crash came before they reached the outbox.
+    const nlohmann::json root = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (root.is_object() && root.contains(kPendingNotificationsKey)) {
+      std::vector<OutboxEntry> entries;
+      for (const nlohmann::json& j : root[kPendingNotificationsKey]) {
+        if (auto e = OutboxEntryFromJson(j)) entries.push_back(std::move(*e));
+      }
+      notifier.Recover(std::move(entries));
+    }
     return true;
   }
 
-  bool SaveState(std::string* error = nullptr) {
+  // The engine's state, and `notifications` (a round's, between Prepare and Commit) beside it.
+  bool SaveState(std::string* error = nullptr,
+                 const std::vector<OutboxEntry>* notifications = nullptr) {
     std::string err;
     try {
-      if (WriteFileAtomically(StatePath(), engine->SaveState(), &err)) return true;
+      std::string text = engine->SaveState();
+      if (notifications != nullptr && !notifications->empty()) {
+        nlohmann::json root = nlohmann::json::parse(text);
+        nlohmann::json list = nlohmann::json::array();
+        for (const OutboxEntry& e : *notifications) list.push_back(OutboxEntryToJson(e));
+        root[kPendingNotificationsKey] = std::move(list);
+        text = root.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      }
+      if (WriteFileAtomically(StatePath(), text, &err)) return true;
     } catch (const std::exception& e) {  // the engine's JSON: never expected, never fatal
       err = std::string("serializing engine state: ") + e.what();
     }
@@ -569,10 +590,12 @@ struct Daemon::Impl {
       std::string err;
       if (!decisions->Record(e, *engine, &err)) spdlog::error("decision log: {}", err);
     }
+    // The round's notifications go into the state file with the decisions, then into the outbox:
+    // a crash between the two cannot lose them (Recover at the next start).
+    std::vector<OutboxEntry> notifications = notifier.Prepare(events);
     std::string save_error;
-    const bool saved = SaveState(&save_error);
-    // Into the outbox (one fsync for the round's notifications), then out.
-    notifier.Send(events);
+    const bool saved = SaveState(&save_error, &notifications);
+    notifier.Commit(std::move(notifications));
     UpdateOutboxMetrics();
     for (const Event& e : events) {
       if (e.kind == EventKind::kRollbackStarted) {

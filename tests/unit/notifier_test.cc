@@ -700,6 +700,31 @@ TEST_F(NotifierTest, TheOutboxKeepsWhatWasNotDeliveredAcrossARestart) {
   EXPECT_EQ(again.pending(), 0u);
 }
 
+TEST_F(NotifierTest, RecoverQueuesWhatTheOutboxNeverGotAndOnlyThat) {
+  const Event e1 = Firing(Severity::kCritical, "a");
+  const Event e2 = Firing(Severity::kCritical, "b");
+  std::vector<OutboxEntry> round;
+  std::string error;
+  {
+    Notifier& n = Make();
+    ASSERT_TRUE(n.Open(dir_, &error)) << error;
+    Load(n, Webhook(RefusingUrl()));
+    round = n.Prepare({e1, e2});
+    ASSERT_EQ(round.size(), 2u);
+    n.Commit({round[0]});  // the crash comes before the second reaches the outbox
+    notifier_.reset();
+  }
+  Receiver receiver({200});
+  Notifier& n = Make();
+  ASSERT_TRUE(n.Open(dir_, &error)) << error;
+  Load(n, Webhook(receiver.Url()));
+  EXPECT_EQ(n.Recover(round), 1u);
+  ASSERT_TRUE(RunUntilOutcomes(2));
+  std::vector<std::string> ids;
+  for (const Received& r : receiver.requests()) ids.push_back(r.headers.at("webhook-id"));
+  EXPECT_THAT(ids, ::testing::UnorderedElementsAre(e1.id, e2.id));
+}
+
 TEST_F(NotifierTest, AFullOutboxDropsTheOldestNotification) {
   Notifier& n = Make();
   std::string error;
