@@ -124,18 +124,24 @@ void Dispatcher::Queue(Dispatch* out, const Target& t, const Event& e, const std
   }
   OutboxEntry entry;
   entry.channel = t.channel;
-  entry.group = std::to_string(t.route) + "/" + e.service;
+  entry.group = e.service;
   entry.id = id;
   entry.kind = std::string(EventKindName(e.kind));
   entry.service = e.service;
   entry.created = now;
-  entry.not_before = now + (t.route < routes_.size() ? routes_[t.route].group_wait : Duration(0));
+  entry.not_before = now + GroupWait(ch.config, t.route);
   entry.payload = payload;
   out->queued.push_back(std::move(entry));
 }
 
+Duration Dispatcher::GroupWait(const Channel& c, size_t route) const {
+  // Only channels that carry several notifications in one request wait to group them.
+  const bool groups = c.type == ChannelType::kSlack || c.type == ChannelType::kAlertmanager;
+  return groups && route < routes_.size() ? routes_[route].group_wait : Duration(0);
+}
+
 void Dispatcher::QueueAlert(Dispatch* out, const std::string& channel, const Firing& f,
-                            Time now) const {
+                            const std::string& cause_id, Time now) const {
   const ChannelInfo& ch = channels_.at(channel);
   json alert = AlertFor(f.event, ch.templates, f.rollback_note, external_url_);
   if (f.resolved) alert["endsAt"] = Rfc3339(*f.resolved);
@@ -145,13 +151,13 @@ void Dispatcher::QueueAlert(Dispatch* out, const std::string& channel, const Fir
   }
   OutboxEntry entry;
   entry.channel = channel;
-  entry.group = std::to_string(t ? t->route : 0) + "/" + f.service;
-  entry.id = f.event.value("id", "") + (f.resolved ? "-resolved" : "");
+  entry.group = f.service;
+  // The id of the event that changed the alert: each update is a notification of its own.
+  entry.id = cause_id;
   entry.kind = f.resolved ? "alert.resolved" : "alert.firing";
   entry.service = f.service;
   entry.created = now;
-  entry.not_before =
-      now + (t && t->route < routes_.size() ? routes_[t->route].group_wait : Duration(0));
+  entry.not_before = now + GroupWait(ch.config, t ? t->route : routes_.size());
   entry.payload = alert.dump(-1, ' ', false, json::error_handler_t::replace);
   out->queued.push_back(std::move(entry));
 }
@@ -172,7 +178,7 @@ Dispatch Dispatcher::OnEvent(const Event& e, Time now) {
     f.targets = Route(e, now);
     for (const Target& t : f.targets) {
       if (is_am(t.channel)) {
-        QueueAlert(&out, t.channel, f, now);
+        QueueAlert(&out, t.channel, f, e.id, now);
       } else {
         Queue(&out, t, e, e.id, payload, now);
       }
@@ -215,7 +221,7 @@ Dispatch Dispatcher::OnEvent(const Event& e, Time now) {
     f.resolved_event = json::parse(payload);
     for (const Target& t : targets) {
       if (is_am(t.channel)) {
-        QueueAlert(&out, t.channel, f, now);
+        QueueAlert(&out, t.channel, f, e.id, now);
       } else {
         Queue(&out, t, e, e.id, payload, now);
       }
@@ -238,7 +244,7 @@ Dispatch Dispatcher::OnEvent(const Event& e, Time now) {
         f.rollback_note = note;
         changed_ = true;
         for (const Target& t : f.targets) {
-          if (is_am(t.channel)) QueueAlert(&out, t.channel, f, now);
+          if (is_am(t.channel)) QueueAlert(&out, t.channel, f, e.id, now);
         }
       }
     }

@@ -8,7 +8,8 @@
 //    (trigger.resolved, source.up) reaches the channels that heard about it (send_resolved);
 //  - keeps, per alertmanager channel, the alerts it holds, with the rollback outcome as an
 //    annotation; rollback.* events update the alerts of their trigger, firing or just resolved;
-//  - gives each notification its group (route and service) and its not_before (group_wait).
+//  - gives each notification its group (its service) and, on channels that group (slack,
+//    alertmanager), its not_before (its route's group_wait).
 // log channels are left to the caller (no outbox): Dispatch returns them separately.
 #ifndef ROLLBACKD_NOTIFY_DISPATCHER_H_
 #define ROLLBACKD_NOTIFY_DISPATCHER_H_
@@ -99,7 +100,9 @@ class Dispatcher {
   std::vector<Target> Route(const Event& event, Time now) const;
   void Queue(Dispatch* out, const Target& t, const Event& e, const std::string& id,
              const std::string& payload, Time now) const;
-  void QueueAlert(Dispatch* out, const std::string& channel, const Firing& f, Time now) const;
+  void QueueAlert(Dispatch* out, const std::string& channel, const Firing& f,
+                  const std::string& cause_id, Time now) const;
+  Duration GroupWait(const Channel& c, size_t route) const;
   static std::string Key(const Event& e);
   void PruneResolved(Time now);
   // Re-routes what `firing` and `resolved` hold under this configuration (reload, restart).

@@ -157,6 +157,7 @@ bool Outbox::Add(std::vector<OutboxEntry>* entries, std::string* error) {
     added.emplace_back(e.seq, line.size());
     lines += line;
   }
+  next_seq_ = seq;  // never reuse a seq, written or not: the notifier keys items by it
   if (!WriteAll(fd_, lines, error)) {
     // Cut a partial write back, so that the next record starts on a line of its own.
     if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {
@@ -165,7 +166,6 @@ bool Outbox::Add(std::vector<OutboxEntry>* entries, std::string* error) {
     return false;
   }
   file_bytes_ += lines.size();
-  next_seq_ = seq;  // never reuse a seq that reached the file
   for (const auto& [s, size] : added) {  // in the file, synced or not: "done" must follow
     live_[s] = size;
     live_bytes_ += size;

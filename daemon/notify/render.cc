@@ -226,7 +226,7 @@ std::string SlackBody(const std::vector<const json*>& events, const ChannelTempl
   }
   blocks.push_back(
       {{"type", "context"}, {"elements", json::array({{{"type", "mrkdwn"}, {"text", context}}})}});
-  const json body = {{"text", text}, {"blocks", blocks}};
+  const json body = {{"text", SlackEscape(text)}, {"blocks", blocks}};
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

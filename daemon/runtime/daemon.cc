@@ -227,6 +227,11 @@ struct Daemon::Impl {
   }
 
   bool Start() {
+    // Before the first Configure: what it drops from the outbox is counted too.
+    notifier.SetObserver([this](std::string_view channel, std::string_view result) {
+      metrics.Notification(channel, result);
+      UpdateOutboxMetrics();
+    });
     ConfigSecrets prepared;
     auto loaded = Load(&prepared);
     if (!loaded) {
@@ -251,9 +256,6 @@ struct Daemon::Impl {
       return false;
     }
     spdlog::info("listening on http://{}", ListenDisplay(listen));
-    notifier.SetObserver([this](std::string_view channel, std::string_view result) {
-      metrics.Notification(channel, result);
-    });
     Process(std::move(events));
     service_manager.StartWatchdog();
     if (schedule.empty()) {  // nothing to read: loaded is ready

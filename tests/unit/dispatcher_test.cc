@@ -136,19 +136,23 @@ TEST_F(DispatcherTest, ResolutionsFollowTheFiringAndSendResolvedFalseStopsThem) 
               ElementsAre("pager"));
 }
 
-TEST_F(DispatcherTest, GroupWaitDelaysAndGroupsByRouteAndService) {
-  config_.channels = {MakeChannel("chat", ChannelType::kSlack)};
-  config_.routes = {MakeRoute({"chat"}, {{"service", "checkout", false}}), MakeRoute({"chat"})};
+TEST_F(DispatcherTest, GroupWaitDelaysGroupingChannelsOnlyAndGroupsByService) {
+  config_.channels = {MakeChannel("chat", ChannelType::kSlack),
+                      MakeChannel("hook", ChannelType::kWebhook)};
+  config_.routes = {MakeRoute({"chat", "hook"}, {{"service", "checkout", false}}),
+                    MakeRoute({"chat"})};
   config_.routes[0].group_wait = 10s;
   Dispatcher d(config_);
   Dispatch a = d.OnEvent(MakeEvent(EventKind::kTriggerPending, kT0), kT0);
   Dispatch b = d.OnEvent(MakeEvent(EventKind::kTriggerPending, kT0, "search"), kT0);
-  ASSERT_EQ(a.queued.size(), 1u);
+  ASSERT_EQ(a.queued.size(), 2u);
   ASSERT_EQ(b.queued.size(), 1u);
-  EXPECT_EQ(a.queued[0].group, "0/checkout");
+  EXPECT_EQ(a.queued[0].group, "checkout");
   EXPECT_EQ(a.queued[0].not_before, kT0 + 10s);
   EXPECT_EQ(a.queued[0].created, kT0);
-  EXPECT_EQ(b.queued[0].group, "1/search");
+  EXPECT_EQ(a.queued[1].channel, "hook");
+  EXPECT_EQ(a.queued[1].not_before, kT0);  // a webhook carries one event: nothing to wait for
+  EXPECT_EQ(b.queued[0].group, "search");
   EXPECT_EQ(b.queued[0].not_before, kT0);
 }
 
@@ -183,6 +187,7 @@ TEST_F(DispatcherTest, AlertmanagerAlertsCarryTheRollbackOutcomeAndEndWhenResolv
   Dispatch update = d.OnEvent(started, kT0 + 1s);
   ASSERT_EQ(update.queued.size(), 1u);
   EXPECT_EQ(json::parse(update.queued[0].payload)["annotations"]["rollback"], "started");
+  EXPECT_EQ(update.queued[0].id, started.id);  // each update is a notification of its own
   ASSERT_EQ(d.FiringAlerts("am").size(), 1u);
   EXPECT_EQ(d.FiringAlerts("am")[0]["annotations"]["rollback"], "started");
 
