@@ -188,7 +188,15 @@ struct ExecRunner::Job : std::enable_shared_from_this<Job> {
   }
 };
 
-ExecRunner::ExecRunner(asio::io_context& io) : io_(io) {}
+ExecRunner::ExecRunner(asio::io_context& io) : io_(io) {
+  // A command that exits without reading all of its `input` must not take this process down with
+  // SIGPIPE: the write fails with EPIPE instead. (The daemon ignores SIGPIPE anyway; this makes
+  // every user of the runner safe.) Commands get the default disposition back (posix_spawn).
+  struct sigaction current {};
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+}
 
 ExecRunner::~ExecRunner() {
   for (auto& job : jobs_) {

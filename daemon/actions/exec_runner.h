@@ -46,6 +46,8 @@ struct ExecResult {
 
 class ExecRunner {
  public:
+  // Sets SIGPIPE to ignored in this process when it has the default disposition (see Run's
+  // `input`); commands start with the default again.
   explicit ExecRunner(boost::asio::io_context& io);
   ~ExecRunner();  // kills (SIGKILL) the groups of commands still running; callbacks are dropped
 

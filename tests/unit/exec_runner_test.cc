@@ -100,6 +100,21 @@ TEST(ExecRunnerTest, StdinIsDevNull) {
   EXPECT_EQ(res.output, "");
 }
 
+TEST(ExecRunnerTest, InputArrivesOnStdin) {
+  ExecRequest req = Cmd({"cat"});
+  req.input = std::string("{\"event\": \"rollback.started\"}\n");
+  ExecResult res = RunToEnd(req);
+  EXPECT_TRUE(res.success()) << res.error;
+  EXPECT_EQ(res.output, *req.input);
+}
+
+TEST(ExecRunnerTest, ACommandThatDoesNotReadItsInputIsNoSigpipeForUs) {
+  ExecRequest req = Cmd({"/bin/true"});
+  req.input = std::string(1 << 20, 'x');  // more than a pipe holds: the write meets EPIPE
+  ExecResult res = RunToEnd(req);
+  EXPECT_TRUE(res.success()) << res.error;  // and this process is still here to see it
+}
+
 TEST(ExecRunnerTest, TheDaemonsOwnDescriptorsDoNotLeakIntoTheCommand) {
   // Like the API's listening socket, which Asio opens without O_CLOEXEC.
   // A high number: the shell's own directory listing takes the lowest free one.
