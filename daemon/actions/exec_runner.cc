@@ -233,11 +233,17 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   if (::pipe2(fds, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
 
   int in_fds[2] = {-1, -1};
-  if (request.input && ::pipe2(in_fds, O_CLOEXEC) != 0) {
-    const std::string error = std::string("pipe: ") + std::strerror(errno);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return fail(error);
+  if (request.input) {
+    // Writing to a child that exits before reading all of `input` raises SIGPIPE, which would end
+    // this process: ignored here as `rollbackd run` does at start (children get the default back,
+    // below). Without it, any other user of the runner (the unit tests) dies now and then.
+    std::signal(SIGPIPE, SIG_IGN);
+    if (::pipe2(in_fds, O_CLOEXEC) != 0) {
+      const std::string error = std::string("pipe: ") + std::strerror(errno);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return fail(error);
+    }
   }
 
   posix_spawn_file_actions_t actions;

@@ -29,7 +29,8 @@ struct ExecRequest {
   Duration kill_grace{std::chrono::seconds(5)};  // SIGTERM -> SIGKILL
   size_t output_tail = 4096;
   // When set, the child reads this on stdin (then end of file); a child that exits without
-  // reading it all is not an error of ours.
+  // reading it all is not an error of ours. The first such request sets SIGPIPE to ignored in
+  // this process (the child gets the default disposition back).
   std::optional<std::string> input;
 };
 

@@ -174,14 +174,6 @@ struct Daemon::Impl {
       return nullptr;
     }
     *prepared = std::move(*p);
-    for (const Channel& c : loaded->channels) {
-      if (c.type != ChannelType::kWebhook && c.type != ChannelType::kLog) {
-        spdlog::warn(
-            "channel {}: type {} is not supported by this version; events routed to it "
-            "are counted as unsupported and not sent",
-            c.name, ChannelTypeName(c.type));
-      }
-    }
     return std::make_shared<const Config>(std::move(*loaded));
   }
 
