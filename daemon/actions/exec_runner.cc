@@ -234,10 +234,7 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
 
   int in_fds[2] = {-1, -1};
   if (request.input) {
-    // Writing to a child that exits before reading all of `input` raises SIGPIPE, which would end
-    // this process: ignored here as `rollbackd run` does at start (children get the default back,
-    // below). Without it, any other user of the runner (the unit tests) dies now and then.
-    std::signal(SIGPIPE, SIG_IGN);
+    // SIGPIPE is ignored since the constructor: a child that exits unread is EPIPE, not our end.
     if (::pipe2(in_fds, O_CLOEXEC) != 0) {
       const std::string error = std::string("pipe: ") + std::strerror(errno);
       ::close(fds[0]);
