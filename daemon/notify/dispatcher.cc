@@ -65,17 +65,6 @@ Dispatcher::Dispatcher(const Config& config)
   }
 }
 
-const Channel* Dispatcher::FindChannel(const std::string& name) const {
-  auto it = channels_.find(name);
-  return it == channels_.end() ? nullptr : &it->second.config;
-}
-
-const ChannelTemplates& Dispatcher::TemplatesFor(const std::string& channel) const {
-  static const ChannelTemplates kNone;
-  auto it = channels_.find(channel);
-  return it == channels_.end() ? kNone : it->second.templates;
-}
-
 std::string Dispatcher::Key(const Event& e) {
   std::string key = e.service;
   key += '\x1f';

@@ -69,8 +69,6 @@ class Dispatcher {
   bool TakeChanged();
 
   size_t firing() const { return firing_.size(); }
-  const Channel* FindChannel(const std::string& name) const;
-  const ChannelTemplates& TemplatesFor(const std::string& channel) const;
   const std::string& external_url() const { return external_url_; }
 
  private:

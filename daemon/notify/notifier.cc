@@ -345,7 +345,8 @@ struct Notifier::Impl : std::enable_shared_from_this<Impl> {
         for (const Item* i : items) events.push_back(json::parse(i->entry.payload, nullptr, false));
         std::vector<const json*> refs;
         for (const json& e : events) refs.push_back(&e);
-        http.Send(JsonPost(c.url, SlackBody(refs, ch.templates, external_url), c.timeout),
+        http.Send(JsonPost(c.url, SlackBody(refs, ch.templates, dispatcher->external_url()),
+                           c.timeout),
                   on_http);
         return;
       }
@@ -590,7 +591,6 @@ struct Notifier::Impl : std::enable_shared_from_this<Impl> {
   std::string loaded_state;         // notify.json read at Open
   std::string state_dir;
   OutboxSettings limits;
-  std::string external_url;
   uint64_t next_seq = 1;  // without an outbox
   std::minstd_rand rng;
   asio::steady_timer repeat_timer;
@@ -674,7 +674,6 @@ bool Notifier::Configure(const Config& config, std::vector<std::string>* errors)
   m.dispatcher = std::move(dispatcher);
   m.channels = std::move(channels);
   m.limits = config.outbox;
-  m.external_url = config.daemon.external_url;
 
   // Queues follow the channels: new settings for those that stay, nothing for those that went.
   for (auto it = m.queues.begin(); it != m.queues.end();) {
