@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "daemon/config/loader.h"
+#include "tests/unit/temp_dir.h"
 
 namespace rollbackd {
 namespace {
@@ -49,36 +50,7 @@ std::vector<std::string> Lines(const Diagnostics& d) {
   return StartsWith(std::string(kFile) + ":" + where_key_message);
 }
 
-// A folder under /tmp for LoadConfig, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/rollbackd_config_test.XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    EXPECT_NE(made, nullptr);
-    path_ = made != nullptr ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  // Writes `text` to `relative` (creating folders) and returns the file's full path.
-  std::string Write(const std::string& relative, std::string_view text) const {
-    fs::path p = fs::path(path_) / relative;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p.string();
-  }
-  std::string Path(const std::string& relative) const {
-    return (fs::path(path_) / relative).string();
-  }
-
- private:
-  std::string path_;
-};
+using testutil::TempDir;
 
 // A rule file for service `name` whose one trigger reads from `source`.
 std::string RuleFile(const std::string& name, const std::string& source = "default") {

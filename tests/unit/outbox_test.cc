@@ -3,10 +3,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "tests/unit/temp_dir.h"
 
 namespace rollbackd {
 namespace {
@@ -16,17 +17,6 @@ using namespace std::chrono_literals;
 
 class OutboxTest : public ::testing::Test {
  protected:
-  OutboxTest() {
-    char tmpl[] = "/tmp/rollbackd_outbox_test.XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    EXPECT_NE(made, nullptr);
-    dir_ = made != nullptr ? made : "/tmp";
-    path_ = dir_ + "/outbox.jsonl";
-  }
-  ~OutboxTest() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
 
   static OutboxEntry Entry(const std::string& id, const std::string& channel = "oncall") {
     OutboxEntry e;
@@ -48,8 +38,8 @@ class OutboxTest : public ::testing::Test {
     return o;
   }
 
-  std::string dir_;
-  std::string path_;
+  testutil::TempDir dir_;
+  const std::string path_ = dir_.Path("outbox.jsonl");
 };
 
 TEST_F(OutboxTest, WhatWasAddedAndNotRemovedIsThereAfterReopening) {

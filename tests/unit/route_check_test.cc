@@ -16,6 +16,7 @@
 
 #include "daemon/config/loader.h"
 #include "daemon/engine/event.h"
+#include "tests/unit/temp_dir.h"
 
 namespace rollbackd {
 namespace {
@@ -400,31 +401,7 @@ send_resolved = false
 
 // ---- through LoadConfig: what `rollbackd check --config` and the daemon print ----
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/rollbackd_route_check_test.XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    EXPECT_NE(made, nullptr);
-    path_ = made != nullptr ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string Write(const std::string& relative, std::string_view text) const {
-    fs::path p = fs::path(path_) / relative;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p.string();
-  }
-
- private:
-  std::string path_;
-};
+using testutil::TempDir;
 
 std::string ReadSourceFile(const std::string& relative) {
   std::ifstream in(std::string(ROLLBACKD_SOURCE_DIR) + "/" + relative);
