@@ -293,7 +293,7 @@ class Evaluator {
     if (result.is_error() || result.series.empty()) return;  // unknown: keep what we knew
     std::vector<std::string> versions;
     for (const Sample& sample : result.series) {
-      if (const std::string* v = sample.labels.Get("version")) versions.push_back(*v);
+      if (auto v = sample.labels.Get("version")) versions.emplace_back(*v);
     }
     if (versions.empty()) return;
     std::sort(versions.begin(), versions.end());
