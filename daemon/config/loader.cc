@@ -178,6 +178,20 @@ LabelMap ReadLabels(TableReader& r, std::string_view key) {
   return *labels;
 }
 
+// `match` of a trigger or [deploy]: label = "value", equality on the series' labels. Any label
+// name may be matched, `service` included: it usually comes from the series (sum by (service)).
+LabelMap ReadMatch(TableReader& r) {
+  auto match = r.StringTable("match");
+  if (!match) return {};
+  for (const auto& [name, value] : *match) {
+    if (!IsValidLabelName(name)) {
+      r.diags()->Error(r.KeyWhere("match", name), r.KeyPath("match." + name),
+                       "invalid label name (letters, digits and _, not starting with a digit)");
+    }
+  }
+  return *match;
+}
+
 std::string ReadName(TableReader& r, std::string_view key) {
   auto name = r.String(key, true);
   if (!name) return "";
@@ -306,6 +320,7 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
     }
   }
   t.labels = ReadLabels(r, "labels");
+  t.match = ReadMatch(r);
   r.Finish();
   return t;
 }
@@ -361,6 +376,10 @@ Deploy ParseDeploy(TableReader& r) {
   if (auto s = r.String("source")) d.source = *s;
   d.source_where = r.Where("source");
   d.guard = PositiveDuration(r, "guard", false);
+  d.match = ReadMatch(r);
+  if (!d.match.empty() && d.version_query.empty() && !r.Has("version_query")) {
+    r.Error("match", "match filters version_query's series; set version_query");
+  }
   r.Finish();
   return d;
 }

@@ -46,6 +46,10 @@ struct Trigger {
   NoDataPolicy no_data = NoDataPolicy::kOk;
   bool rollback = false;
   LabelMap labels;  // added to this trigger's events
+  // `match`: keep only the series whose labels have these values (an absent label counts as ""),
+  // in the query, the baseline query and the traffic query alike; empty: every series. Lets one
+  // fleet-wide query (sum by (service) ...) serve every service's trigger.
+  LabelMap match;
   SourceLocation where;
   SourceLocation name_where;  // the `name` value, or the trigger when it is absent
 };
@@ -69,6 +73,7 @@ struct Deploy {
   std::string source = "default";
   SourceLocation source_where;
   std::optional<Duration> guard;  // absent: triggers may roll back at any time
+  LabelMap match;  // as Trigger::match, for version_query's series
 };
 
 struct HttpHook {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <unordered_map>
 
 #include "daemon/engine/engine_internal.h"
 #include "daemon/engine/hash.h"
@@ -10,6 +11,9 @@ namespace rollbackd {
 
 using internal::InFlight;
 using internal::kNaN;
+using internal::LabelIndex;
+using internal::MatchFilter;
+using internal::MatchSlots;
 using internal::Phase;
 using internal::Rule;
 using internal::SeriesState;
@@ -48,6 +52,7 @@ struct Verdict {
   enum class Why {
     kCompared,       // value vs threshold
     kNoData,         // the query returned nothing
+    kNoMatch,        // the query returned series, none with the trigger's `match` labels
     kNotANumber,     // NaN or infinite value
     kLowTraffic,     // traffic below min_traffic
     kNoBaseline,     // no baseline series / no snapshot yet
@@ -81,12 +86,34 @@ std::string ConditionText(const Rule& r) {
   return std::string(ConditionKeyName(r.condition)) + " " + Num(r.threshold);
 }
 
+// {service="checkout"}, values escaped as in PromQL.
+std::string MatchText(const MatchFilter& f) {
+  std::string out = "{";
+  for (const auto& [name, value] : f.labels) {
+    if (out.size() > 1) out += ", ";
+    out += name + "=\"";
+    for (char c : value) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 // "value 0.45 > 0.3 (1.5 x baseline 0.2)"
 std::string VerdictText(const Rule& r, const Verdict& v, const std::string& probe_detail) {
   const bool breach = v.outcome == Verdict::Outcome::kBreach;
   switch (v.why) {
     case Verdict::Why::kNoData:
       return "no data (no_data = " + std::string(NoDataName(r.no_data)) + ")";
+    case Verdict::Why::kNoMatch:
+      return "no data: no series matches " + MatchText(r.match) +
+             " (no_data = " + std::string(NoDataName(r.no_data)) + ")";
     case Verdict::Why::kNotANumber:
       return "value is not a number (no_data = " + std::string(NoDataName(r.no_data)) + ")";
     case Verdict::Why::kLowTraffic:
@@ -128,18 +155,34 @@ std::string VerdictText(const Rule& r, const Verdict& v, const std::string& prob
   return out;
 }
 
+// The series of one input that a rule sees: all of them, or the positions its `match` picked.
+class SeriesView {
+ public:
+  SeriesView(const QueryResult& result, const std::vector<uint32_t>* picked)
+      : all_(&result.series), picked_(picked) {}
+  size_t size() const { return picked_ != nullptr ? picked_->size() : all_->size(); }
+  bool empty() const { return size() == 0; }
+  const Sample& operator[](size_t i) const {
+    return picked_ != nullptr ? (*all_)[(*picked_)[i]] : (*all_)[i];
+  }
+
+ private:
+  const std::vector<Sample>* all_;
+  const std::vector<uint32_t>* picked_;  // nullptr: every series
+};
+
 // Looks up a secondary input's value for `labels`: the series with the identical label set; else,
-// when the result has exactly one series, that series if it has no labels (an aggregate such as
+// when the view has exactly one series, that series if it has no labels (an aggregate such as
 // sum(...)) or if the main query also returned exactly one series (one value against one value,
 // whatever the labels). NaN when nothing matches.
 class SeriesIndex {
  public:
-  SeriesIndex(const QueryResult& result, std::vector<std::pair<uint64_t, uint32_t>>* scratch,
+  SeriesIndex(SeriesView series, std::vector<std::pair<uint64_t, uint32_t>>* scratch,
               bool main_single)
-      : result_(result), scratch_(scratch), main_single_(main_single) {}
+      : series_(series), scratch_(scratch), main_single_(main_single) {}
 
   double Find(const Labels& labels) {
-    const auto& series = result_.series;
+    const SeriesView& series = series_;
     // Two queries over the same series usually list them in the same order: try the entry after
     // the last match before anything else, and build the sorted index only on a miss.
     if (cursor_ < series.size() && series[cursor_].labels == labels) {
@@ -170,32 +213,144 @@ class SeriesIndex {
  private:
   void BuildIndex() {
     scratch_->clear();
-    for (uint32_t i = 0; i < result_.series.size(); ++i) {
-      scratch_->emplace_back(result_.series[i].labels.hash(), i);
+    for (uint32_t i = 0; i < series_.size(); ++i) {
+      scratch_->emplace_back(series_[i].labels.hash(), i);
     }
     std::sort(scratch_->begin(), scratch_->end());
     indexed_ = true;
   }
 
   static constexpr size_t kLinearScan = 8;
-  const QueryResult& result_;
+  SeriesView series_;
   std::vector<std::pair<uint64_t, uint32_t>>* scratch_;
   bool main_single_;
   bool indexed_ = false;
   size_t cursor_ = 0;
 };
 
-int InternInput(std::vector<InputSpec>* inputs, InputSpec spec) {
-  for (size_t i = 0; i < inputs->size(); ++i) {
-    const InputSpec& in = (*inputs)[i];
-    if (in.kind == spec.kind && in.source == spec.source && in.query == spec.query &&
-        (spec.kind == InputSpec::Kind::kPrometheus || in.probe == spec.probe)) {
-      return static_cast<int>(i);
+uint64_t HashValue(std::string_view value) {
+  return internal::HashField(internal::kHashSeed, value);
+}
+
+MatchFilter MakeFilter(const LabelMap& match) {
+  MatchFilter f;
+  for (const auto& [name, value] : match) {
+    f.labels.emplace_back(name, value);
+    f.hashes.push_back(HashValue(value));
+  }
+  return f;
+}
+
+// An absent label has the value "", as in PromQL's {label=""}.
+bool HasValue(const Labels& labels, const std::string& name, std::string_view value) {
+  const auto v = labels.Get(name);
+  return v ? *v == value : value.empty();
+}
+
+// The LabelIndex slot of (input, label), added when new.
+int IndexSlot(std::vector<LabelIndex>* indexes, int input, const std::string& label) {
+  for (size_t i = 0; i < indexes->size(); ++i) {
+    if ((*indexes)[i].input == input && (*indexes)[i].label == label) return static_cast<int>(i);
+  }
+  LabelIndex index;
+  index.input = input;
+  index.label = label;
+  indexes->push_back(std::move(index));
+  return static_cast<int>(indexes->size() - 1);
+}
+
+MatchSlots SlotsFor(std::vector<LabelIndex>* indexes, int input, const MatchFilter& f) {
+  MatchSlots slots;
+  if (input < 0) return slots;
+  for (const auto& [name, value] : f.labels) slots.push_back({IndexSlot(indexes, input, name)});
+  return slots;
+}
+
+void BuildLabelIndex(LabelIndex& index, const QueryResult& result, uint64_t round) {
+  index.entries.clear();
+  const auto& series = result.series;
+  for (uint32_t i = 0; i < series.size(); ++i) {
+    const auto v = series[i].labels.Get(index.label);
+    index.entries.emplace_back(HashValue(v.value_or(std::string_view())), i);
+  }
+  std::sort(index.entries.begin(), index.entries.end());
+  index.built = round;
+}
+
+// Fills `out` with the positions of the series of `result` that `f` keeps, in the result's order.
+// Small results are scanned; larger ones go through the round's LabelIndex of each filter label,
+// and the series under the rarest of the filter's value hashes are checked against every label.
+void Pick(const MatchFilter& f, MatchSlots& slots, std::vector<LabelIndex>& indexes,
+          uint64_t round, const QueryResult& result, std::vector<uint32_t>* out) {
+  constexpr size_t kScan = 8;
+  out->clear();
+  const auto& series = result.series;
+  auto keeps = [&](uint32_t i) {
+    for (const auto& [name, value] : f.labels) {
+      if (!HasValue(series[i].labels, name, value)) return false;
+    }
+    return true;
+  };
+  if (series.size() <= kScan) {
+    for (uint32_t i = 0; i < series.size(); ++i) {
+      if (keeps(i)) out->push_back(i);
+    }
+    return;
+  }
+  using It = std::vector<std::pair<uint64_t, uint32_t>>::const_iterator;
+  It best_lo;
+  It best_hi;
+  for (size_t k = 0; k < f.labels.size(); ++k) {
+    LabelIndex& index = indexes[static_cast<size_t>(slots[k].index)];
+    if (index.built != round) BuildLabelIndex(index, result, round);
+    const auto& entries = index.entries;
+    const uint64_t hash = f.hashes[k];
+    const uint32_t hint = slots[k].hint;
+    It lo;
+    if (hint < entries.size() && entries[hint].first == hash &&
+        (hint == 0 || entries[hint - 1].first != hash)) {
+      lo = entries.cbegin() + hint;
+    } else {
+      lo = std::lower_bound(entries.cbegin(), entries.cend(), std::make_pair(hash, uint32_t{0}));
+      slots[k].hint = static_cast<uint32_t>(lo - entries.cbegin());
+    }
+    It hi = lo;
+    while (hi != index.entries.cend() && hi->first == hash) ++hi;
+    if (lo == hi) return;  // no series has this value
+    if (k == 0 || hi - lo < best_hi - best_lo) {
+      best_lo = lo;
+      best_hi = hi;
     }
   }
-  inputs->push_back(std::move(spec));
-  return static_cast<int>(inputs->size() - 1);
+  // Sorted by (hash, position): the result's order.
+  for (It it = best_lo; it != best_hi; ++it) {
+    if (keeps(it->second)) out->push_back(it->second);
+  }
 }
+
+// Makes identical (source, query) pairs one input, read once per round. A map, not a scan: an
+// engine over thousands of per-service queries is built on every reload, on the daemon's loop.
+class InputInterner {
+ public:
+  explicit InputInterner(std::vector<InputSpec>* inputs) : inputs_(inputs) {}
+
+  int Prometheus(const std::string& source, const std::string& query) {
+    // The source's length first: no (source, query) pair can pass for another.
+    auto [it, fresh] = ids_.try_emplace(std::to_string(source.size()) + ':' + source + query,
+                                        static_cast<int>(inputs_->size()));
+    if (fresh) inputs_->push_back({InputSpec::Kind::kPrometheus, source, query, nullptr});
+    return it->second;
+  }
+  // Every health check is its own probe.
+  int Probe(const HealthCheck& h) {
+    inputs_->push_back({InputSpec::Kind::kProbe, "", h.url, &h});
+    return static_cast<int>(inputs_->size() - 1);
+  }
+
+ private:
+  std::vector<InputSpec>* inputs_;
+  std::unordered_map<std::string, int> ids_;
+};
 
 uint64_t Fingerprint(const Rule& r, const std::vector<InputSpec>& inputs) {
   using internal::HashField;
@@ -215,6 +370,14 @@ uint64_t Fingerprint(const Rule& r, const std::vector<InputSpec>& inputs) {
   h = HashField(h, r.has_traffic ? Num(r.min_traffic) : "-");
   h = HashField(h, std::to_string(r.for_duration.count()));
   h = HashField(h, NoDataName(r.no_data));
+  // Only when set, so that fingerprints of triggers without `match` stay as they were.
+  if (!r.match.empty()) {
+    h = HashField(h, "match");
+    for (const auto& [name, value] : r.match.labels) {
+      h = HashField(h, name);
+      h = HashField(h, value);
+    }
+  }
   return h;
 }
 
@@ -252,7 +415,8 @@ std::string DescribeHook(const HookInfo& h) {
 
 class Evaluator {
  public:
-  Evaluator(Time now, std::vector<Event>* out) : now_(now), out_(out) {}
+  Evaluator(Time now, std::vector<LabelIndex>* indexes, uint64_t round, std::vector<Event>* out)
+      : now_(now), indexes_(indexes), round_(round), out_(out) {}
 
   void Service(ServiceRuntime& s, const Inputs& inputs) {
     bool evaluated = false;
@@ -291,9 +455,11 @@ class Evaluator {
   // a deploy posted to the API before Prometheus sees it is not counted twice.
   void ObserveVersions(ServiceRuntime& s, const QueryResult& result) {
     if (result.is_error() || result.series.empty()) return;  // unknown: keep what we knew
+    const SeriesView series = View(s.version_match, s.version_match_slots, result,
+                                   &s.version_picked);
     std::vector<std::string> versions;
-    for (const Sample& sample : result.series) {
-      if (auto v = sample.labels.Get("version")) versions.emplace_back(*v);
+    for (size_t i = 0; i < series.size(); ++i) {
+      if (auto v = series[i].labels.Get("version")) versions.emplace_back(*v);
     }
     if (versions.empty()) return;
     std::sort(versions.begin(), versions.end());
@@ -364,10 +530,14 @@ class Evaluator {
       r.last_error.clear();
     }
 
+    // Series that `match` drops are as if the query had not returned them.
+    const SeriesView main_series = View(r.match, r.match_slots, main, &r.picked);
     ++r.epoch;
     r.series.Rewind();
     size_t seen = 0;
-    if (main.series.empty()) {
+    if (main_series.empty()) {
+      const Verdict::Why why =
+          main.series.empty() ? Verdict::Why::kNoData : Verdict::Why::kNoMatch;
       if (r.no_data == NoDataPolicy::kHold) return;  // keep every state as it is
       if (r.no_data == NoDataPolicy::kBreach) {
         // The query's absence is one series with no labels, breaching.
@@ -377,23 +547,31 @@ class Evaluator {
         ++seen;
         Verdict v;
         v.outcome = Verdict::Outcome::kBreach;
-        v.why = Verdict::Why::kNoData;
+        v.why = why;
         Step(s, r, kNone, st, v, main.detail);
         // Labelled series are simply gone; only the absent-series stands for "no data".
         Sweep(s, r, seen, Verdict::Why::kDisappeared);
         return;
       }
-      Sweep(s, r, seen, Verdict::Why::kNoData);
+      Sweep(s, r, seen, why);
       return;
     }
 
-    const bool main_single = main.series.size() == 1;
+    const bool main_single = main_series.size() == 1;
     std::optional<SeriesIndex> baseline_index;
     std::optional<SeriesIndex> traffic_index;
-    if (baseline != nullptr) baseline_index.emplace(*baseline, &r.baseline_index, main_single);
-    if (traffic != nullptr) traffic_index.emplace(*traffic, &r.traffic_index, main_single);
+    if (baseline != nullptr) {
+      baseline_index.emplace(
+          View(r.match, r.baseline_match_slots, *baseline, &r.baseline_picked),
+          &r.baseline_index, main_single);
+    }
+    if (traffic != nullptr) {
+      traffic_index.emplace(View(r.match, r.traffic_match_slots, *traffic, &r.traffic_picked),
+                            &r.traffic_index, main_single);
+    }
 
-    for (const Sample& sample : main.series) {
+    for (size_t i = 0; i < main_series.size(); ++i) {
+      const Sample& sample = main_series[i];
       SeriesState& st = Find(r, sample.labels);
       if (st.seen == r.epoch) continue;  // a duplicate label set in one result: first one counts
       st.seen = r.epoch;
@@ -680,7 +858,17 @@ class Evaluator {
     if (s.firing_rollback_series == 0 && !s.in_flight) s.episode_rollback_id.clear();
   }
 
+  // What a rule sees of `result`: every series, or those `f` keeps (in `picked`).
+  SeriesView View(const MatchFilter& f, MatchSlots& slots, const QueryResult& result,
+                  std::vector<uint32_t>* picked) {
+    if (f.empty()) return SeriesView(result, nullptr);
+    Pick(f, slots, *indexes_, round_, result, picked);
+    return SeriesView(result, picked);
+  }
+
   Time now_;
+  std::vector<LabelIndex>* indexes_;
+  uint64_t round_;
   std::vector<Event>* out_;
 };
 
@@ -706,6 +894,7 @@ void Engine::Impl::RecountFiring(ServiceRuntime& s) {
 Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
   auto& inputs = impl_->inputs;
+  InputInterner interner(&inputs);
   for (const Service& svc : impl_->config->services) {
     ServiceRuntime s;
     s.def = &svc;
@@ -717,7 +906,7 @@ Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Im
       return id;
     };
     auto prom = [&](const std::string& source, const std::string& query) {
-      return add(InternInput(&inputs, {InputSpec::Kind::kPrometheus, source, query, nullptr}));
+      return add(interner.Prometheus(source, query));
     };
     // What triggers and health checks share.
     auto base_rule = [&](const std::string& name, Duration for_duration, Severity severity,
@@ -744,6 +933,12 @@ Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Im
       r.input = prom(t.source, t.query);
       if (t.baseline == BaselineKind::kQuery) r.baseline_input = prom(t.source, t.baseline_query);
       if (r.has_traffic) r.traffic_input = prom(t.source, t.min_traffic_query);
+      r.match = MakeFilter(t.match);
+      if (!r.match.empty()) {
+        r.match_slots = SlotsFor(&impl_->label_indexes, r.input, r.match);
+        r.baseline_match_slots = SlotsFor(&impl_->label_indexes, r.baseline_input, r.match);
+        r.traffic_match_slots = SlotsFor(&impl_->label_indexes, r.traffic_input, r.match);
+      }
       r.fingerprint = Fingerprint(r, inputs);
       s.rules.push_back(std::move(r));
     }
@@ -753,12 +948,14 @@ Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Im
       r.condition = ConditionKind::kBelow;
       r.threshold = 1;
       r.no_data = NoDataPolicy::kHold;
-      r.input = add(InternInput(&inputs, {InputSpec::Kind::kProbe, "", h.url, &h}));
+      r.input = add(interner.Probe(h));
       r.fingerprint = Fingerprint(r, inputs);
       s.rules.push_back(std::move(r));
     }
     if (svc.deploy && !svc.deploy->version_query.empty()) {
       s.version_input = prom(svc.deploy->source, svc.deploy->version_query);
+      s.version_match = MakeFilter(svc.deploy->match);
+      s.version_match_slots = SlotsFor(&impl_->label_indexes, s.version_input, s.version_match);
     }
     impl_->services.push_back(std::move(s));
   }
@@ -788,7 +985,8 @@ int Engine::version_input(std::string_view service) const {
 }
 
 void Engine::Evaluate(Time now, const Inputs& inputs, std::vector<Event>* out) {
-  Evaluator ev(now, out);
+  // A new round: every LabelIndex is stale until a filtered rule reads its input.
+  Evaluator ev(now, &impl_->label_indexes, ++impl_->round, out);
   for (ServiceRuntime& s : impl_->services) ev.Service(s, inputs);
 }
 

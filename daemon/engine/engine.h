@@ -115,7 +115,7 @@ class Engine {
   std::vector<ServiceStatus> Status() const;
 
   // State as JSON, and back. Restore keeps the state of services and triggers that still exist with
-  // the same definition; a trigger whose query, condition or window changed starts anew.
+  // the same definition; a trigger whose query, `match`, condition or window changed starts anew.
   std::string SaveState() const;
   bool RestoreState(std::string_view json, std::string* error);
 

@@ -7,6 +7,8 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/engine/engine.h"
@@ -31,6 +33,37 @@ struct SeriesState {
   std::string firing_id;     // the trigger.firing event, while firing
 };
 
+// A trigger's (or a version query's) `match`: the label values its series must have (an absent
+// label has the value "").
+struct MatchFilter {
+  std::vector<std::pair<std::string, std::string>> labels;  // sorted by name; empty: no filter
+  std::vector<uint64_t> hashes;  // of each value, as LabelIndex hashes them
+  bool empty() const { return labels.empty(); }
+};
+
+// For one input and one label name: which series have which value, built at most once per
+// evaluation round and only when a filtered rule reads the input that round. So a fleet query of
+// N series shared by N services' triggers costs N hashes and a sort per round, and each trigger a
+// binary search, instead of N x N label comparisons.
+struct LabelIndex {
+  int input = -1;
+  std::string label;
+  uint64_t built = 0;  // the round it describes; 0: never built
+  // (hash of the series' value of `label`, series position), sorted; reused across rounds. A hash
+  // says which series may match; the value itself is compared on those only.
+  std::vector<std::pair<uint64_t, uint32_t>> entries;
+};
+
+// Where one filter looks up one input: per filter label (parallel to MatchFilter::labels), the
+// Engine::Impl::label_indexes slot, and where in its entries the value's series began last round.
+// A fleet query lists the same series every round, so the hint makes the lookup O(1) in steady
+// state; a miss falls back to a binary search. Empty without a filter.
+struct MatchSlot {
+  int index = -1;
+  uint32_t hint = 0;
+};
+using MatchSlots = std::vector<MatchSlot>;
+
 // A trigger or a health check, compiled: both run the same state machine. A health check compares
 // its probe's 1 (passed) or 0 (failed) with `below 1`.
 struct Rule {
@@ -51,6 +84,10 @@ struct Rule {
   int input = -1;
   int baseline_input = -1;
   int traffic_input = -1;
+  MatchFilter match;
+  MatchSlots match_slots;  // in `input`
+  MatchSlots baseline_match_slots;
+  MatchSlots traffic_match_slots;
   uint64_t fingerprint = 0;  // of the definition; state survives a reload only if it is unchanged
 
   SeriesTable<SeriesState> series;
@@ -63,6 +100,10 @@ struct Rule {
   // nothing.
   std::vector<std::pair<uint64_t, uint32_t>> baseline_index;
   std::vector<std::pair<uint64_t, uint32_t>> traffic_index;
+  // Scratch: the series positions `match` kept from each input this round.
+  std::vector<uint32_t> picked;
+  std::vector<uint32_t> baseline_picked;
+  std::vector<uint32_t> traffic_picked;
 };
 
 struct InFlight {
@@ -88,6 +129,9 @@ struct ServiceRuntime {
   std::vector<Rule> rules;
   std::vector<int> inputs;
   int version_input = -1;
+  MatchFilter version_match;
+  MatchSlots version_match_slots;
+  std::vector<uint32_t> version_picked;
   bool dry_run = false;
 
   std::vector<std::string> versions;  // sorted; the `version` labels seen at the last read
@@ -111,6 +155,8 @@ struct Engine::Impl {
   std::shared_ptr<const Config> config;
   std::vector<InputSpec> inputs;
   std::vector<internal::ServiceRuntime> services;
+  std::vector<internal::LabelIndex> label_indexes;  // one per (input, label) some `match` reads
+  uint64_t round = 0;                               // Evaluate calls so far
 
   internal::ServiceRuntime* FindService(std::string_view name);
   void RecountFiring(internal::ServiceRuntime& s);

@@ -124,6 +124,8 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
       s.rules.reserve(current.rules.size());
       s.inputs = current.inputs;
       s.version_input = current.version_input;
+      s.version_match = current.version_match;
+      s.version_match_slots = current.version_match_slots;
       s.dry_run = current.dry_run;
       for (const Rule& r : current.rules) {
         Rule copy = r;  // the definition; its state comes from `json` alone

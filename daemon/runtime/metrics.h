@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "daemon/engine/engine.h"
@@ -32,7 +33,7 @@ class Metrics {
   // Notifications waiting in the outbox, per channel, and the outbox's live bytes.
   void Outbox(const std::map<std::string, size_t>& pending, uint64_t bytes);
   void Reload(bool success, double unix_seconds);
-  // Replaces the per-series gauges with the engine's current view (after each round).
+  // Sets the per-series gauges to the engine's current view (after each round).
   void UpdateStatus(const std::vector<ServiceStatus>& status);
   void HooksRunning(size_t n);
 
@@ -61,7 +62,9 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& trigger_series_;
   prometheus::Family<prometheus::Gauge>& paused_;
   prometheus::Family<prometheus::Gauge>& hooks_running_;
-  std::vector<prometheus::Gauge*> status_gauges_;
+  // Kept from round to round, set in place: see UpdateStatus.
+  std::map<std::tuple<std::string, std::string, std::string>, prometheus::Gauge*> series_gauges_;
+  std::map<std::string, prometheus::Gauge*> paused_gauges_;
   std::map<std::string, prometheus::Gauge*> outbox_gauges_;
 };
 

@@ -216,6 +216,54 @@ TEST_F(RuleTestTest, ARuleFileGivenInsteadOfATestFileSaysSo) {
   EXPECT_EQ(out.str().find("unknown key"), std::string::npos) << out.str();
 }
 
+// A fleet rule file: the test gives the shared query's series of several services, and `match`
+// keeps the file's own, exactly as in the daemon.
+TEST_F(RuleTestTest, LabelledInputsPassThroughTheTriggersMatch) {
+  Write("fleet.toml", R"(
+service = "cart"
+[[trigger]]
+name  = "errors"
+query = 'sum by (service) (rate(errors_total[1m]))'
+match = { service = "cart" }
+above = 1
+for   = "10s"
+[rollback]
+exec = ["true"]
+)");
+  RuleTestSummary s;
+  std::string out = Run(R"(
+rule_file = "fleet.toml"
+interval = "10s"
+[[test]]
+name = "only cart's series counts"
+[test.inputs]
+'errors{service="cart"}'     = "0 0 5x3"
+'errors{service="checkout"}' = "5x5"
+[[test.expect]]
+at = "20s"
+event = "trigger.pending"
+labels = { service = "cart" }
+[[test.expect]]
+at = "30s"
+event = "trigger.firing"
+labels = { service = "cart" }
+[[test.expect]]
+at = "30s"
+event = "rollback.started"
+[[test.expect]]
+at = "30s"
+event = "rollback.succeeded"
+
+[[test]]
+name = "another service's series alone is no data"
+[test.inputs]
+'errors{service="checkout"}' = "5x5"
+)",
+                        &s);
+  EXPECT_EQ(s.passed, 2) << out;
+  EXPECT_EQ(s.failed, 0) << out;
+}
+
 TEST_F(RuleTestTest, MissingFileFails) {
   std::ostringstream out;
   RuleTestSummary s = RunRuleTestFile(dir_ + "/absent.toml", {}, out);
