@@ -243,8 +243,8 @@ MatchFilter MakeFilter(const LabelMap& match) {
 
 // An absent label has the value "", as in PromQL's {label=""}.
 bool HasValue(const Labels& labels, const std::string& name, std::string_view value) {
-  const std::string* v = labels.Get(name);
-  return v == nullptr ? value.empty() : *v == value;
+  const auto v = labels.Get(name);
+  return v ? *v == value : value.empty();
 }
 
 // The LabelIndex slot of (input, label), added when new.
@@ -270,8 +270,8 @@ void BuildLabelIndex(LabelIndex& index, const QueryResult& result, uint64_t roun
   index.entries.clear();
   const auto& series = result.series;
   for (uint32_t i = 0; i < series.size(); ++i) {
-    const std::string* v = series[i].labels.Get(index.label);
-    index.entries.emplace_back(HashValue(v == nullptr ? std::string_view() : *v), i);
+    const auto v = series[i].labels.Get(index.label);
+    index.entries.emplace_back(HashValue(v.value_or(std::string_view())), i);
   }
   std::sort(index.entries.begin(), index.entries.end());
   index.built = round;
@@ -459,7 +459,7 @@ class Evaluator {
                                    &s.version_picked);
     std::vector<std::string> versions;
     for (size_t i = 0; i < series.size(); ++i) {
-      if (const std::string* v = series[i].labels.Get("version")) versions.push_back(*v);
+      if (auto v = series[i].labels.Get("version")) versions.emplace_back(*v);
     }
     if (versions.empty()) return;
     std::sort(versions.begin(), versions.end());

@@ -60,7 +60,7 @@ std::string Engine::SaveState() const {
       json series = json::array();
       for (const auto& [labels, st] : r.series) {
         json labels_json = json::object();
-        for (const auto& [k, v] : labels.pairs()) labels_json[k] = v;
+        for (const auto& [k, v] : labels.pairs()) labels_json[std::string(k)] = v;
         series.push_back({{"labels", labels_json},
                           {"phase", internal::PhaseName(st.phase)},
                           {"pending_since", st.pending_since.time_since_epoch().count()},

@@ -21,7 +21,7 @@ json RuleJson(const ServiceStatus& s, const std::string& name, const char* kind)
   for (const SeriesStatus& x : s.series) {
     if (x.trigger != name) continue;
     json labels = json::object();
-    for (const auto& [k, v] : x.labels.pairs()) labels[k] = v;
+    for (const auto& [k, v] : x.labels.pairs()) labels[std::string(k)] = v;
     series.push_back({{"labels", labels},
                       {"state", x.state},
                       {"value", OptionalNumber(x.value)},

@@ -2,7 +2,10 @@
 
 #include <simdjson.h>
 
+#include <bit>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -108,13 +111,12 @@ bool ReadSamplePair(od::value v, double* value, std::string* error) {
 }
 
 // {"metric": {...}, "value": [t, "v"]}
-bool ReadVectorEntry(od::value v, QueryResult* out, std::string* error) {
+bool ReadVectorEntry(od::value v, Labels::Builder* labels, QueryResult* out, std::string* error) {
   od::object entry;
   if (v.get_object().get(entry) != simdjson::SUCCESS) {
     *error = "malformed response: a vector element is not an object";
     return false;
   }
-  std::vector<Labels::Pair> labels;
   double value = 0;
   bool have_value = false;
   for (auto field : entry) {
@@ -136,7 +138,7 @@ bool ReadVectorEntry(od::value v, QueryResult* out, std::string* error) {
           *error = "malformed response: a label value is not a string";
           return false;
         }
-        labels.emplace_back(std::string(name), std::string(val));
+        labels->Add(name, val);  // views into the parser's string buffer, valid until Build
       }
     } else if (key == "value") {
       if (!ReadSamplePair(field.value(), &value, error)) return false;
@@ -153,7 +155,7 @@ bool ReadVectorEntry(od::value v, QueryResult* out, std::string* error) {
     *error = "malformed response: a vector element has no \"value\"";
     return false;
   }
-  out->series.push_back({Labels(std::move(labels)), value});
+  out->series.push_back({labels->Build(), value});
   return true;
 }
 
@@ -175,6 +177,7 @@ bool ReadResult(od::value v, QueryResult* out, std::string* error) {
   }
   size_t i = 0;
   bool scalar = false;
+  Labels::Builder labels;
   double scalar_value = 0;
   for (auto element : arr) {
     od::value e;
@@ -199,7 +202,7 @@ bool ReadResult(od::value v, QueryResult* out, std::string* error) {
         *error = "malformed response: a scalar is not [time, \"value\"]";
         return false;
       }
-    } else if (!ReadVectorEntry(e, out, error)) {
+    } else if (!ReadVectorEntry(e, &labels, out, error)) {
       return false;
     }
     ++i;
@@ -214,14 +217,183 @@ bool ReadResult(od::value v, QueryResult* out, std::string* error) {
   return true;
 }
 
+// The fast path. Prometheus writes a vector result in one compact shape:
+//   {"status":"success","data":{"resultType":"vector","result":[
+//     {"metric":{"name":"value",...},"value":[<time>,"<value>"]},...]}}
+// This scanner reads exactly that shape (whitespace between tokens allowed) straight into the
+// result, in one pass, with no per-token dispatch. It never decides anything about a body it does
+// not recognise: any other key order, an escaped string, a control character, warnings, an error
+// status, a scalar, a histogram, trailing bytes... and it gives up, and the general reader below
+// (simdjson on-demand) reads the body from the start and gives the answer or the reason. So the two
+// paths cannot disagree on a body the scanner accepts (tests/unit/prom_response_test.cc compares
+// them on mutated bodies). UTF-8 is checked for the whole body first (simdjson, SIMD).
+class FastVectorScanner {
+ public:
+  explicit FastVectorScanner(std::string_view body)
+      : p_(body.data()), end_(body.data() + body.size()) {}
+
+  // True when the body had the shape and `out` holds its series; false: use the general reader
+  // (`out` is then unspecified).
+  bool Read(QueryResult* out) {
+    if (!(Literal("{") && Literal("\"status\"") && Literal(":") && Literal("\"success\"") &&
+          Literal(",") && Literal("\"data\"") && Literal(":") && Literal("{") &&
+          Literal("\"resultType\"") && Literal(":") && Literal("\"vector\"") && Literal(",") &&
+          Literal("\"result\"") && Literal(":") && Literal("["))) {
+      return false;
+    }
+    SkipSpace();
+    if (p_ < end_ && *p_ == ']') {
+      ++p_;
+    } else {
+      Labels::Builder labels;
+      while (true) {
+        if (!Entry(&labels, out)) return false;
+        SkipSpace();
+        if (p_ >= end_) return false;
+        if (*p_ == ',') {
+          ++p_;
+          continue;
+        }
+        if (*p_ != ']') return false;
+        ++p_;
+        break;
+      }
+    }
+    if (!(Literal("}") && Literal("}"))) return false;
+    SkipSpace();
+    return p_ == end_;
+  }
+
+ private:
+  static bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+  void SkipSpace() {
+    while (p_ < end_ && IsSpace(*p_)) ++p_;
+  }
+
+  // `token` after optional whitespace.
+  bool Literal(std::string_view token) {
+    SkipSpace();
+    if (static_cast<size_t>(end_ - p_) < token.size() ||
+        std::memcmp(p_, token.data(), token.size()) != 0) {
+      return false;
+    }
+    p_ += token.size();
+    return true;
+  }
+
+  // A string without escapes or control characters (both rare in label values: they make the
+  // general reader take the body). `p_` is on the opening quote. Looks for the closing quote 8
+  // bytes at a time.
+  bool String(std::string_view* out) {
+    SkipSpace();
+    if (p_ >= end_ || *p_ != '"') return false;
+    const char* start = ++p_;
+    while (std::endian::native == std::endian::little && end_ - p_ >= 8) {
+      uint64_t word;
+      std::memcpy(&word, p_, 8);
+      if (const uint64_t special = SpecialBytes(word); special != 0) {
+        p_ += std::countr_zero(special) / 8;  // the first one is exact (see SpecialBytes)
+        break;
+      }
+      p_ += 8;
+    }
+    while (p_ < end_) {
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        *out = std::string_view(start, static_cast<size_t>(p_ - start));
+        ++p_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20) return false;
+      ++p_;
+    }
+    return false;
+  }
+
+  // The high bit of each byte of `w` (little-endian) that is '"', '\\' or below 0x20. Bytes above
+  // the first such byte may be flagged wrongly (a borrow), never the bytes below it.
+  static uint64_t SpecialBytes(uint64_t w) {
+    constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+    const auto zero_bytes = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+    return zero_bytes(w ^ (kOnes * '"')) | zero_bytes(w ^ (kOnes * '\\')) |
+           ((w - kOnes * 0x20) & ~w & kHigh);
+  }
+
+  // A JSON number (the sample's time), validated by the grammar; its value is not needed.
+  bool Number() {
+    SkipSpace();
+    const auto digit = [&] { return p_ < end_ && *p_ >= '0' && *p_ <= '9'; };
+    const auto digits = [&] {
+      if (!digit()) return false;
+      while (digit()) ++p_;
+      return true;
+    };
+    if (p_ < end_ && *p_ == '-') ++p_;
+    if (p_ < end_ && *p_ == '0') {
+      ++p_;
+    } else if (!digits()) {
+      return false;
+    }
+    if (p_ < end_ && *p_ == '.') {
+      ++p_;
+      if (!digits()) return false;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (!digits()) return false;
+    }
+    return true;
+  }
+
+  // {"metric":{...},"value":[t,"v"]}
+  bool Entry(Labels::Builder* labels, QueryResult* out) {
+    if (!(Literal("{") && Literal("\"metric\"") && Literal(":") && Literal("{"))) return false;
+    SkipSpace();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+    } else {
+      while (true) {
+        std::string_view name, value;
+        if (!String(&name) || !Literal(":") || !String(&value)) return false;
+        labels->Add(name, value);
+        SkipSpace();
+        if (p_ >= end_) return false;
+        if (*p_ == ',') {
+          ++p_;
+          continue;
+        }
+        if (*p_ != '}') return false;
+        ++p_;
+        break;
+      }
+    }
+    std::string_view text;
+    double value = 0;
+    if (!(Literal(",") && Literal("\"value\"") && Literal(":") && Literal("[") && Number() &&
+          Literal(",") && String(&text) && ParseValue(text, &value) && Literal("]") &&
+          Literal("}"))) {
+      return false;
+    }
+    out->series.push_back({labels->Build(), value});
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
 }  // namespace
 
 struct PromResponseReader::Impl {
+  bool fast_path = true;
   od::parser parser;
   std::string buffer;  // the body plus simdjson's padding, reused
 };
 
-PromResponseReader::PromResponseReader() : impl_(std::make_unique<Impl>()) {}
+PromResponseReader::PromResponseReader(bool fast_path) : impl_(std::make_unique<Impl>()) {
+  impl_->fast_path = fast_path;
+}
 PromResponseReader::~PromResponseReader() = default;
 
 QueryResult PromResponseReader::Read(int http_status, std::string_view body) {
@@ -231,6 +403,11 @@ QueryResult PromResponseReader::Read(int http_status, std::string_view body) {
     return QueryResult::Error(std::move(reason));
   };
   if (body.empty()) return fail("empty response");
+
+  if (impl_->fast_path && ok_status && simdjson::validate_utf8(body.data(), body.size())) {
+    QueryResult fast;
+    if (FastVectorScanner(body).Read(&fast)) return fast;
+  }
 
   impl_->buffer.assign(body);
   impl_->buffer.append(simdjson::SIMDJSON_PADDING, '\0');

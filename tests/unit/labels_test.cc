@@ -30,12 +30,13 @@ TEST(LabelsTest, ANameGivenTwiceKeepsItsLastValue) {
 
 TEST(LabelsTest, Get) {
   Labels l({{"b", "2"}, {"a", "1"}});
-  ASSERT_NE(l.Get("a"), nullptr);
+  ASSERT_TRUE(l.Get("a"));
   EXPECT_EQ(*l.Get("a"), "1");
   EXPECT_EQ(*l.Get("b"), "2");
-  EXPECT_EQ(l.Get("c"), nullptr);
-  EXPECT_EQ(l.Get(""), nullptr);
-  EXPECT_EQ(Labels().Get("a"), nullptr);
+  EXPECT_FALSE(l.Get("c"));
+  EXPECT_FALSE(l.Get(""));
+  EXPECT_FALSE(l.Get("0"));  // sorts before every name
+  EXPECT_FALSE(Labels().Get("a"));
 }
 
 TEST(LabelsTest, EqualityAndHashFollowTheSet) {
@@ -85,6 +86,27 @@ TEST(LabelsTest, ToStringEscapesAsPromQL) {
   EXPECT_EQ(L({{"msg", "say \"hi\"\n\\"}}).ToString(), "{msg=\"say \\\"hi\\\"\\n\\\\\"}");
   EXPECT_EQ(L({{"empty", ""}}).ToString(), "{empty=\"\"}");
   EXPECT_EQ(L({{"u", "caf\xc3\xa9"}}).ToString(), "{u=\"caf\xc3\xa9\"}");
+}
+
+// Lengths are stored as varints: names and values of 127, 128 and 20,000 bytes, and empty ones,
+// come back exactly; a set built from views equals the one built from pairs.
+TEST(LabelsTest, LongAndEmptyNamesAndValuesRoundTrip) {
+  const std::string v127(127, 'x'), v128(128, 'y'), big(20000, 'z');
+  const Labels l({{v128, big}, {"a", ""}, {v127, v128}, {"", "empty name"}});
+  EXPECT_THAT(l.pairs(), ElementsAre(Pair("", "empty name"), Pair("a", ""), Pair(v127, v128),
+                                     Pair(v128, big)));
+  EXPECT_EQ(*l.Get(v128), big);
+  EXPECT_EQ(*l.Get("a"), "");
+  Labels::Builder b;
+  b.Add(v127, v128);
+  b.Add("a", "old");
+  b.Add(v128, big);
+  b.Add("", "empty name");
+  b.Add("a", "");
+  EXPECT_EQ(b.Build(), l);
+  b.Add("a", "1");
+  EXPECT_EQ(b.Build(), L({{"a", "1"}}));  // each Build starts afresh
+  EXPECT_EQ(b.Build(), Labels());
 }
 
 TEST(LabelsTest, WorksAsAHashMapKey) {

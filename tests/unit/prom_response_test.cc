@@ -157,6 +157,53 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"control_chars_in_error", 500, "\x01\x02oops\n", "HTTP 500:   oops"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
+// Both readers' answers to `body`, equal in every field that matters (NaN equal to NaN).
+void ExpectSameAnswer(std::string_view body, int status = 200) {
+  PromResponseReader fast(/*fast_path=*/true), general(/*fast_path=*/false);
+  QueryResult a = fast.Read(status, body), b = general.Read(status, body);
+  const std::string shown(body);
+  ASSERT_EQ(a.is_error(), b.is_error()) << shown << "\n" << a.error << "\n" << b.error;
+  ASSERT_EQ(a.error, b.error) << shown;
+  ASSERT_EQ(a.series.size(), b.series.size()) << shown;
+  for (size_t i = 0; i < a.series.size(); ++i) {
+    EXPECT_EQ(a.series[i].labels, b.series[i].labels) << shown;
+    const double x = a.series[i].value, y = b.series[i].value;
+    EXPECT_TRUE(x == y || (std::isnan(x) && std::isnan(y))) << shown << ": " << x << " " << y;
+  }
+}
+
+// The fast path reads Prometheus's own compact shape and gives every other body to the general
+// reader; where it accepts a body, it must give exactly the general reader's answer. Checked on a
+// response, every cut of it, every byte replaced by each JSON structural character (and a few
+// others), and whitespace put between any two bytes.
+TEST(PromResponseTest, FastPathAndGeneralReaderAgreeOnMutatedBodies) {
+  const std::string body = R"({"status":"success","data":{"resultType":"vector","result":[)"
+                           R"({"metric":{"__name__":"up","job":"api","instance":"a:1"},"value":[1700000000.123,"1"]},)"
+                           R"({"metric":{},"value":[-1.5e3,"NaN"]},)"
+                           R"({"metric":{"b":"2","a":"éx","b":"3"},"value":[0,"+Inf"]},)"
+                           R"({"metric":{"z":"Ã©tÃ©"},"value":[17E-2,"-0.25e-3"]}]}})";
+  ExpectSameAnswer(body);
+  ExpectSameAnswer(R"({"status":"success","data":{"resultType":"vector","result":[]}})");
+  const std::string alphabet = "{}[]:,\"\\ \n0-+.eEaN\x01\xff";
+  for (size_t i = 0; i <= body.size(); ++i) {
+    ExpectSameAnswer(body.substr(0, i));
+    if (i == body.size()) break;
+    for (char c : alphabet) {
+      std::string m = body;
+      m[i] = c;
+      ExpectSameAnswer(m);
+      ExpectSameAnswer(m, 503);
+    }
+    std::string spaced = body;
+    spaced.insert(i, " \n");
+    ExpectSameAnswer(spaced);
+    std::string removed = body;
+    removed.erase(i, 1);
+    ExpectSameAnswer(removed);
+    if (HasFailure()) return;  // one report, not thousands
+  }
+}
+
 TEST(PromResponseTest, ReaderIsReusableAfterAnError) {
   PromResponseReader reader;
   EXPECT_TRUE(reader.Read(200, "{\"status\":").is_error());
