@@ -459,29 +459,9 @@ struct Daemon::Impl {
     return last_time;
   }
 
-  // A round's evaluation instant: the wall-clock time of its slot on the schedule, not the moment
-  // the loop got to it (as Prometheus evaluates a rule group at its slots). `for` is measured
-  // between instants, and a round started a few ms late must not make ten 1 s rounds hold 9.998 s
-  // and fire one interval later. Slots map to wall time through one anchor, so instants are exact
-  // multiples of the interval apart; the anchor is taken again when the wall clock moved away from
-  // it by a second (a clock step). The queries are evaluated at this instant too. A round more
-  // than a second behind its slot (a stalled loop) is given the present as its slot.
+  // A round's evaluation instant: its slot's (SlotClock), never before an instant already used.
   Time SlotTime(SteadyClock::time_point slot, SteadyClock::time_point now) {
-    using std::chrono::milliseconds;
-    const auto wall_slot = std::chrono::system_clock::now() - (now - slot);
-    Time t{};
-    if (anchored) {
-      t = slot_anchor_wall + std::chrono::duration_cast<milliseconds>(slot - slot_anchor);
-      const auto off = t - std::chrono::time_point_cast<milliseconds>(wall_slot);
-      if (off > std::chrono::seconds(1) || off < -std::chrono::seconds(1)) anchored = false;
-    }
-    if (!anchored) {
-      anchored = true;
-      slot_anchor = slot;
-      slot_anchor_wall = std::chrono::round<milliseconds>(wall_slot);
-      t = slot_anchor_wall;
-    }
-    last_time = std::max(last_time, t);
+    last_time = std::max(last_time, slot_clock.At(slot, now, std::chrono::system_clock::now()));
     return last_time;
   }
 
@@ -518,7 +498,7 @@ struct Daemon::Impl {
     }
     round_running = true;
     round_start = now;
-    round_time = SlotTime(now - slot < std::chrono::seconds(1) ? slot : now, now);
+    round_time = SlotTime(slot, now);
     const uint64_t gen = ++round_gen;
     for (size_t id = 0; id < specs.size(); ++id) {
       if (!due[id]) continue;
@@ -945,9 +925,7 @@ struct Daemon::Impl {
   std::map<std::string, SourceQueue> round_queues;
   size_t outstanding = 0;
   Time round_time{};
-  bool anchored = false;  // SlotTime's anchor: a slot and its wall-clock instant
-  SteadyClock::time_point slot_anchor{};
-  Time slot_anchor_wall{};
+  SlotClock slot_clock;
   SteadyClock::time_point round_start{};
   Time last_time{};
 

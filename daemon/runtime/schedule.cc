@@ -44,4 +44,20 @@ size_t Schedule::TakeDue(Clock::time_point now, std::vector<char>* due, Clock::d
   return static_cast<size_t>(std::count(due->begin(), due->end(), 1));
 }
 
+Time SlotClock::At(Schedule::Clock::time_point slot, Schedule::Clock::time_point now,
+                   std::chrono::system_clock::time_point wall_now) {
+  using std::chrono::milliseconds;
+  if (now - slot > std::chrono::seconds(1)) slot = now;
+  const auto wall_slot = wall_now - (now - slot);
+  if (anchored_) {
+    const Time t = anchor_wall_ + std::chrono::duration_cast<milliseconds>(slot - anchor_);
+    const auto off = t - std::chrono::time_point_cast<milliseconds>(wall_slot);
+    if (off <= std::chrono::seconds(1) && off >= -std::chrono::seconds(1)) return t;
+  }
+  anchored_ = true;
+  anchor_ = slot;
+  anchor_wall_ = std::chrono::round<milliseconds>(wall_slot);
+  return anchor_wall_;
+}
+
 }  // namespace rollbackd

@@ -10,6 +10,7 @@
 
 #include "daemon/config/model.h"
 #include "daemon/engine/engine.h"
+#include "daemon/engine/samples.h"
 
 namespace rollbackd {
 
@@ -38,6 +39,25 @@ class Schedule {
     Clock::time_point next{};
   };
   std::vector<Unit> units_;
+};
+
+// A round's evaluation instant: the wall-clock time of its slot on the schedule, not the moment the
+// loop got to it (as Prometheus evaluates a rule group at its slots). `for` is measured between
+// instants, and a round started a few ms late must not make ten 1 s rounds hold 9.998 s and fire
+// one interval later. Slots map to wall time through one anchor, so instants of slots a whole
+// number of periods apart are exactly that far apart; the anchor is taken again when the wall clock
+// has moved away from it by more than a second (a clock step). A slot more than a second before
+// `now` (a stalled loop) is taken as `now`. Pure: both clocks are passed in.
+class SlotClock {
+ public:
+  // `now` and `wall_now`: the steady and wall clocks, read together.
+  Time At(Schedule::Clock::time_point slot, Schedule::Clock::time_point now,
+          std::chrono::system_clock::time_point wall_now);
+
+ private:
+  bool anchored_ = false;
+  Schedule::Clock::time_point anchor_{};
+  Time anchor_wall_{};
 };
 
 }  // namespace rollbackd

@@ -100,5 +100,40 @@ TEST(ScheduleTest, ALateRoundDoesNotCauseABurstOfCatchUpRounds) {
   EXPECT_EQ(Count(Due(s, engine, t0 + 61s)), 0);
 }
 
+// Rounds that start late (a busy loop) still get their slots' instants: ten 1 s slots are exactly
+// 10 s apart, so a 10 s `for` holds on the tenth, however late each round started.
+TEST(SlotClockTest, InstantsAreTheSlotsNotWhenTheRoundsStarted) {
+  SlotClock clock;
+  const Clock::time_point s0{};
+  const std::chrono::system_clock::time_point w0{std::chrono::milliseconds(1'700'000'000'000)};
+  const std::chrono::microseconds late[] = {3ms, 0ms, 17ms, 250us, 900ms, 1ms, 40ms, 0ms, 2ms, 5ms, 0ms};
+  std::vector<Time> at;
+  for (int k = 0; k <= 10; ++k) {
+    const auto slot = s0 + k * 1s;
+    const auto now = slot + late[k];
+    at.push_back(clock.At(slot, now, w0 + (now - s0)));
+  }
+  for (int k = 1; k <= 10; ++k) EXPECT_EQ(at[k] - at[k - 1], 1s) << k;
+  EXPECT_EQ(at[10] - at[0], 10s);
+  EXPECT_EQ(at[0], std::chrono::time_point_cast<std::chrono::milliseconds>(w0));
+}
+
+TEST(SlotClockTest, AWallClockStepMovesTheAnchorAndAStalledLoopTakesThePresent) {
+  SlotClock clock;
+  const Clock::time_point s0{};
+  const std::chrono::system_clock::time_point w0{std::chrono::milliseconds(1'700'000'000'000)};
+  const Time t0 = clock.At(s0, s0, w0);
+  // The wall clock is stepped forward by an hour between two rounds: the instant follows it.
+  const Time t1 = clock.At(s0 + 1s, s0 + 1s, w0 + 1s + 1h);
+  EXPECT_EQ(t1 - t0, 1h + 1s);
+  // ... and the next slots are exact again from the new anchor.
+  EXPECT_EQ(clock.At(s0 + 2s, s0 + 2s + 30ms, w0 + 2s + 1h + 30ms) - t1, 1s);
+  // A drift under a second keeps the anchor (slots stay exactly a period apart).
+  EXPECT_EQ(clock.At(s0 + 3s, s0 + 3s, w0 + 3s + 1h + 400ms) - t1, 2s);
+  // A round more than a second behind its slot is evaluated at the present.
+  const Time late = clock.At(s0 + 4s, s0 + 9s, w0 + 9s + 1h);
+  EXPECT_EQ(late, std::chrono::time_point_cast<std::chrono::milliseconds>(w0 + 9s + 1h));
+}
+
 }  // namespace
 }  // namespace rollbackd
