@@ -10,35 +10,8 @@
 
 #include "daemon/config/loader.h"
 #include "daemon/engine/engine.h"
+#include "bench/counting_allocator.h"
 
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-
-// Counting allocator for this binary only; every replaceable form, so that none mixes with the
-// default one.
-namespace {
-void* CountedAlloc(std::size_t n) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n == 0 ? 1 : n);
-}
-}  // namespace
-void* operator new(std::size_t n) {
-  if (void* p = CountedAlloc(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  if (void* p = CountedAlloc(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return CountedAlloc(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return CountedAlloc(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace rollbackd {
 namespace {
@@ -97,9 +70,9 @@ void Run(benchmark::State& state, const std::string& condition, double value, bo
   uint64_t allocations = 0;
   for (auto _ : state) {
     events.clear();
-    const uint64_t before = g_allocations.load(std::memory_order_relaxed);
+    const uint64_t before = bench::g_allocations.load(std::memory_order_relaxed);
     engine.Evaluate(now, inputs, &events);
-    allocations += g_allocations.load(std::memory_order_relaxed) - before;
+    allocations += bench::g_allocations.load(std::memory_order_relaxed) - before;
     now += std::chrono::seconds(15);
     benchmark::DoNotOptimize(events.data());
   }

@@ -32,19 +32,6 @@ std::string Num(double v) {
   return out.str();
 }
 
-std::string Encode(const std::string& s) {
-  std::string out;
-  char buf[4];
-  for (const unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 json GetJson(const std::string& url) {
   const it::HttpResult r = Http("GET", url);
@@ -350,7 +337,7 @@ bool PipelineStack::SetErrorRate(double rate) {
 }
 
 std::optional<double> PipelineStack::ExpressionValue() {
-  const json j = GetJson(prometheus_url() + "/api/v1/query?query=" + Encode(expression()));
+  const json j = GetJson(prometheus_url() + "/api/v1/query?query=" + it::UrlEncode(expression()));
   const json& result = At(j, {"data", "result"});
   if (!result.is_array() || result.empty()) return std::nullopt;
   const json& value = At(result[0], {"value"});

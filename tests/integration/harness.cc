@@ -202,6 +202,20 @@ std::optional<double> MetricValue(const std::string& text, const std::string& se
   return std::nullopt;
 }
 
+std::string UrlEncode(const std::string& s) {
+  std::string out;
+  char buf[4];
+  for (const unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
 std::string BinaryPath(const std::string& name) {
   return std::string(ROLLBACKD_BIN_DIR) + "/" + name;
 }
@@ -482,19 +496,6 @@ namespace {
 // A YAML double-quoted scalar (JSON strings are valid ones).
 std::string YamlString(const std::string& s) { return json(s).dump(); }
 
-std::string UrlEncode(const std::string& s) {
-  std::string out;
-  char buf[4];
-  for (const unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 // name="value", name=~"value", name!="value", name!~"value" (the value quoted, " and \ escaped).
 std::string MatcherText(const Matcher& m) {

@@ -76,6 +76,9 @@ HttpResult Http(const std::string& method, const std::string& url, const std::st
 // The value of one series in Prometheus text format ("name{a=\"b\"}"), nullopt when absent.
 std::optional<double> MetricValue(const std::string& text, const std::string& series);
 
+// Percent-encodes everything but RFC 3986 unreserved characters (for query strings).
+std::string UrlEncode(const std::string& s);
+
 std::string BinaryPath(const std::string& name);  // build/bin/<name>
 
 // One JSON value per line of the file at `path`; lines that do not parse (a line being written)
