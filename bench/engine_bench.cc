@@ -3,15 +3,11 @@
 // evaluation (target: 5M series/s per core, zero allocations).
 #include <benchmark/benchmark.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <string>
 
+#include "bench/evaluate_loop.h"
 #include "daemon/config/loader.h"
 #include "daemon/engine/engine.h"
-#include "bench/counting_allocator.h"
-
 
 namespace rollbackd {
 namespace {
@@ -58,30 +54,13 @@ void Run(benchmark::State& state, const std::string& condition, double value, bo
   Inputs inputs(engine.inputs().size(), nullptr);
   inputs[0] = &main;
   if (baseline) inputs[1] = &base;
-  std::vector<Event> events;
-  events.reserve(1024);
-  Time now{};
-  // Warm up: create every series' state and let pending series fire.
-  for (int i = 0; i < 3; ++i) {
-    events.clear();
-    engine.Evaluate(now, inputs, &events);
-    now += std::chrono::minutes(1);
-  }
-  uint64_t allocations = 0;
-  for (auto _ : state) {
-    events.clear();
-    const uint64_t before = bench::g_allocations.load(std::memory_order_relaxed);
-    engine.Evaluate(now, inputs, &events);
-    allocations += bench::g_allocations.load(std::memory_order_relaxed) - before;
-    now += std::chrono::seconds(15);
-    benchmark::DoNotOptimize(events.data());
-  }
+  const bench::LoopResult loop = bench::EvaluateLoop(state, engine, inputs, std::chrono::minutes(1));
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["series/s"] = benchmark::Counter(static_cast<double>(state.iterations() * n),
                                                   benchmark::Counter::kIsRate);
   state.counters["allocs/eval"] =
-      static_cast<double>(allocations) / static_cast<double>(state.iterations());
-  state.counters["events"] = static_cast<double>(events.size());
+      static_cast<double>(loop.allocations) / static_cast<double>(state.iterations());
+  state.counters["events"] = static_cast<double>(loop.events);
 }
 
 // All series below the threshold: inactive, steady.

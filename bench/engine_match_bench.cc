@@ -10,16 +10,12 @@
 // and heap allocations per round (target: 0).
 #include <benchmark/benchmark.h>
 
-#include <atomic>
 #include <cstdio>
-#include <cstdlib>
-#include <new>
 #include <string>
 
+#include "bench/evaluate_loop.h"
 #include "daemon/config/loader.h"
 #include "daemon/engine/engine.h"
-#include "bench/counting_allocator.h"
-
 
 namespace rollbackd {
 namespace {
@@ -78,31 +74,15 @@ void Run(benchmark::State& state, bool fleet) {
   }
   Inputs inputs;
   for (const QueryResult& r : results) inputs.push_back(&r);
-  std::vector<Event> events;
-  events.reserve(1024);
-  Time now{};
-  for (int i = 0; i < 3; ++i) {  // warm up: every series' state exists
-    events.clear();
-    engine.Evaluate(now, inputs, &events);
-    now += std::chrono::seconds(15);
-  }
-  uint64_t allocations = 0;
-  for (auto _ : state) {
-    events.clear();
-    const uint64_t before = bench::g_allocations.load(std::memory_order_relaxed);
-    engine.Evaluate(now, inputs, &events);
-    allocations += bench::g_allocations.load(std::memory_order_relaxed) - before;
-    now += std::chrono::seconds(15);
-    benchmark::DoNotOptimize(events.data());
-  }
+  const bench::LoopResult loop = bench::EvaluateLoop(state, engine, inputs, std::chrono::seconds(15));
   const double triggers = static_cast<double>(services) * kTriggerCount;
   state.counters["inputs"] = static_cast<double>(engine.inputs().size());
   state.counters["ns/trigger"] = benchmark::Counter(
       triggers * static_cast<double>(state.iterations()),
       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["allocs/round"] =
-      static_cast<double>(allocations) / static_cast<double>(state.iterations());
-  state.counters["events"] = static_cast<double>(events.size());
+      static_cast<double>(loop.allocations) / static_cast<double>(state.iterations());
+  state.counters["events"] = static_cast<double>(loop.events);
 }
 
 void BM_FleetPerServiceQueries(benchmark::State& state) { Run(state, false); }

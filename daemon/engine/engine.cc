@@ -87,23 +87,7 @@ std::string ConditionText(const Rule& r) {
 }
 
 // {service="checkout"}, values escaped as in PromQL.
-std::string MatchText(const MatchFilter& f) {
-  std::string out = "{";
-  for (const auto& [name, value] : f.labels) {
-    if (out.size() > 1) out += ", ";
-    out += name + "=\"";
-    for (char c : value) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
+std::string MatchText(const MatchFilter& f) { return Labels(f.labels).ToString(); }
 
 // "value 0.45 > 0.3 (1.5 x baseline 0.2)"
 std::string VerdictText(const Rule& r, const Verdict& v, const std::string& probe_detail) {

@@ -18,6 +18,29 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return b;
 }
 
+// Makes `family`'s gauges those of `values`' keys, set to their values. The gauges stay from call
+// to call, in `gauges`, and are set in place; only those of keys that went away are removed.
+// Removing and adding them all each round was a quarter of the daemon's CPU at 1,000 services
+// (bench/scale): prometheus-cpp's Family::Remove searches the family linearly.
+template <typename Key, typename Value, typename LabelsOf>
+void SetGauges(prometheus::Family<prometheus::Gauge>& family,
+               std::map<Key, prometheus::Gauge*>* gauges, const std::map<Key, Value>& values,
+               LabelsOf labels_of) {
+  for (auto it = gauges->begin(); it != gauges->end();) {
+    if (values.count(it->first) == 0) {
+      family.Remove(it->second);
+      it = gauges->erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [key, value] : values) {
+    prometheus::Gauge*& g = (*gauges)[key];
+    if (g == nullptr) g = &family.Add(labels_of(key));
+    g->Set(static_cast<double>(value));
+  }
+}
+
 }  // namespace
 
 Metrics::Metrics(std::string_view version)
@@ -160,19 +183,8 @@ void Metrics::Notification(std::string_view channel, std::string_view result) {
 }
 
 void Metrics::Outbox(const std::map<std::string, size_t>& pending, uint64_t bytes) {
-  for (auto it = outbox_gauges_.begin(); it != outbox_gauges_.end();) {
-    if (pending.count(it->first) == 0) {
-      outbox_pending_.Remove(it->second);
-      it = outbox_gauges_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (const auto& [channel, n] : pending) {
-    auto& gauge = outbox_gauges_[channel];
-    if (gauge == nullptr) gauge = &outbox_pending_.Add({{"channel", channel}});
-    gauge->Set(static_cast<double>(n));
-  }
+  SetGauges(outbox_pending_, &outbox_gauges_, pending,
+            [](const std::string& channel) -> prometheus::Labels { return {{"channel", channel}}; });
   outbox_bytes_.Add({}).Set(static_cast<double>(bytes));
 }
 
@@ -183,10 +195,7 @@ void Metrics::Reload(bool success, double unix_seconds) {
 }
 
 void Metrics::UpdateStatus(const std::vector<ServiceStatus>& status) {
-  // Counts per (service, trigger, state). The gauges stay from round to round and are set in
-  // place; only those of triggers and services that went away are removed. Removing and adding
-  // them all every round was a quarter of the daemon's CPU at 1,000 services (bench/scale):
-  // prometheus-cpp's Family::Remove searches the family linearly.
+  // Counts per (service, trigger, state); gauges of triggers and services that went away go.
   std::map<std::tuple<std::string, std::string, std::string>, int> counts;
   for (const ServiceStatus& s : status) {
     for (const SeriesStatus& x : s.series) {
@@ -196,38 +205,14 @@ void Metrics::UpdateStatus(const std::vector<ServiceStatus>& status) {
       ++counts[{s.name, x.trigger, x.state}];
     }
   }
-  for (auto it = series_gauges_.begin(); it != series_gauges_.end();) {
-    if (counts.count(it->first) == 0) {
-      trigger_series_.Remove(it->second);
-      it = series_gauges_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (const auto& [key, n] : counts) {
-    prometheus::Gauge*& g = series_gauges_[key];
-    if (g == nullptr) {
-      const auto& [service, trigger, state] = key;
-      g = &trigger_series_.Add({{"service", service}, {"trigger", trigger}, {"state", state}});
-    }
-    g->Set(n);
-  }
-
+  SetGauges(trigger_series_, &series_gauges_, counts, [](const auto& key) -> prometheus::Labels {
+    const auto& [service, trigger, state] = key;
+    return {{"service", service}, {"trigger", trigger}, {"state", state}};
+  });
   std::map<std::string, bool> paused;
   for (const ServiceStatus& s : status) paused[s.name] = s.paused;
-  for (auto it = paused_gauges_.begin(); it != paused_gauges_.end();) {
-    if (paused.count(it->first) == 0) {
-      paused_.Remove(it->second);
-      it = paused_gauges_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  for (const auto& [service, is_paused] : paused) {
-    prometheus::Gauge*& g = paused_gauges_[service];
-    if (g == nullptr) g = &paused_.Add({{"service", service}});
-    g->Set(is_paused ? 1 : 0);
-  }
+  SetGauges(paused_, &paused_gauges_, paused,
+            [](const std::string& service) -> prometheus::Labels { return {{"service", service}}; });
 }
 
 void Metrics::HooksRunning(size_t n) { hooks_running_.Add({}).Set(static_cast<double>(n)); }

@@ -241,24 +241,8 @@ class FastVectorScanner {
           Literal("\"result\"") && Literal(":") && Literal("["))) {
       return false;
     }
-    SkipSpace();
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
-    } else {
-      Labels::Builder labels;
-      while (true) {
-        if (!Entry(&labels, out)) return false;
-        SkipSpace();
-        if (p_ >= end_) return false;
-        if (*p_ == ',') {
-          ++p_;
-          continue;
-        }
-        if (*p_ != ']') return false;
-        ++p_;
-        break;
-      }
-    }
+    Labels::Builder labels;
+    if (!List(']', [&] { return Entry(&labels, out); })) return false;
     if (!(Literal("}") && Literal("}"))) return false;
     SkipSpace();
     return p_ == end_;
@@ -279,6 +263,28 @@ class FastVectorScanner {
     }
     p_ += token.size();
     return true;
+  }
+
+  // Elements read by `element`, separated by commas, up to and including `close`; the opening
+  // bracket is already read.
+  template <typename Element>
+  bool List(char close, Element element) {
+    SkipSpace();
+    if (p_ < end_ && *p_ == close) {
+      ++p_;
+      return true;
+    }
+    while (true) {
+      if (!element()) return false;
+      SkipSpace();
+      if (p_ >= end_) return false;
+      if (*p_ == close) {
+        ++p_;
+        return true;
+      }
+      if (*p_ != ',') return false;
+      ++p_;
+    }
   }
 
   // A string without escapes or control characters (both rare in label values: they make the
@@ -349,25 +355,13 @@ class FastVectorScanner {
   // {"metric":{...},"value":[t,"v"]}
   bool Entry(Labels::Builder* labels, QueryResult* out) {
     if (!(Literal("{") && Literal("\"metric\"") && Literal(":") && Literal("{"))) return false;
-    SkipSpace();
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
-    } else {
-      while (true) {
-        std::string_view name, value;
-        if (!String(&name) || !Literal(":") || !String(&value)) return false;
-        labels->Add(name, value);
-        SkipSpace();
-        if (p_ >= end_) return false;
-        if (*p_ == ',') {
-          ++p_;
-          continue;
-        }
-        if (*p_ != '}') return false;
-        ++p_;
-        break;
-      }
-    }
+    const bool metric_read = List('}', [&] {
+      std::string_view name, value;
+      if (!String(&name) || !Literal(":") || !String(&value)) return false;
+      labels->Add(name, value);
+      return true;
+    });
+    if (!metric_read) return false;
     std::string_view text;
     double value = 0;
     if (!(Literal(",") && Literal("\"value\"") && Literal(":") && Literal("[") && Number() &&

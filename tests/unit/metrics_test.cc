@@ -41,6 +41,31 @@ TEST(MetricsTest, TriggerGaugesFollowTheStatusAndForgetRemovedTriggers) {
   text = m.Serialize();
   EXPECT_EQ(text.find("trigger=\"errors\""), std::string::npos) << text;
   EXPECT_NE(text.find("rollbackd_service_paused{service=\"web\"} 0"), std::string::npos);
+  // A gauge kept from the last round is set again, not added twice; a service gone loses its own.
+  s.series = {a};
+  m.UpdateStatus({s});
+  text = m.Serialize();
+  EXPECT_NE(
+      text.find("rollbackd_trigger_series{service=\"web\",state=\"firing\",trigger=\"errors\"} 1"),
+      std::string::npos)
+      << text;
+  m.UpdateStatus({});
+  text = m.Serialize();
+  EXPECT_EQ(text.find("service=\"web\""), std::string::npos) << text;
+}
+
+TEST(MetricsTest, OutboxGaugesFollowTheChannelsWithNotificationsWaiting) {
+  Metrics m("1.2.3");
+  m.Outbox({{"oncall", 3}, {"chat", 1}}, 900);
+  std::string text = m.Serialize();
+  EXPECT_NE(text.find("rollbackd_outbox_notifications{channel=\"oncall\"} 3"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("rollbackd_outbox_bytes 900"), std::string::npos) << text;
+  m.Outbox({{"oncall", 0}}, 0);
+  text = m.Serialize();
+  EXPECT_NE(text.find("rollbackd_outbox_notifications{channel=\"oncall\"} 0"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("channel=\"chat\""), std::string::npos) << text;
 }
 
 }  // namespace
