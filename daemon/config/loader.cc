@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "daemon/config/redact.h"
 #include "daemon/config/route_check.h"
 #include "daemon/config/template.h"
 #include "daemon/config/toml_reader.h"
@@ -412,6 +413,23 @@ RollbackHook ParseRollback(TableReader& r) {
     }
     if (auto f = hr.String("secret_file")) hook.secret_file = Resolve(r.file(), *f);
     if (auto hd = hr.StringTable("headers")) hook.headers = *hd;
+    if (auto f = hr.String("bearer_token_file")) hook.bearer_token_file = Resolve(r.file(), *f);
+    if (const toml::table* t = hr.Table("basic_auth")) {
+      TableReader br(*t, hr.KeyPath("basic_auth"), hr.file(), hr.diags());
+      if (auto u = br.String("username", true)) hook.basic_auth_username = *u;
+      if (auto f = br.String("password_file", true)) {
+        hook.basic_auth_password_file = Resolve(r.file(), *f);
+      }
+      br.Finish();
+    }
+    if (hr.Has("bearer_token_file") && hr.Has("basic_auth")) {
+      hr.Error("basic_auth", "set either bearer_token_file or basic_auth, not both");
+    }
+    if (UrlHasCredentials(hook.url)) {
+      // Shown redacted everywhere, but a rule file is shared and reviewed: say where secrets go.
+      hr.Warning("url", "user info or a query string in the URL: it is redacted from every event, "
+                        "log and state file; put credentials in bearer_token_file or basic_auth");
+    }
     hr.Finish();
     h.http = hook;
   }

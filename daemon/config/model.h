@@ -81,6 +81,10 @@ struct HttpHook {
   std::string method = "POST";
   std::string secret_file;  // optional: signs the request like a webhook
   std::map<std::string, std::string> headers;
+  // Optional authentication, read from files (never from the rule file), like a Prometheus source.
+  std::string bearer_token_file;
+  std::string basic_auth_username;
+  std::string basic_auth_password_file;
 };
 
 struct RollbackHook {

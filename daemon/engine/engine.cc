@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "daemon/config/redact.h"
 #include "daemon/engine/engine_internal.h"
 #include "daemon/engine/hash.h"
 
@@ -379,7 +380,8 @@ HookInfo MakeHookInfo(const RollbackHook& h) {
   HookInfo info;
   if (h.http) {
     info.type = "http";
-    info.url = h.http->url;
+    info.method = h.http->method;
+    info.url = RedactUrl(h.http->url);  // events, logs and state never carry credentials
   } else {
     info.type = "exec";
     info.argv = h.exec;
@@ -388,7 +390,7 @@ HookInfo MakeHookInfo(const RollbackHook& h) {
 }
 
 std::string DescribeHook(const HookInfo& h) {
-  if (h.type == "http") return "POST " + h.url;
+  if (h.type == "http") return (h.method.empty() ? "POST" : h.method) + " " + h.url;
   std::string out;
   for (const auto& a : h.argv) {
     if (!out.empty()) out += ' ';
@@ -443,7 +445,7 @@ class Evaluator {
                                    &s.version_picked);
     std::vector<std::string> versions;
     for (size_t i = 0; i < series.size(); ++i) {
-      if (auto v = series[i].labels.Get("version")) versions.emplace_back(*v);
+      if (auto v = series[i].labels.Get("version")) versions.emplace_back(Utf8Prefix(*v, kMaxVersionBytes));
     }
     if (versions.empty()) return;
     std::sort(versions.begin(), versions.end());
@@ -468,7 +470,7 @@ class Evaluator {
  public:
   static void ApplyDeploy(ServiceRuntime& s, std::string_view version, Time now) {
     s.last_deploy = now;
-    s.version = std::string(version);
+    s.version = std::string(Utf8Prefix(version, kMaxVersionBytes));
     for (Rule& r : s.rules) {
       if (r.baseline != BaselineKind::kSnapshot) continue;
       for (auto& [labels, st] : r.series) st.snapshot = st.last_value;

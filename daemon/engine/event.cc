@@ -57,6 +57,14 @@ std::string MakeEventId(EventKind kind, std::string_view service, std::string_vi
   return buf;
 }
 
+std::string_view Utf8Prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  // Back off continuation bytes (10xxxxxx) so that the cut falls before a lead byte.
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 std::string EventToJson(const Event& e) {
   nlohmann::json j;
   j["event"] = EventKindName(e.kind);

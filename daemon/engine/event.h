@@ -41,7 +41,8 @@ inline constexpr std::string_view kSkipAlreadyRolledBack = "already_rolled_back"
 struct HookInfo {
   std::string type;               // "exec" or "http"
   std::vector<std::string> argv;  // exec
-  std::string url;                // http
+  std::string url;                // http, redacted (config/redact.h): never user info or a query
+  std::string method;             // http; not in the payload
 };
 
 struct Event {
@@ -71,6 +72,13 @@ struct Event {
 };
 
 // The JSON payload as documented in docs/events.md; `time` is RFC 3339 UTC with milliseconds.
+// The longest prefix of `s` of at most `max` bytes that does not end inside a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view s, size_t max);
+
+// A deploy's `version` is kept to this many bytes (a label value, or the API's, can be any size;
+// it reaches every event, the state file and a hook's environment).
+inline constexpr size_t kMaxVersionBytes = 1024;
+
 std::string EventToJson(const Event& e);
 // "2026-11-21T19:04:19.123Z"
 std::string FormatTime(Time t);

@@ -29,6 +29,7 @@
 #include "daemon/actions/hook_env.h"
 #include "daemon/actions/journal.h"
 #include "daemon/config/loader.h"
+#include "daemon/config/redact.h"
 #include "daemon/engine/engine.h"
 #include "daemon/notify/notifier.h"
 #include "daemon/runtime/metrics.h"
@@ -63,19 +64,6 @@ constexpr size_t kQueriesInFlight = 16;
 
 Time WallNow() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
-// scheme://host[:port]/path: user info and query strings can carry credentials, logs must not.
-std::string RedactUrl(const std::string& url) {
-  const size_t scheme = url.find("://");
-  const size_t host = scheme == std::string::npos ? 0 : scheme + 3;
-  std::string out = url.substr(0, url.find_first_of("?#"));
-  const size_t at = out.find('@', host);
-  const size_t slash = out.find('/', host);
-  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-    out.erase(host, at + 1 - host);
-  }
-  return out;
 }
 
 double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -205,6 +193,7 @@ struct Daemon::Impl {
     config = std::move(next);
     endpoints = std::move(prepared.endpoints);
     hook_keys = std::move(prepared.hook_keys);
+    hook_auth = std::move(prepared.hook_auth);
     api_token = std::move(prepared.api_token);
     schedule = Schedule(*config, *engine, SteadyClock::now());
     check_service.clear();
@@ -675,7 +664,7 @@ struct Daemon::Impl {
       intent.trigger = started.trigger;
       intent.time = started.time;
       if (service->rollback->http) {
-        intent.url = service->rollback->http->url;
+        intent.url = RedactUrl(service->rollback->http->url);
       } else {
         intent.argv = service->rollback->exec;
       }
@@ -701,7 +690,11 @@ struct Daemon::Impl {
   void StartExecHook(const std::string& id, const Event& started, const RollbackHook& hook) {
     ExecRequest req;
     req.argv = hook.exec;
-    req.env = HookEnvironment(started);
+    HookEnv env = HookEnvironment(started);
+    for (const std::string& note : env.notes) {
+      spdlog::warn("rollback {} of {}: hook environment: {}", id, started.service, OneLine(note));
+    }
+    req.env = std::move(env.vars);
     req.timeout = hook.timeout;
     req.output_tail = kHookOutputTail;
     spdlog::warn("rollback {} of {}: running {}", id, started.service, hook.exec.front());
@@ -726,6 +719,11 @@ struct Daemon::Impl {
     HttpRequest req = SignedJsonPost(h.url, EventToJson(started), id, key, now_s, hook.timeout);
     req.method = h.method;
     for (const auto& [k, v] : h.headers) req.headers.emplace_back(k, v);
+    if (auto a = hook_auth.find(started.service); a != hook_auth.end()) {
+      req.bearer_token = a->second.bearer_token;
+      req.basic_username = a->second.basic_username;
+      req.basic_password = a->second.basic_password;
+    }
     spdlog::warn("rollback {} of {}: {} {}", id, started.service, h.method, RedactUrl(h.url));
     http.Send(std::move(req), [this, id](HttpResponse r) {
       RollbackOutcome o;
@@ -905,6 +903,7 @@ struct Daemon::Impl {
   std::unique_ptr<Engine> engine;
   std::map<std::string, PrometheusEndpoint> endpoints;
   std::map<std::string, std::optional<std::string>> hook_keys;
+  std::map<std::string, ConfigSecrets::HookAuth> hook_auth;  // service -> http hook credentials
   std::string api_token;
   Schedule schedule;
   std::map<const HealthCheck*, std::string> check_service;  // for probe metrics' labels

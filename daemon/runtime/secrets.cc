@@ -60,7 +60,20 @@ std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::
     out.endpoints.emplace(src.name, std::move(ep));
   }
   for (const Service& s : config.services) {
-    if (!s.rollback || !s.rollback->http || s.rollback->http->secret_file.empty()) continue;
+    if (!s.rollback || !s.rollback->http) continue;
+    const HttpHook& h = *s.rollback->http;
+    if (!h.bearer_token_file.empty() || !h.basic_auth_password_file.empty()) {
+      ConfigSecrets::HookAuth& auth = out.hook_auth[s.name];
+      if (!h.bearer_token_file.empty()) {
+        read(h.bearer_token_file, s.file + ": rollback.http.bearer_token_file", &auth.bearer_token);
+      }
+      if (!h.basic_auth_password_file.empty()) {
+        auth.basic_username = h.basic_auth_username;
+        read(h.basic_auth_password_file, s.file + ": rollback.http.basic_auth.password_file",
+             &auth.basic_password);
+      }
+    }
+    if (h.secret_file.empty()) continue;
     const std::string& path = s.rollback->http->secret_file;
     if (auto key = ReadWebhookKeyFile(path, &err)) {
       out.hook_keys[s.name] = std::move(key);

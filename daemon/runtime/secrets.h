@@ -19,6 +19,12 @@ namespace rollbackd {
 struct ConfigSecrets {
   std::map<std::string, PrometheusEndpoint> endpoints;          // by source name
   std::map<std::string, std::optional<std::string>> hook_keys;  // service -> http hook HMAC key
+  struct HookAuth {
+    std::string bearer_token;
+    std::string basic_username;
+    std::string basic_password;
+  };
+  std::map<std::string, HookAuth> hook_auth;  // service -> http hook credentials, when configured
   std::string api_token;                                        // empty: mutating API disabled
 };
 

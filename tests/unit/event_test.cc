@@ -213,7 +213,7 @@ TEST(EventJsonTest, SkippedHttpHookAndEveryRollbackKind) {
   Event e;
   e.kind = EventKind::kRollbackSkipped;
   e.skip_reason = "dry_run";
-  e.hook = HookInfo{"http", {}, "https://ci.example.com/rollback"};
+  e.hook = HookInfo{"http", {}, "https://ci.example.com/rollback", "POST"};
   e.duration = Duration(1500);
   json j = json::parse(EventToJson(e));
   EXPECT_EQ(j["rollback"]["skip_reason"], "dry_run");
