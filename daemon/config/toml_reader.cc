@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "daemon/config/toml_limits.h"
+
 namespace rollbackd {
 namespace {
 
@@ -268,6 +270,13 @@ void TableReader::Finish() {
 
 std::optional<toml::table> ParseToml(std::string_view text, const std::string& file,
                                      Diagnostics* diags) {
+  if (text.size() > kMaxConfigFileBytes) {
+    diags->Error({file, 0, 0}, "",
+                 "file of " + std::to_string(text.size()) + " bytes; configuration files are limited to " +
+                     std::to_string(kMaxConfigFileBytes >> 20) + " MiB");
+    return std::nullopt;
+  }
+  if (!CheckTomlBounds(text, file, diags)) return std::nullopt;
   try {
     return toml::parse(text, std::string_view(file));
   } catch (const toml::parse_error& e) {
@@ -287,13 +296,23 @@ std::optional<std::string> ReadTextFile(const std::string& path, std::string* er
     *error = std::string("cannot read file: ") + std::strerror(errno);
     return std::nullopt;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
+  // Read at most one byte past the limit, so that a huge file (or a FIFO) is refused, not loaded.
+  std::string text(kMaxConfigFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad()) {
     *error = "cannot read file";
     return std::nullopt;
   }
-  return ss.str();
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxConfigFileBytes) {
+    const auto size = std::filesystem::file_size(path, ec);
+    *error = (ec ? std::string("more than ") : std::string()) +
+             std::to_string(ec ? kMaxConfigFileBytes : size) +
+             " bytes; configuration files are limited to " +
+             std::to_string(kMaxConfigFileBytes >> 20) + " MiB";
+    return std::nullopt;
+  }
+  return text;
 }
 
 FileKind GuessFileKind(const toml::table& root) {

@@ -247,5 +247,40 @@ TEST(DaemonIntegration, SighupWithABrokenRuleFileKeepsTheRunningConfiguration) {
   EXPECT_EQ(s.daemon().Stop(), 0) << "SIGTERM drains and exits 0";
 }
 
+// Files that crashed toml++ (stack overflow) or would take the daemon's memory: each reload is
+// refused with a located error and the daemon keeps rolling back on its old rules.
+TEST(DaemonIntegration, SighupWithHostileRuleFilesKeepsRunning) {
+  Stack s(StackOptions{ErrorRateRule()});
+  ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
+  ASSERT_TRUE(s.WaitRounds(1));
+  std::string dotted = "a";
+  for (int i = 0; i < 50000; ++i) dotted += ".a";
+  const std::string files[] = {
+      dotted + " = 1\n",
+      "service = \"shop\"\nv = " + std::string(10000, '['),
+      "service = \"shop\"\n" + std::string(100 << 20, '#'),
+  };
+  int failures = 0;
+  for (const std::string& text : files) {
+    WriteFile(s.dir() + "/rules/shop.toml", text);
+    s.daemon().Signal(SIGHUP);
+    ++failures;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return s.DaemonMetric("rollbackd_config_reloads_total{result=\"failure\"}").value_or(0) >=
+                 failures;
+        },
+        20s))
+        << s.daemon().log();
+    ASSERT_TRUE(s.daemon().running()) << s.daemon().log();
+  }
+  EXPECT_NE(s.daemon().log().find("dotted parts"), std::string::npos) << s.daemon().log();
+  EXPECT_NE(s.daemon().log().find("nested more than"), std::string::npos) << s.daemon().log();
+  EXPECT_NE(s.daemon().log().find("limited to 4 MiB"), std::string::npos) << s.daemon().log();
+  ASSERT_TRUE(s.SampleDeploy("v2"));
+  ASSERT_TRUE(s.WaitEvent("rollback.started", 30s)) << s.daemon().log();
+  EXPECT_EQ(s.daemon().Stop(), 0);
+}
+
 }  // namespace
 }  // namespace rollbackd::it
