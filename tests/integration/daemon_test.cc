@@ -282,5 +282,43 @@ TEST(DaemonIntegration, SighupWithHostileRuleFilesKeepsRunning) {
   EXPECT_EQ(s.daemon().Stop(), 0);
 }
 
+// Credentials in an http hook's URL (user info, a token in the query) reach no event, log line,
+// state file, journal, decision log, outbox or delivered payload: live (the hook runs and fails
+// against a closed port) and in dry run (where the reason says what would have run).
+void ExpectHookUrlRedacted(bool dry_run) {
+  const std::string user_secret = "PLANTED-USERINFO-7d1f";
+  const std::string query_secret = "PLANTED-QUERY-93ab";
+  std::string rule = ErrorRateRule();
+  rule = rule.substr(0, rule.find("[rollback]")) + "[rollback]\nhttp = { url = \"http://rb:" +
+         user_secret + "@127.0.0.1:1/rollback?token=" + query_secret +
+         "\" }\ntimeout = \"2s\"\ncooldown = \"1h\"\n";
+  Stack s(StackOptions{rule, dry_run ? "dry_run = true" : ""});
+  ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
+  ASSERT_TRUE(s.WaitRounds(2));
+  ASSERT_TRUE(s.SampleDeploy("v2"));
+  ASSERT_TRUE(s.WaitEvent(dry_run ? "rollback.skipped" : "rollback.failed", 30s))
+      << s.daemon().log();
+  ASSERT_TRUE(s.WaitRounds(1));
+  EXPECT_EQ(s.daemon().Stop(), 0);
+  std::string everything = s.daemon().log();
+  int files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(s.dir())) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name = entry.path().filename().string();
+    if (entry.path().parent_path().filename() == "rules" || name == "rollbackd.toml") continue;
+    everything += ReadFile(entry.path().string());
+    ++files;
+  }
+  for (const auto& d : s.Deliveries()) everything += d.dump();
+  EXPECT_GT(files, 3);
+  EXPECT_EQ(everything.find(user_secret), std::string::npos);
+  EXPECT_EQ(everything.find(query_secret), std::string::npos);
+  // What is shown instead: the URL without them.
+  EXPECT_NE(everything.find("http://127.0.0.1:1/rollback?redacted"), std::string::npos);
+}
+
+TEST(DaemonIntegration, HookUrlCredentialsReachNoEventLogOrFile) { ExpectHookUrlRedacted(false); }
+TEST(DaemonIntegration, HookUrlCredentialsStayOutOfTheDryRunReason) { ExpectHookUrlRedacted(true); }
+
 }  // namespace
 }  // namespace rollbackd::it
