@@ -20,7 +20,7 @@
 #include "daemon/notify/notifier.h"
 #include "daemon/notify/outbox.h"
 #include "daemon/server/http_server.h"
-#include "daemon/sources/http_client.h"
+#include "daemon/io/http_client.h"
 
 namespace rollbackd {
 namespace {
@@ -53,7 +53,7 @@ Event MakeEvent(int i) {
 void BM_OutboxAppend(benchmark::State& state) {
   const std::string dir = TempDir();
   std::string error;
-  auto outbox = Outbox::Open(dir + "/outbox.jsonl", &error);
+  auto outbox = Outbox::Open(RealFileSystem(), dir + "/outbox.jsonl", &error);
   if (!outbox) {
     state.SkipWithError(error.c_str());
     return;

@@ -1,51 +1,33 @@
 #include "daemon/actions/decision_log.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <nlohmann/json.hpp>
-
-#include "daemon/actions/fd_io.h"
 
 namespace rollbackd {
 namespace {
 
 using nlohmann::json;
 
-std::string Errno(const std::string& what) { return ErrnoMessage(what); }
-
-int OpenForAppend(const std::string& path) {
-  return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-}
+constexpr int kMode = 0640;
 
 }  // namespace
 
-DecisionLog::DecisionLog(std::string path, int fd, size_t size, size_t max_bytes, int keep)
-    : path_(std::move(path)), fd_(fd), size_(size), max_bytes_(max_bytes), keep_(keep) {}
+DecisionLog::DecisionLog(FileSystem& fs, std::string path, std::unique_ptr<AppendFile> file,
+                         size_t max_bytes, int keep)
+    : fs_(fs),
+      path_(std::move(path)),
+      file_(std::move(file)),
+      size_(file_->Size()),
+      max_bytes_(max_bytes),
+      keep_(keep) {}
 
-DecisionLog::~DecisionLog() {
-  if (fd_ >= 0) ::close(fd_);
-}
+DecisionLog::~DecisionLog() = default;
 
-std::unique_ptr<DecisionLog> DecisionLog::Open(const std::string& path, size_t max_bytes, int keep,
-                                               std::string* error) {
-  int fd = OpenForAppend(path);
-  if (fd < 0) {
-    *error = Errno("open " + path);
-    return nullptr;
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    *error = Errno("stat " + path);
-    ::close(fd);
-    return nullptr;
-  }
+std::unique_ptr<DecisionLog> DecisionLog::Open(FileSystem& fs, const std::string& path,
+                                               size_t max_bytes, int keep, std::string* error) {
+  auto file = fs.OpenForAppend(path, kMode, error);
+  if (!file) return nullptr;
   return std::unique_ptr<DecisionLog>(
-      new DecisionLog(path, fd, static_cast<size_t>(st.st_size), max_bytes, keep < 1 ? 1 : keep));
+      new DecisionLog(fs, path, std::move(file), max_bytes, keep < 1 ? 1 : keep));
 }
 
 std::string DecisionLog::Format(const Event& event, const Engine& engine) {
@@ -73,10 +55,7 @@ std::string DecisionLog::Format(const Event& event, const Engine& engine) {
 bool DecisionLog::Record(const Event& event, const Engine& engine, std::string* error) {
   const std::string line = Format(event, engine) + "\n";
   if (size_ > 0 && size_ + line.size() > max_bytes_ && !Rotate(error)) return false;
-  if (!WriteAll(fd_, line, error)) {
-    *error = path_ + ": " + *error;
-    return false;
-  }
+  if (!file_->Append(line, error)) return false;
   size_ += line.size();
   return true;
 }
@@ -84,24 +63,17 @@ bool DecisionLog::Record(const Event& event, const Engine& engine, std::string* 
 bool DecisionLog::Rotate(std::string* error) {
   // path.(keep-1) -> path.keep, ..., path -> path.1; the oldest falls off.
   for (int i = keep_ - 1; i >= 1; --i) {
-    const std::string from = path_ + "." + std::to_string(i);
-    const std::string to = path_ + "." + std::to_string(i + 1);
-    if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
-      *error = Errno("rename " + from);
+    bool missing = false;
+    if (!fs_.Rename(path_ + "." + std::to_string(i), path_ + "." + std::to_string(i + 1), error,
+                    &missing) &&
+        !missing) {
       return false;
     }
   }
-  if (::rename(path_.c_str(), (path_ + ".1").c_str()) != 0) {
-    *error = Errno("rename " + path_);
-    return false;
-  }
-  int fd = OpenForAppend(path_);
-  if (fd < 0) {
-    *error = Errno("open " + path_);
-    return false;
-  }
-  ::close(fd_);
-  fd_ = fd;
+  if (!fs_.Rename(path_, path_ + ".1", error)) return false;
+  auto file = fs_.OpenForAppend(path_, kMode, error);
+  if (!file) return false;
+  file_ = std::move(file);
   size_ = 0;
   return true;
 }

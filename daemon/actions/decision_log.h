@@ -11,6 +11,7 @@
 #include <string>
 
 #include "daemon/engine/engine.h"
+#include "daemon/io/file_system.h"
 
 namespace rollbackd {
 
@@ -20,8 +21,8 @@ class DecisionLog {
   DecisionLog(const DecisionLog&) = delete;
   DecisionLog& operator=(const DecisionLog&) = delete;
 
-  static std::unique_ptr<DecisionLog> Open(const std::string& path, size_t max_bytes, int keep,
-                                           std::string* error);
+  static std::unique_ptr<DecisionLog> Open(FileSystem& fs, const std::string& path,
+                                           size_t max_bytes, int keep, std::string* error);
 
   // Appends `event` with the source and queries of its trigger as `engine` knows them. False (and
   // `error`) when the line could not be written; the caller logs it and goes on.
@@ -31,11 +32,13 @@ class DecisionLog {
   static std::string Format(const Event& event, const Engine& engine);
 
  private:
-  DecisionLog(std::string path, int fd, size_t size, size_t max_bytes, int keep);
+  DecisionLog(FileSystem& fs, std::string path, std::unique_ptr<AppendFile> file,
+              size_t max_bytes, int keep);
   bool Rotate(std::string* error);
 
+  FileSystem& fs_;
   std::string path_;
-  int fd_;
+  std::unique_ptr<AppendFile> file_;
   size_t size_;
   size_t max_bytes_;
   int keep_;

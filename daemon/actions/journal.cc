@@ -10,42 +10,14 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "daemon/actions/fd_io.h"
+#include "daemon/io/fd_io.h"
+#include "daemon/io/file_system.h"
 
 namespace rollbackd {
 namespace {
 
 using nlohmann::json;
 
-std::string Errno(const std::string& what) { return ErrnoMessage(what); }
-
-bool ReadAll(int fd, std::string* out, std::string* error) {
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *error = Errno("read");
-      return false;
-    }
-    if (n == 0) return true;
-    out->append(buf, static_cast<size_t>(n));
-  }
-}
-
-bool SyncDir(const std::string& file, std::string* error) {
-  std::string dir = std::filesystem::path(file).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    *error = Errno("open " + dir);
-    return false;
-  }
-  bool ok = ::fsync(fd) == 0;
-  if (!ok) *error = Errno("fsync " + dir);
-  ::close(fd);
-  return ok;
-}
 
 std::string IntentLine(const JournalIntent& intent) {
   json r = {{"type", "intent"},
@@ -60,21 +32,18 @@ std::string IntentLine(const JournalIntent& intent) {
 
 }  // namespace
 
-Journal::Journal(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+Journal::Journal(FileSystem& fs, std::string path, std::unique_ptr<AppendFile> file)
+    : fs_(fs), path_(std::move(path)), file_(std::move(file)) {}
 
-Journal::~Journal() {
-  if (fd_ >= 0) ::close(fd_);
-}
+Journal::~Journal() = default;
 
-std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* error) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    *error = Errno("open " + path);
-    return nullptr;
-  }
-  std::unique_ptr<Journal> j(new Journal(path, fd));
+std::unique_ptr<Journal> Journal::Open(FileSystem& fs, const std::string& path,
+                                       std::string* error) {
+  auto file = fs.OpenForAppend(path, 0600, error);
+  if (!file) return nullptr;
   std::string text;
-  if (!ReadAll(fd, &text, error)) return nullptr;
+  if (fs.ReadFile(path, &text, error) == FileSystem::Read::kError) return nullptr;
+  std::unique_ptr<Journal> j(new Journal(fs, path, std::move(file)));
   // The most recent finished rollbacks survive a compaction: a restart must still find the outcome
   // of a rollback the saved state has in flight, even if another crash follows the compaction.
   std::map<std::string, std::string> intent_lines;
@@ -107,15 +76,21 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* err
         j->unfinished_.push_back(std::move(in));
         intent_lines[id] = line;
       } else if (type == "outcome") {
-        std::erase_if(j->unfinished_,
-                      [&](const JournalIntent& in) { return in.rollback_id == id; });
         RollbackOutcome o;
         o.success = r.at("success").get<bool>();
         if (r.contains("exit_status") && r["exit_status"].is_number_integer()) {
-          o.exit_status = r["exit_status"].get<int>();
+          // One field on disk for both (the format predates the split): an http hook's intent
+          // has its url, an exec hook's its argv.
+          const bool http = std::any_of(j->unfinished_.begin(), j->unfinished_.end(),
+                                        [&](const JournalIntent& in) {
+                                          return in.rollback_id == id && !in.url.empty();
+                                        });
+          (http ? o.http_status : o.exit_code) = r["exit_status"].get<int>();
         }
         o.duration = Duration(r.value("duration_ms", int64_t{0}));
         o.error = r.value("error", "");
+        std::erase_if(j->unfinished_,
+                      [&](const JournalIntent& in) { return in.rollback_id == id; });
         j->finished_[id] = std::move(o);
         if (auto it = intent_lines.find(id); it != intent_lines.end()) {
           recent_finished.push_back(it->second + "\n" + line + "\n");
@@ -133,12 +108,9 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* err
     }
   }
   // Cut a torn tail (and a complete record without its newline) so the next append starts clean.
-  if (good_end < text.size() && ::ftruncate(fd, static_cast<off_t>(good_end)) != 0) {
-    *error = Errno("ftruncate " + path);
-    return nullptr;
-  }
+  if (good_end < text.size() && !j->file_->Truncate(good_end, error)) return nullptr;
   if (good_end > 0 && good_end == text.size() && text.back() != '\n' &&
-      !WriteAll(fd, "\n", error)) {
+      !j->file_->Append("\n", error)) {
     return nullptr;
   }
   if (text.size() > kJournalCompactBytes) {
@@ -146,13 +118,9 @@ std::unique_ptr<Journal> Journal::Open(const std::string& path, std::string* err
     std::string kept;
     for (const std::string& record : recent_finished) kept += record;
     for (const JournalIntent& in : j->unfinished_) kept += IntentLine(in) + "\n";
-    if (!WriteFileAtomically(path, kept, error)) return nullptr;
-    ::close(j->fd_);
-    j->fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
-    if (j->fd_ < 0) {
-      *error = Errno("open " + path);
-      return nullptr;
-    }
+    if (!fs.WriteFileAtomically(path, kept, error)) return nullptr;
+    j->file_ = fs.OpenForAppend(path, 0600, error);
+    if (!j->file_) return nullptr;
   }
   return j;
 }
@@ -162,16 +130,13 @@ std::vector<JournalIntent> Journal::Unfinished() const { return unfinished_; }
 bool Journal::Append(const std::string& line, std::string* error) {
   // A partial write (disk full) is cut off again, so that it cannot sit in the middle of the
   // journal once later appends succeed: Open treats a damaged middle record as fatal.
-  const off_t size = ::lseek(fd_, 0, SEEK_END);
-  if (!WriteAll(fd_, line + "\n", error)) {
-    if (size >= 0 && ::ftruncate(fd_, size) != 0) *error += "; " + Errno("ftruncate " + path_);
+  const uint64_t size = file_->Size();
+  if (!file_->Append(line + "\n", error)) {
+    std::string cut_error;
+    if (!file_->Truncate(size, &cut_error)) *error += "; " + cut_error;
     return false;
   }
-  if (::fdatasync(fd_) != 0) {
-    *error = Errno("fdatasync " + path_);
-    return false;
-  }
-  return true;
+  return file_->Sync(error);
 }
 
 bool Journal::RecordIntent(const JournalIntent& intent, std::string* error) {
@@ -186,7 +151,7 @@ bool Journal::RecordOutcome(const std::string& rollback_id, const RollbackOutcom
             {"rollback_id", rollback_id},
             {"time", time.time_since_epoch().count()},
             {"success", outcome.success},
-            {"exit_status", outcome.exit_status ? json(*outcome.exit_status) : json(nullptr)},
+            {"exit_status", outcome.exit_status() ? json(*outcome.exit_status()) : json(nullptr)},
             {"duration_ms", outcome.duration.count()},
             {"error", outcome.error}};
   if (!Append(r.dump(-1, ' ', false, json::error_handler_t::replace), error)) return false;
@@ -206,30 +171,6 @@ bool Journal::Knows(const std::string& id) const {
   if (finished_.contains(id)) return true;
   return std::any_of(unfinished_.begin(), unfinished_.end(),
                      [&](const JournalIntent& in) { return in.rollback_id == id; });
-}
-
-bool WriteFileAtomically(const std::string& path, const std::string& content, std::string* error) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    *error = Errno("open " + tmp);
-    return false;
-  }
-  bool ok = WriteAll(fd, content, error);
-  if (ok && ::fsync(fd) != 0) {
-    *error = Errno("fsync " + tmp);
-    ok = false;
-  }
-  ::close(fd);
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = Errno("rename " + tmp);
-    ok = false;
-  }
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  return SyncDir(path, error);
 }
 
 }  // namespace rollbackd

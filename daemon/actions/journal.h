@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "daemon/engine/engine.h"
+#include "daemon/io/file_system.h"
 
 namespace rollbackd {
 
@@ -40,7 +41,8 @@ class Journal {
   // Opens or creates the journal at `path` and reads it. A torn last line (a crash mid-write) is
   // ignored; any other unreadable line is an error, so that a damaged journal is never mistaken for
   // an empty one. nullptr and `error` set on failure.
-  static std::unique_ptr<Journal> Open(const std::string& path, std::string* error);
+  static std::unique_ptr<Journal> Open(FileSystem& fs, const std::string& path,
+                                       std::string* error);
 
   // Intents without an outcome, oldest first.
   std::vector<JournalIntent> Unfinished() const;
@@ -58,18 +60,15 @@ class Journal {
   const std::string& path() const { return path_; }
 
  private:
-  Journal(std::string path, int fd);
+  Journal(FileSystem& fs, std::string path, std::unique_ptr<AppendFile> file);
   bool Append(const std::string& line, std::string* error);
 
+  FileSystem& fs_;
   std::string path_;
-  int fd_ = -1;
+  std::unique_ptr<AppendFile> file_;
   std::vector<JournalIntent> unfinished_;
   std::map<std::string, RollbackOutcome> finished_;
 };
-
-// Replaces `path` with `content` atomically (temp file, fsync, rename, fsync of the folder): a
-// reader sees the old file or the new one, never a torn one. For the engine state file.
-bool WriteFileAtomically(const std::string& path, const std::string& content, std::string* error);
 
 }  // namespace rollbackd
 

@@ -1001,7 +1001,7 @@ bool Engine::RollbackFinished(std::string_view rollback_id, const RollbackOutcom
     e.rollback_id = f.id;
     e.cause_id = f.cause_id;
     if (s.def->rollback) e.hook = MakeHookInfo(*s.def->rollback);
-    e.exit_status = outcome.exit_status;
+    e.exit_status = outcome.exit_status();
     e.duration = outcome.duration;
     e.output = outcome.output;
     if (outcome.success && s.def->rollback) {

@@ -39,10 +39,14 @@ struct InputSpec {
 // What the hook runner reports when a rollback hook ends.
 struct RollbackOutcome {
   bool success = false;
-  std::optional<int> exit_status;  // exec: the exit code; http: the HTTP status
+  std::optional<int> exit_code;    // exec hooks: the exit code, when the command exited
+  std::optional<int> http_status;  // http hooks: the response's status, when one came
   Duration duration{0};
   std::string output;  // tail of stdout+stderr, or of the response body
   std::string error;   // why it failed: "timeout after 2m", "interrupted", "exit status 3"
+
+  // The events' one `exit_status` field (docs/events.md): the exit code or the HTTP status.
+  std::optional<int> exit_status() const { return exit_code ? exit_code : http_status; }
 };
 
 // A read-only view for status pages and tests.

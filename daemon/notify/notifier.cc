@@ -14,12 +14,11 @@
 #include <set>
 #include <sstream>
 
-#include "daemon/actions/exec_runner.h"
-#include "daemon/actions/journal.h"
+#include "daemon/io/exec_runner.h"
 #include "daemon/notify/dispatcher.h"
 #include "daemon/notify/outbox.h"
 #include "daemon/notify/render.h"
-#include "daemon/notify/signing.h"
+#include "daemon/io/signing.h"
 
 namespace rollbackd {
 namespace {
@@ -47,37 +46,14 @@ int64_t Seconds(Time t) {
   return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
 }
 
-HttpRequest JsonPost(std::string url, std::string body, Duration timeout) {
-  HttpRequest r;
-  r.method = "POST";
-  r.url = std::move(url);
-  r.timeout = timeout;
-  r.headers = {{"Content-Type", "application/json"}, {"User-Agent", "rollbackd"}};
-  r.body = std::move(body);
-  return r;
-}
-
 // Moves a file that cannot be read aside, so that it can be looked at and a new one started.
-std::string MoveAside(const std::string& path) {
+std::string MoveAside(FileSystem& fs, const std::string& path) {
   const std::string aside = path + ".unreadable";
-  std::error_code ec;
-  std::filesystem::rename(path, aside, ec);
-  return ec ? path : aside;
+  std::string error;
+  return fs.Rename(path, aside, &error) ? aside : path;
 }
 
 }  // namespace
-
-HttpRequest SignedJsonPost(std::string url, std::string body, std::string_view id,
-                           const std::optional<std::string>& key, int64_t now_seconds,
-                           Duration timeout) {
-  HttpRequest r = JsonPost(std::move(url), std::move(body), timeout);
-  r.headers.emplace_back("webhook-id", std::string(id));
-  r.headers.emplace_back("webhook-timestamp", std::to_string(now_seconds));
-  if (key) {
-    r.headers.emplace_back("webhook-signature", SignWebhook(*key, id, now_seconds, r.body));
-  }
-  return r;
-}
 
 struct Notifier::Impl : std::enable_shared_from_this<Impl> {
   struct ChannelState {
@@ -517,7 +493,8 @@ struct Notifier::Impl : std::enable_shared_from_this<Impl> {
   void SaveState() {
     if (!dispatcher || !dispatcher->TakeChanged() || state_dir.empty()) return;
     std::string error;
-    if (!WriteFileAtomically(state_dir + "/" + kStateFile, dispatcher->SaveState(), &error)) {
+    if (!options.fs->WriteFileAtomically(state_dir + "/" + kStateFile, dispatcher->SaveState(),
+                                         &error)) {
       spdlog::error("cannot save {}/{}: {} (repeats and resolutions of what fires now may be "
                     "missed after a restart)",
                     state_dir, kStateFile, error);
@@ -607,23 +584,25 @@ Notifier::~Notifier() = default;
 bool Notifier::Open(const std::string& state_dir, std::string* error) {
   Impl& m = *impl_;
   const std::string path = state_dir + "/" + kOutboxFile;
-  m.outbox = Outbox::Open(path, error);
+  FileSystem& fs = *m.options.fs;
+  m.outbox = Outbox::Open(fs, path, error);
   if (!m.outbox) {
     // Rollbacks matter more than notifications: keep the damaged file for people, start anew.
-    const std::string aside = MoveAside(path);
+    const std::string aside = MoveAside(fs, path);
     spdlog::error("outbox {} is unreadable: {}; moved to {}, starting with an empty outbox", path,
                   *error, aside);
-    m.outbox = Outbox::Open(path, error);
+    m.outbox = Outbox::Open(fs, path, error);
     if (!m.outbox) return false;
   }
   m.loaded = m.outbox->TakeLoaded();
   m.state_dir = state_dir;
   const std::string state_path = state_dir + "/" + kStateFile;
-  std::ifstream in(state_path);
-  if (in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    m.loaded_state = ss.str();
+  std::string state_error;
+  if (fs.ReadFile(state_path, &m.loaded_state, &state_error) == FileSystem::Read::kError) {
+    m.loaded_state.clear();
+    spdlog::error("cannot read {}: {} (repeats and resolutions of what fired before the restart "
+                  "are forgotten)",
+                  state_path, state_error);
   }
   if (!m.loaded.empty()) {
     spdlog::info("outbox {}: {} notification(s) from before the restart to send", path,
@@ -667,7 +646,7 @@ bool Notifier::Configure(const Config& config, std::vector<std::string>* errors)
       const std::string path = m.state_dir + "/" + kStateFile;
       spdlog::error("{}: {}; moved to {}: repeats and resolutions of what fired before the "
                     "restart are not sent",
-                    path, error, MoveAside(path));
+                    path, error, MoveAside(*m.options.fs, path));
     }
     m.loaded_state.clear();
   }

@@ -36,7 +36,8 @@
 #include "daemon/config/model.h"
 #include "daemon/engine/event.h"
 #include "daemon/notify/outbox.h"
-#include "daemon/sources/http_client.h"
+#include "daemon/io/file_system.h"
+#include "daemon/io/http_client.h"
 
 namespace rollbackd {
 
@@ -51,6 +52,8 @@ struct NotifierOptions {
   };
   // Several notifications of one group in one request: at most this many (slack, alertmanager).
   size_t max_batch = 20;
+  // The outbox and notify.json are kept through it. Must outlive the Notifier.
+  FileSystem* fs = &RealFileSystem();
 };
 
 // For metrics, when a notification to a channel ends: "delivered", "rejected" (a permanent HTTP
@@ -113,13 +116,6 @@ class Notifier {
   struct Impl;
   std::shared_ptr<Impl> impl_;  // shared so that late callbacks can tell it is gone (weak_ptr)
 };
-
-// The signed JSON POST of webhook channels and of `http` rollback hooks: Content-Type
-// application/json, User-Agent rollbackd, webhook-id `id`, webhook-timestamp `now_seconds` (the
-// time of this attempt, so a retry is signed anew) and, with a key, webhook-signature.
-HttpRequest SignedJsonPost(std::string url, std::string body, std::string_view id,
-                           const std::optional<std::string>& key, int64_t now_seconds,
-                           Duration timeout);
 
 }  // namespace rollbackd
 

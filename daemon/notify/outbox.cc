@@ -1,14 +1,6 @@
 #include "daemon/notify/outbox.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <nlohmann/json.hpp>
-
-#include "daemon/actions/fd_io.h"
-#include "daemon/actions/journal.h"
 
 namespace rollbackd {
 namespace {
@@ -26,24 +18,6 @@ std::string AddLine(const OutboxEntry& e) {
   json r = OutboxEntryToJson(e);
   r["add"] = e.seq;
   return r.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-}
-
-bool ReadFile(int fd, std::string* out, std::string* error) {
-  if (::lseek(fd, 0, SEEK_SET) < 0) {
-    *error = ErrnoMessage("lseek");
-    return false;
-  }
-  char buf[65536];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      *error = ErrnoMessage("read");
-      return false;
-    }
-    if (n == 0) return true;
-    out->append(buf, static_cast<size_t>(n));
-  }
 }
 
 // Calls `fn(line_start, line_end, record)` for every complete line; false with `error` on a line
@@ -103,21 +77,18 @@ std::optional<OutboxEntry> OutboxEntryFromJson(const json& r) {
   }
 }
 
-Outbox::Outbox(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+Outbox::Outbox(FileSystem& fs, std::string path, std::unique_ptr<AppendFile> file)
+    : fs_(fs), path_(std::move(path)), file_(std::move(file)) {}
 
-Outbox::~Outbox() {
-  if (fd_ >= 0) ::close(fd_);
-}
+Outbox::~Outbox() = default;
 
-std::unique_ptr<Outbox> Outbox::Open(const std::string& path, std::string* error) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    *error = ErrnoMessage("open " + path);
-    return nullptr;
-  }
-  std::unique_ptr<Outbox> o(new Outbox(path, fd));
+std::unique_ptr<Outbox> Outbox::Open(FileSystem& fs, const std::string& path,
+                                     std::string* error) {
+  auto file = fs.OpenForAppend(path, 0600, error);
+  if (!file) return nullptr;
   std::string text;
-  if (!ReadFile(fd, &text, error)) return nullptr;
+  if (fs.ReadFile(path, &text, error) == FileSystem::Read::kError) return nullptr;
+  std::unique_ptr<Outbox> o(new Outbox(fs, path, std::move(file)));
   std::map<uint64_t, OutboxEntry> live;
   const bool ok = ForEachRecord(text, path, error, [&](size_t, size_t, const json& r) {
     try {
@@ -158,11 +129,10 @@ bool Outbox::Add(std::vector<OutboxEntry>* entries, std::string* error) {
     lines += line;
   }
   next_seq_ = seq;  // never reuse a seq, written or not: the notifier keys items by it
-  if (!WriteAll(fd_, lines, error)) {
+  if (!file_->Append(lines, error)) {
     // Cut a partial write back, so that the next record starts on a line of its own.
-    if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {
-      *error += "; " + ErrnoMessage("ftruncate " + path_);
-    }
+    std::string cut_error;
+    if (!file_->Truncate(file_bytes_, &cut_error)) *error += "; " + cut_error;
     return false;
   }
   file_bytes_ += lines.size();
@@ -170,11 +140,7 @@ bool Outbox::Add(std::vector<OutboxEntry>* entries, std::string* error) {
     live_[s] = size;
     live_bytes_ += size;
   }
-  if (::fdatasync(fd_) != 0) {
-    *error = ErrnoMessage("fdatasync " + path_);
-    return false;
-  }
-  return true;
+  return file_->Sync(error);
 }
 
 bool Outbox::Remove(uint64_t seq, std::string_view result, std::string* error) {
@@ -184,10 +150,9 @@ bool Outbox::Remove(uint64_t seq, std::string_view result, std::string* error) {
   live_.erase(it);
   const json r = {{"done", seq}, {"result", result}};
   const std::string line = r.dump() + "\n";
-  if (!WriteAll(fd_, line, error)) {
-    if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {
-      *error += "; " + ErrnoMessage("ftruncate " + path_);
-    }
+  if (!file_->Append(line, error)) {
+    std::string cut_error;
+    if (!file_->Truncate(file_bytes_, &cut_error)) *error += "; " + cut_error;
     return false;
   }
   file_bytes_ += line.size();
@@ -199,7 +164,10 @@ bool Outbox::Remove(uint64_t seq, std::string_view result, std::string* error) {
 
 bool Outbox::CompactFile(std::string* error) {
   std::string text;
-  if (!ReadFile(fd_, &text, error)) return false;
+  if (fs_.ReadFile(path_, &text, error) != FileSystem::Read::kOk) {
+    if (error->empty()) *error = path_ + ": missing";
+    return false;
+  }
   return Compact(text, error);
 }
 
@@ -223,14 +191,10 @@ bool Outbox::Compact(const std::string& text, std::string* error) {
     live_[seq] = span.second - span.first;
     live_bytes_ += span.second - span.first;
   }
-  if (!WriteFileAtomically(path_, out, error)) return false;
-  const int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
-  if (fd < 0) {
-    *error = ErrnoMessage("open " + path_);
-    return false;
-  }
-  ::close(fd_);
-  fd_ = fd;
+  if (!fs_.WriteFileAtomically(path_, out, error)) return false;
+  auto file = fs_.OpenForAppend(path_, 0600, error);
+  if (!file) return false;
+  file_ = std::move(file);
   file_bytes_ = out.size();
   return true;
 }

@@ -24,6 +24,7 @@
 #include <set>
 
 #include "daemon/engine/samples.h"
+#include "daemon/io/file_system.h"
 
 namespace rollbackd {
 
@@ -55,7 +56,7 @@ class Outbox {
   // Opens or creates `path` and reads what is live in it, compacting it. A torn last line (a
   // crash mid-write) is ignored; any other unreadable line is an error, so that a damaged outbox
   // is never mistaken for an empty one. nullptr and `error` set on failure.
-  static std::unique_ptr<Outbox> Open(const std::string& path, std::string* error);
+  static std::unique_ptr<Outbox> Open(FileSystem& fs, const std::string& path, std::string* error);
 
   // The live entries read at Open, in seq order.
   std::vector<OutboxEntry> TakeLoaded() { return std::move(loaded_); }
@@ -79,12 +80,13 @@ class Outbox {
   const std::string& path() const { return path_; }
 
  private:
-  Outbox(std::string path, int fd);
+  Outbox(FileSystem& fs, std::string path, std::unique_ptr<AppendFile> file);
   bool Compact(const std::string& text, std::string* error);
   bool CompactFile(std::string* error);
 
+  FileSystem& fs_;
   std::string path_;
-  int fd_ = -1;
+  std::unique_ptr<AppendFile> file_;
   uint64_t next_seq_ = 1;
   std::map<uint64_t, uint64_t> live_;  // seq -> the size of its "add" line
   uint64_t live_bytes_ = 0;

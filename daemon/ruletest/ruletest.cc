@@ -281,7 +281,7 @@ std::string RunTest(const TestCase& test, const Config& base, Duration interval,
       if (events[i].kind != EventKind::kRollbackStarted) continue;
       RollbackOutcome outcome;
       outcome.success = test.hook_success;
-      outcome.exit_status = test.hook_success ? 0 : 1;
+      outcome.exit_code = test.hook_success ? 0 : 1;
       if (!test.hook_success) outcome.error = "exit status 1 (test hook = \"failure\")";
       std::string id = events[i].id;
       engine.RollbackFinished(id, outcome, now, &events);

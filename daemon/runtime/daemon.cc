@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "daemon/actions/decision_log.h"
-#include "daemon/actions/exec_runner.h"
+#include "daemon/io/exec_runner.h"
 #include "daemon/actions/hook_env.h"
 #include "daemon/actions/journal.h"
 #include "daemon/config/loader.h"
@@ -38,7 +38,9 @@
 #include "daemon/runtime/service_manager.h"
 #include "daemon/runtime/status_json.h"
 #include "daemon/server/http_server.h"
-#include "daemon/sources/http_client.h"
+#include "daemon/io/file_system.h"
+#include "daemon/io/http_client.h"
+#include "daemon/io/signing.h"
 #include "daemon/sources/probe.h"
 #include "daemon/sources/prom_response.h"
 
@@ -333,12 +335,12 @@ struct Daemon::Impl {
       return false;
     }
     std::string err;
-    journal = Journal::Open(state_dir + "/journal.jsonl", &err);
+    journal = Journal::Open(RealFileSystem(), state_dir + "/journal.jsonl", &err);
     if (!journal) {
       spdlog::error("{}", err);
       return false;
     }
-    decisions = DecisionLog::Open(state_dir + "/decisions.jsonl", kDecisionLogBytes,
+    decisions = DecisionLog::Open(RealFileSystem(), state_dir + "/decisions.jsonl", kDecisionLogBytes,
                                   kDecisionLogKeep, &err);
     if (!decisions) {
       spdlog::error("{}", err);
@@ -398,7 +400,7 @@ struct Daemon::Impl {
         root[kPendingNotificationsKey] = std::move(list);
         text = root.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       }
-      if (WriteFileAtomically(StatePath(), text, &err)) return true;
+      if (RealFileSystem().WriteFileAtomically(StatePath(), text, &err)) return true;
     } catch (const std::exception& e) {  // the engine's JSON: never expected, never fatal
       err = std::string("serializing engine state: ") + e.what();
     }
@@ -701,7 +703,7 @@ struct Daemon::Impl {
     exec.Run(std::move(req), [this, id](ExecResult r) {
       RollbackOutcome o;
       o.success = r.success();
-      if (r.started && r.signal == 0 && !r.timed_out) o.exit_status = r.exit_status;
+      if (r.started && r.signal == 0 && !r.timed_out) o.exit_code = r.exit_status;
       o.duration = r.duration;
       o.output = std::move(r.output);
       o.error = std::move(r.error);
@@ -728,7 +730,7 @@ struct Daemon::Impl {
     http.Send(std::move(req), [this, id](HttpResponse r) {
       RollbackOutcome o;
       o.success = r.ok();
-      if (r.status > 0) o.exit_status = r.status;
+      if (r.status > 0) o.http_status = r.status;
       o.duration = r.elapsed;
       o.output =
           r.body.size() > kHookOutputTail ? r.body.substr(r.body.size() - kHookOutputTail) : r.body;

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "daemon/notify/signing.h"
+#include "daemon/io/signing.h"
 
 namespace rollbackd {
 

@@ -8,7 +8,7 @@
 
 #include "daemon/config/model.h"
 #include "daemon/engine/samples.h"
-#include "daemon/sources/http_client.h"
+#include "daemon/io/http_client.h"
 #include "daemon/sources/prom_response.h"
 
 namespace rollbackd {

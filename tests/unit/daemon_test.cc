@@ -13,7 +13,7 @@
 #include <sstream>
 #include <string>
 
-#include "daemon/sources/http_client.h"
+#include "daemon/io/http_client.h"
 #include "tests/unit/loop_util.h"
 #include "tests/unit/test_http_server.h"
 

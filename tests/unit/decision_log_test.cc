@@ -1,4 +1,5 @@
 #include "daemon/actions/decision_log.h"
+#include "daemon/io/file_system.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -64,7 +65,7 @@ TEST_F(DecisionLogTest, RecordsTheEventWithTheQueriesBehindIt) {
   e.value = 0.9;
   e.reason = "value 0.9 > 0.4 (2 x baseline 0.2)";
   std::string error;
-  auto log = DecisionLog::Open(path_, 1 << 20, 3, &error);
+  auto log = DecisionLog::Open(RealFileSystem(), path_, 1 << 20, 3, &error);
   ASSERT_NE(log, nullptr) << error;
   ASSERT_TRUE(log->Record(e, engine, &error)) << error;
   e.trigger = "ready";
@@ -86,7 +87,7 @@ TEST_F(DecisionLogTest, RotatesBySizeAndKeepsAtMostKeepOldFiles) {
   e.service = "checkout";
   e.trigger = "p99";
   std::string error;
-  auto log = DecisionLog::Open(path_, 2000, 2, &error);
+  auto log = DecisionLog::Open(RealFileSystem(), path_, 2000, 2, &error);
   ASSERT_NE(log, nullptr) << error;
   for (int i = 0; i < 60; ++i) {
     e.id = "evt_" + std::to_string(i);
@@ -105,7 +106,7 @@ TEST_F(DecisionLogTest, RotatesBySizeAndKeepsAtMostKeepOldFiles) {
             "evt_" + std::to_string(59 - static_cast<int>(live.size())));
   // Reopening continues where it was, counting the existing size.
   log.reset();
-  log = DecisionLog::Open(path_, 2000, 2, &error);
+  log = DecisionLog::Open(RealFileSystem(), path_, 2000, 2, &error);
   ASSERT_NE(log, nullptr);
   e.id = "evt_60";
   ASSERT_TRUE(log->Record(e, engine, &error));
@@ -114,7 +115,7 @@ TEST_F(DecisionLogTest, RotatesBySizeAndKeepsAtMostKeepOldFiles) {
 
 TEST_F(DecisionLogTest, AnUnwritablePathIsAnError) {
   std::string error;
-  EXPECT_EQ(DecisionLog::Open(dir_ + "/no/such/dir/log", 1000, 1, &error), nullptr);
+  EXPECT_EQ(DecisionLog::Open(RealFileSystem(), dir_ + "/no/such/dir/log", 1000, 1, &error), nullptr);
   EXPECT_NE(error.find("open"), std::string::npos);
 }
 

@@ -149,7 +149,7 @@ class EngineHarness {
                             std::string error = "", bool* found = nullptr) {
     RollbackOutcome o;
     o.success = success;
-    o.exit_status = success ? 0 : 3;
+    o.exit_code = success ? 0 : 3;
     o.duration = D("12s");
     o.output = success ? "deployment.apps/checkout rolled back\n" : "error: boom\n";
     o.error = std::move(error);

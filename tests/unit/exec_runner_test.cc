@@ -1,6 +1,6 @@
 // The hook runner against real processes. Commands in these tests use /bin/sh as the *program*
 // where a test needs shell features; the runner itself never involves a shell.
-#include "daemon/actions/exec_runner.h"
+#include "daemon/io/exec_runner.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

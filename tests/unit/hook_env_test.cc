@@ -7,7 +7,7 @@
 #include <optional>
 #include <set>
 
-#include "daemon/actions/exec_runner.h"
+#include "daemon/io/exec_runner.h"
 #include "tests/unit/loop_util.h"
 
 namespace rollbackd {

@@ -1,6 +1,6 @@
 // The HTTP client against a real HTTP server on loopback (Boost.Beast, synchronous, one thread per
 // connection), which counts the connections it accepts.
-#include "daemon/sources/http_client.h"
+#include "daemon/io/http_client.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

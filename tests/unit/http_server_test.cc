@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/sources/http_client.h"
+#include "daemon/io/http_client.h"
 #include "tests/unit/loop_util.h"
 
 namespace rollbackd {

@@ -1,4 +1,5 @@
 #include "daemon/actions/journal.h"
+#include "daemon/io/file_system.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@ class JournalTest : public ::testing::Test {
 
   std::unique_ptr<Journal> Open() {
     std::string error;
-    auto j = Journal::Open(path_, &error);
+    auto j = Journal::Open(RealFileSystem(), path_, &error);
     EXPECT_NE(j, nullptr) << error;
     return j;
   }
@@ -72,7 +73,7 @@ TEST_F(JournalTest, OutcomesAreRememberedAcrossAReopenAndAnIdIsNeverForgotten) {
     EXPECT_FALSE(j->Outcome("r1").has_value());
     RollbackOutcome o;
     o.success = false;
-    o.exit_status = 3;
+    o.exit_code = 3;
     o.duration = std::chrono::milliseconds(1500);
     o.error = "exit status 3";
     ASSERT_TRUE(j->RecordOutcome("r1", o, Time(std::chrono::seconds(101)), &error)) << error;
@@ -81,7 +82,7 @@ TEST_F(JournalTest, OutcomesAreRememberedAcrossAReopenAndAnIdIsNeverForgotten) {
   auto o = j->Outcome("r1");
   ASSERT_TRUE(o.has_value());
   EXPECT_FALSE(o->success);
-  EXPECT_EQ(o->exit_status, 3);
+  EXPECT_EQ(o->exit_code, 3);
   EXPECT_EQ(o->duration, std::chrono::milliseconds(1500));
   EXPECT_EQ(o->error, "exit status 3");
   EXPECT_TRUE(j->Knows("r1"));
@@ -122,13 +123,13 @@ TEST_F(JournalTest, ADamagedRecordInTheMiddleIsAnErrorNotAnEmptyJournal) {
                        << "garbage\n"
                        << "{\"type\":\"intent\",\"rollback_id\":\"r2\",\"service\":\"s\",\"time\":2}\n";
   std::string error;
-  EXPECT_EQ(Journal::Open(path_, &error), nullptr);
+  EXPECT_EQ(Journal::Open(RealFileSystem(), path_, &error), nullptr);
   EXPECT_NE(error.find(path_ + ":2: unreadable journal record"), std::string::npos) << error;
 }
 
 TEST_F(JournalTest, AnUnwritableLocationIsAnError) {
   std::string error;
-  EXPECT_EQ(Journal::Open(dir_ + "/missing/journal", &error), nullptr);
+  EXPECT_EQ(Journal::Open(RealFileSystem(), dir_ + "/missing/journal", &error), nullptr);
   EXPECT_NE(error.find("open"), std::string::npos);
 }
 
@@ -167,14 +168,14 @@ TEST(WriteFileAtomicallyTest, ReplacesTheWholeFile) {
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   std::string path = std::string(tmpl) + "/state.json";
   std::string error;
-  ASSERT_TRUE(WriteFileAtomically(path, "first, and longer", &error)) << error;
-  ASSERT_TRUE(WriteFileAtomically(path, "second", &error)) << error;
+  ASSERT_TRUE(RealFileSystem().WriteFileAtomically(path, "first, and longer", &error)) << error;
+  ASSERT_TRUE(RealFileSystem().WriteFileAtomically(path, "second", &error)) << error;
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   EXPECT_EQ(ss.str(), "second");
   EXPECT_FALSE(fs::exists(path + ".tmp"));
-  EXPECT_FALSE(WriteFileAtomically(std::string(tmpl) + "/no/such/dir/x", "x", &error));
+  EXPECT_FALSE(RealFileSystem().WriteFileAtomically(std::string(tmpl) + "/no/such/dir/x", "x", &error));
   fs::remove_all(tmpl);
 }
 

@@ -33,7 +33,7 @@ class OutboxTest : public ::testing::Test {
 
   std::unique_ptr<Outbox> Open() {
     std::string error;
-    auto o = Outbox::Open(path_, &error);
+    auto o = Outbox::Open(RealFileSystem(), path_, &error);
     EXPECT_NE(o, nullptr) << error;
     return o;
   }
@@ -91,7 +91,7 @@ TEST_F(OutboxTest, ATornLastLineIsIgnoredAndCutAway) {
 TEST_F(OutboxTest, ADamagedLineIsAnErrorNotAnEmptyOutbox) {
   std::ofstream(path_) << "this is not json\n";
   std::string error;
-  EXPECT_EQ(Outbox::Open(path_, &error), nullptr);
+  EXPECT_EQ(Outbox::Open(RealFileSystem(), path_, &error), nullptr);
   EXPECT_THAT(error, ::testing::HasSubstr(path_ + ":1: not an outbox record"));
 }
 

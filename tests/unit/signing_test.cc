@@ -1,4 +1,4 @@
-#include "daemon/notify/signing.h"
+#include "daemon/io/signing.h"
 
 #include <gtest/gtest.h>
 

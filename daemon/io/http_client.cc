@@ -1,4 +1,4 @@
-#include "daemon/sources/http_client.h"
+#include "daemon/io/http_client.h"
 
 #include <curl/curl.h>
 
@@ -31,6 +31,35 @@ struct Transfer {
   char error[CURL_ERROR_SIZE] = {};
   SteadyClock::time_point start;
 };
+
+static TransportError Classify(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+      return TransportError::kConnection;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_USE_SSL_FAILED:
+      return TransportError::kTls;
+    default:
+      return TransportError::kOther;
+  }
+}
 
 struct HttpClient::Impl {
   struct Socket {
@@ -157,10 +186,13 @@ struct HttpClient::Impl {
         r.status = static_cast<int>(status);
         r.body = std::move(t->body);
       } else if (t->too_large) {
+        r.transport = TransportError::kTooLarge;
         r.error = "response larger than " + std::to_string(kMaxBody >> 20) + " MiB";
       } else if (code == CURLE_OPERATION_TIMEDOUT) {
+        r.transport = TransportError::kTimeout;
         r.error = "timeout after " + FormatDuration(t->request.timeout);
       } else {
+        r.transport = Classify(code);
         r.error = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
       }
       curl_multi_remove_handle(multi, easy);

@@ -1,4 +1,4 @@
-#include "daemon/actions/exec_runner.h"
+#include "daemon/io/exec_runner.h"
 
 #include <fcntl.h>
 #include <spawn.h>

@@ -1,4 +1,4 @@
-#include "daemon/notify/signing.h"
+#include "daemon/io/signing.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -90,6 +90,28 @@ std::optional<std::string> ReadWebhookKeyFile(const std::string& path, std::stri
     return std::nullopt;
   }
   return WebhookKeyFromSecret(content, error);
+}
+
+HttpRequest JsonPost(std::string url, std::string body, Duration timeout) {
+  HttpRequest r;
+  r.method = "POST";
+  r.url = std::move(url);
+  r.timeout = timeout;
+  r.headers = {{"Content-Type", "application/json"}, {"User-Agent", "rollbackd"}};
+  r.body = std::move(body);
+  return r;
+}
+
+HttpRequest SignedJsonPost(std::string url, std::string body, std::string_view id,
+                           const std::optional<std::string>& key, int64_t now_seconds,
+                           Duration timeout) {
+  HttpRequest r = JsonPost(std::move(url), std::move(body), timeout);
+  r.headers.emplace_back("webhook-id", std::string(id));
+  r.headers.emplace_back("webhook-timestamp", std::to_string(now_seconds));
+  if (key) {
+    r.headers.emplace_back("webhook-signature", SignWebhook(*key, id, now_seconds, r.body));
+  }
+  return r;
 }
 
 }  // namespace rollbackd

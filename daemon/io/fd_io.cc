@@ -1,0 +1,62 @@
+#include "daemon/io/fd_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace rollbackd {
+
+std::string ErrnoMessage(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+bool WriteAll(int fd, std::string_view data, std::string* error) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error = ErrnoMessage("write");
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool ReadAll(int fd, std::string* out, std::string* error) {
+  char buf[65536];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error = ErrnoMessage("read");
+      return false;
+    }
+    if (n == 0) return true;
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
+std::optional<std::string> ReadFileToString(const std::string& path, std::string* error,
+                                            size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = ErrnoMessage(path);
+    return std::nullopt;
+  }
+  std::string out;
+  const bool ok = ReadAll(fd, &out, error);
+  ::close(fd);
+  if (!ok) {
+    *error = path + ": " + *error;
+    return std::nullopt;
+  }
+  if (out.size() > max_bytes) {
+    *error = path + ": larger than " + std::to_string(max_bytes) + " bytes";
+    return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace rollbackd

@@ -1,0 +1,26 @@
+// Small POSIX helpers under the real file system and the process runner.
+#ifndef ROLLBACKD_IO_FD_IO_H_
+#define ROLLBACKD_IO_FD_IO_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rollbackd {
+
+// "<what>: <strerror(errno)>".
+std::string ErrnoMessage(const std::string& what);
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR. False and `error` on failure.
+bool WriteAll(int fd, std::string_view data, std::string* error);
+// Reads `fd` to its end into `out` (appending), retrying EINTR.
+bool ReadAll(int fd, std::string* out, std::string* error);
+
+// The whole file at `path`: the one "read a file" of the daemon's config and secret readers.
+// nullopt and `error` ("<path>: <strerror>") on failure; files above `max_bytes` are refused.
+std::optional<std::string> ReadFileToString(const std::string& path, std::string* error,
+                                            size_t max_bytes = size_t(64) << 20);
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_IO_FD_IO_H_

@@ -1,0 +1,171 @@
+#include "daemon/io/file_system.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "daemon/io/fd_io.h"
+
+namespace rollbackd {
+namespace {
+
+class PosixAppendFile : public AppendFile {
+ public:
+  PosixAppendFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixAppendFile() override { ::close(fd_); }
+
+  bool Append(std::string_view data, std::string* error) override {
+    if (!WriteAll(fd_, data, error)) {
+      *error = path_ + ": " + *error;
+      return false;
+    }
+    return true;
+  }
+  bool Sync(std::string* error) override {
+    if (::fdatasync(fd_) == 0) return true;
+    *error = ErrnoMessage("fdatasync " + path_);
+    return false;
+  }
+  bool Truncate(uint64_t size, std::string* error) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) == 0) return true;
+    *error = ErrnoMessage("ftruncate " + path_);
+    return false;
+  }
+  uint64_t Size() override {
+    struct stat st {};
+    return ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixLock : public FileLock {
+ public:
+  explicit PosixLock(int fd) : fd_(fd) {}
+  ~PosixLock() override { ::close(fd_); }
+
+ private:
+  int fd_;
+};
+
+bool SyncDir(const std::string& file, std::string* error) {
+  std::string dir = std::filesystem::path(file).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = ErrnoMessage("open " + dir);
+    return false;
+  }
+  const bool ok = ::fsync(fd) == 0;
+  if (!ok) *error = ErrnoMessage("fsync " + dir);
+  ::close(fd);
+  return ok;
+}
+
+class PosixFileSystem : public FileSystem {
+ public:
+  Read ReadFile(const std::string& path, std::string* out, std::string* error) override {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return Read::kNotFound;
+      *error = ErrnoMessage("open " + path);
+      return Read::kError;
+    }
+    out->clear();
+    const bool ok = ReadAll(fd, out, error);
+    ::close(fd);
+    if (!ok) {
+      *error = path + ": " + *error;
+      return Read::kError;
+    }
+    return Read::kOk;
+  }
+
+  bool WriteFileAtomically(const std::string& path, std::string_view content,
+                           std::string* error) override {
+    const std::string tmp = path + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      *error = ErrnoMessage("open " + tmp);
+      return false;
+    }
+    bool ok = WriteAll(fd, content, error);
+    if (!ok) *error = tmp + ": " + *error;
+    if (ok && ::fsync(fd) != 0) {
+      *error = ErrnoMessage("fsync " + tmp);
+      ok = false;
+    }
+    ::close(fd);
+    if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
+      *error = ErrnoMessage("rename " + tmp);
+      ok = false;
+    }
+    if (!ok) {
+      ::unlink(tmp.c_str());
+      return false;
+    }
+    return SyncDir(path, error);
+  }
+
+  std::unique_ptr<AppendFile> OpenForAppend(const std::string& path, int mode,
+                                            std::string* error) override {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
+                          static_cast<mode_t>(mode));
+    if (fd < 0) {
+      *error = ErrnoMessage("open " + path);
+      return nullptr;
+    }
+    return std::make_unique<PosixAppendFile>(path, fd);
+  }
+
+  bool Rename(const std::string& from, const std::string& to, std::string* error,
+              bool* missing) override {
+    if (missing) *missing = false;
+    if (::rename(from.c_str(), to.c_str()) == 0) return true;
+    if (errno == ENOENT && missing) {
+      *missing = true;
+      return false;
+    }
+    *error = ErrnoMessage("rename " + from + " to " + to);
+    return false;
+  }
+
+  bool CreateDirectories(const std::string& path, std::string* error) override {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (!ec) return true;
+    *error = path + ": " + ec.message();
+    return false;
+  }
+
+  std::unique_ptr<FileLock> Lock(const std::string& path, std::string* error) override {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      *error = ErrnoMessage("open " + path);
+      return nullptr;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      *error = errno == EWOULDBLOCK ? path + ": another rollbackd holds it"
+                                    : ErrnoMessage("flock " + path);
+      ::close(fd);
+      return nullptr;
+    }
+    return std::make_unique<PosixLock>(fd);
+  }
+};
+
+}  // namespace
+
+FileSystem& RealFileSystem() {
+  static PosixFileSystem fs;
+  return fs;
+}
+
+}  // namespace rollbackd

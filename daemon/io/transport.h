@@ -1,0 +1,80 @@
+// The two transports every edge uses, as interfaces (ninja's CommandRunner is the model): the real
+// ones (HttpClient, ExecRunner) are built once, in RunDaemon, and passed in; tests pass fakes
+// (testing/fake_transport.h) and script what each request gets back.
+//
+// Threading: calls and callbacks on the owner's event loop; a callback never runs inside the call.
+#ifndef ROLLBACKD_IO_TRANSPORT_H_
+#define ROLLBACKD_IO_TRANSPORT_H_
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "daemon/config/duration.h"
+#include "daemon/io/exec_request.h"
+
+namespace rollbackd {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  Duration timeout{std::chrono::seconds(5)};  // the whole exchange, connect included
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool insecure_skip_verify = false;
+  std::string bearer_token;
+  std::string basic_username;
+  std::string basic_password;
+
+  const std::string* Header(std::string_view name) const;  // case-insensitive; nullptr if absent
+};
+
+// Why no HTTP response came: a closed set, so that metrics and retries never parse `error`.
+enum class TransportError {
+  kNone,
+  kTimeout,     // the request's timeout passed
+  kConnection,  // refused, reset, DNS, nothing received
+  kTls,         // handshake, certificate
+  kTooLarge,    // the body passed HttpClient::kMaxBody
+  kOther,
+};
+std::string_view TransportErrorName(TransportError e);  // "timeout", "connection", ...
+
+struct HttpResponse {
+  int status = 0;     // 0: no HTTP response (see `error`)
+  std::string body;   // at most HttpClient::kMaxBody bytes
+  TransportError transport = TransportError::kNone;
+  std::string error;  // transport failure, in words; empty when an HTTP response came
+  Duration elapsed{0};
+  bool ok() const { return error.empty() && status >= 200 && status < 300; }
+
+  static HttpResponse Failed(TransportError kind, std::string error) {
+    HttpResponse r;
+    r.transport = kind;
+    r.error = std::move(error);
+    return r;
+  }
+};
+
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  // `done` runs later on the loop, never from inside Send, and not after the transport is gone.
+  virtual void Send(HttpRequest request, std::function<void(HttpResponse)> done) = 0;
+};
+
+class ProcessRunner {
+ public:
+  virtual ~ProcessRunner() = default;
+  // Runs `request` (argv, no shell); `done` runs later on the loop, never from inside Run.
+  virtual void Run(ExecRequest request, std::function<void(ExecResult)> done) = 0;
+};
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_IO_TRANSPORT_H_
