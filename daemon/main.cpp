@@ -125,10 +125,6 @@ int Run(const std::vector<std::string>& args) {
         TakeValue(args, &i, "--listen", &options.listen_override)) {
       continue;
     }
-    if (std::string n; TakeValue(args, &i, "--test-stall-loop-after-rounds", &n)) {
-      options.stall_loop_after_rounds = std::atoi(n.c_str());  // undocumented: watchdog tests
-      continue;
-    }
     return Usage("run: unknown or incomplete option " + args[i]);
   }
   if (options.config_path.empty()) return Usage("run needs --config FILE");

@@ -17,6 +17,10 @@ std::string RedactUrl(std::string_view url);
 // Whether `url` has user info or a query string, i.e. whether RedactUrl hides anything.
 bool UrlHasCredentials(std::string_view url);
 
+// `s` on one line for a log: a newline as \n, other control characters as \xNN, so that text from
+// Prometheus, probes or a hook (a label value, a reason) cannot forge a log line.
+std::string OneLine(std::string_view s);
+
 }  // namespace rollbackd
 
 #endif  // ROLLBACKD_CONFIG_REDACT_H_

@@ -109,4 +109,25 @@ std::string EventToJson(const Event& e) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string_view InputErrorCategory(InputError e) {
+  switch (e) {
+    case InputError::kTimeout:
+      return "timeout";
+    case InputError::kNone:
+    case InputError::kConnection:
+      return "connection";
+    case InputError::kHttpStatus:
+      return "http_status";
+    case InputError::kPromql:
+      return "prometheus_error";
+    case InputError::kWarnings:
+      return "warnings";
+    case InputError::kBadResponse:
+    case InputError::kUnknownSource:
+    case InputError::kInput:
+      return "bad_response";
+  }
+  return "bad_response";
+}
+
 }  // namespace rollbackd

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/config/duration.h"
@@ -22,23 +23,43 @@ struct Sample {
   double value = 0;  // NaN counts as no data for this series (0/0: an error rate without traffic)
 };
 
+// Why an input's value is unknown: a closed set, so that metrics and logs never parse `error`.
+enum class InputError {
+  kNone,
+  kTimeout,        // no answer within the source's timeout
+  kConnection,     // refused, reset, DNS, TLS: no HTTP answer
+  kHttpStatus,     // an HTTP status that is not 2xx, without a Prometheus error in the body
+  kPromql,         // Prometheus answered "status": "error" (`promql_error_type`: bad_data, ...)
+  kWarnings,       // a success with warnings: a partial answer is not evidence
+  kBadResponse,    // malformed, truncated, an unsupported result type, too large
+  kUnknownSource,  // no such [prometheus.<name>] (validation makes it unreachable)
+  kInput,          // `rollbackd test`'s "err"
+};
+// The metrics' `reason` label: "timeout", "connection", "http_status", "prometheus_error",
+// "warnings", "bad_response".
+std::string_view InputErrorCategory(InputError e);
+
 // One input's result. Distinct cases, never folded into one number:
 //   kSeries with samples       - values to compare
 //   kSeries with no samples    - no data (the trigger's no_data policy decides)
 //   kError                     - the value is unknown (Prometheus down, bad response): never a
-//   breach
+//   breach; `error_kind` says which way, `error` in words
 // A health probe reports kSeries with one sample: 1 when the probe passed, 0 when it failed, and
 // `detail` saying what failed ("status 503, expected 200", "connection refused").
 struct QueryResult {
   enum class Kind { kSeries, kError };
   Kind kind = Kind::kSeries;
   std::vector<Sample> series;
-  std::string error;   // kError: the reason
-  std::string detail;  // probes: what failed
+  InputError error_kind = InputError::kNone;
+  std::string error;              // kError: the reason, for people
+  int http_status = 0;            // the response's status when one came (0: none)
+  std::string promql_error_type;  // kPromql: Prometheus' errorType
+  std::string detail;             // probes: what failed
 
-  static QueryResult Error(std::string reason) {
+  static QueryResult Error(std::string reason, InputError kind = InputError::kBadResponse) {
     QueryResult r;
     r.kind = Kind::kError;
+    r.error_kind = kind;
     r.error = std::move(reason);
     return r;
   }

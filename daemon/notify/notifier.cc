@@ -82,10 +82,10 @@ struct Notifier::Impl : std::enable_shared_from_this<Impl> {
     bool resend_in_flight = false;
   };
 
-  Impl(asio::io_context& io, HttpClient& http, NotifierOptions options)
+  Impl(asio::io_context& io, HttpTransport& http, ProcessRunner& exec, NotifierOptions options)
       : io(io),
         http(http),
-        exec(io),
+        exec(exec),
         options(std::move(options)),
         rng(std::random_device{}()),
         repeat_timer(io),
@@ -123,14 +123,17 @@ struct Notifier::Impl : std::enable_shared_from_this<Impl> {
     ScheduleRepeat();
   }
 
-  void Enqueue(std::vector<OutboxEntry> entries) {
-    if (entries.empty()) return;
+  bool Enqueue(std::vector<OutboxEntry> entries, std::string* error_out = nullptr) {
+    if (entries.empty()) return true;
     MakeRoom(entries);
+    bool durable = true;
     if (outbox) {
       std::string error;
       if (!outbox->Add(&entries, &error)) {
         spdlog::error("outbox {}: {}; {} notification(s) kept in memory only", outbox->path(),
                       error, entries.size());
+        if (error_out) *error_out = "outbox " + outbox->path() + ": " + error;
+        durable = false;
       }
     } else {
       for (OutboxEntry& e : entries) e.seq = next_seq++;
@@ -143,6 +146,7 @@ struct Notifier::Impl : std::enable_shared_from_this<Impl> {
       it->second->items.push_back(Item{std::move(e), 0});
     }
     for (const std::string& name : touched) Pump(name);
+    return durable;
   }
 
   // The outbox is bounded: the oldest notifications that are not being sent make room.
@@ -556,8 +560,8 @@ struct Notifier::Impl : std::enable_shared_from_this<Impl> {
   }
 
   asio::io_context& io;
-  HttpClient& http;
-  ExecRunner exec;
+  HttpTransport& http;
+  ProcessRunner& exec;
   const NotifierOptions options;
   DeliveryObserver observer;
   std::map<std::string, std::shared_ptr<const ChannelState>> channels;
@@ -576,8 +580,9 @@ struct Notifier::Impl : std::enable_shared_from_this<Impl> {
   bool stopped = false;
 };
 
-Notifier::Notifier(asio::io_context& io, HttpClient& http, NotifierOptions options)
-    : impl_(std::make_shared<Impl>(io, http, std::move(options))) {}
+Notifier::Notifier(asio::io_context& io, HttpTransport& http, ProcessRunner& exec,
+                   NotifierOptions options)
+    : impl_(std::make_shared<Impl>(io, http, exec, std::move(options))) {}
 
 Notifier::~Notifier() = default;
 
@@ -713,7 +718,9 @@ std::vector<OutboxEntry> Notifier::Prepare(const std::vector<Event>& events) {
   return queued;
 }
 
-void Notifier::Commit(std::vector<OutboxEntry> entries) { impl_->Enqueue(std::move(entries)); }
+bool Notifier::Commit(std::vector<OutboxEntry> entries, std::string* error) {
+  return impl_->Enqueue(std::move(entries), error);
+}
 
 size_t Notifier::Recover(std::vector<OutboxEntry> entries) {
   Impl& m = *impl_;

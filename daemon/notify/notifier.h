@@ -37,7 +37,9 @@
 #include "daemon/engine/event.h"
 #include "daemon/notify/outbox.h"
 #include "daemon/io/file_system.h"
-#include "daemon/io/http_client.h"
+#include <boost/asio/io_context.hpp>
+
+#include "daemon/io/transport.h"
 
 namespace rollbackd {
 
@@ -63,8 +65,9 @@ using DeliveryObserver = std::function<void(std::string_view channel, std::strin
 
 class Notifier {
  public:
-  // `io` and `http` must outlive the Notifier. Until Configure succeeds no route matches.
-  Notifier(boost::asio::io_context& io, HttpClient& http, NotifierOptions options = {});
+  // `io`, `http` and `exec` must outlive the Notifier. Until Configure succeeds no route matches.
+  Notifier(boost::asio::io_context& io, HttpTransport& http, ProcessRunner& exec,
+           NotifierOptions options = {});
   // Stops; what is still in the outbox stays there for the next start (without an outbox, each
   // pending notification is logged as lost).
   ~Notifier();
@@ -93,7 +96,9 @@ class Notifier {
   // routes `events` and returns their notifications (log channels are written at once); Commit
   // writes them to the outbox with one fsync and starts sending them.
   std::vector<OutboxEntry> Prepare(const std::vector<Event>& events);
-  void Commit(std::vector<OutboxEntry> entries);
+  // False (and `error`) when the outbox could not be written: the notifications are sent all the
+  // same, but would not survive a crash.
+  bool Commit(std::vector<OutboxEntry> entries, std::string* error = nullptr);
   // After a restart: queues those of `entries` (a round's notifications, from the saved state)
   // that the outbox does not hold, because the crash came before Commit. Call after Configure.
   // Returns how many were queued.

@@ -270,7 +270,7 @@ std::string RunTest(const TestCase& test, const Config& base, Duration interval,
       if (k >= in.points.size() || r.is_error()) continue;
       const SeriesPoint& p = in.points[k];
       if (p.kind == SeriesPoint::Kind::kError) {
-        r = QueryResult::Error("test input \"err\"");
+        r = QueryResult::Error("test input \"err\"", InputError::kInput);
       } else if (p.kind == SeriesPoint::Kind::kValue) {
         r.series.push_back({in.labels, p.value});
       }

@@ -135,7 +135,7 @@ void Metrics::Query(std::string_view source, double seconds, const QueryResult& 
   const std::string s(source);
   query_seconds_.Add({{"source", s}}, LatencyBuckets()).Observe(seconds);
   if (result.is_error()) {
-    query_errors_.Add({{"source", s}, {"reason", std::string(ErrorCategory(result.error))}})
+    query_errors_.Add({{"source", s}, {"reason", std::string(InputErrorCategory(result.error_kind))}})
         .Increment();
   }
 }
@@ -219,28 +219,6 @@ void Metrics::HooksRunning(size_t n) { hooks_running_.Add({}).Set(static_cast<do
 
 std::string Metrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
-}
-
-std::string_view Metrics::ErrorCategory(std::string_view e) {
-  // The shapes are those of HttpClient (transport) and PromResponseReader (answers).
-  if (e.starts_with("timeout after")) return "timeout";
-  bool http = false;
-  if (e.starts_with("HTTP ")) {
-    http = true;
-    const size_t colon = e.find(": ");
-    e = colon == std::string_view::npos ? std::string_view() : e.substr(colon + 2);
-  }
-  for (std::string_view type : {"bad_data", "execution", "timeout", "canceled", "internal",
-                                "unavailable", "not_found", "error"}) {
-    if (e.starts_with(type) && e.substr(type.size()).starts_with(": ")) return "prometheus_error";
-  }
-  if (e.starts_with("warnings")) return "warnings";
-  if (http) return "http_status";
-  if (e.starts_with("malformed") || e.starts_with("unsupported") ||
-      e.starts_with("empty response") || e.starts_with("response larger")) {
-    return "bad_response";
-  }
-  return "connection";
 }
 
 }  // namespace rollbackd

@@ -39,10 +39,6 @@ class Metrics {
 
   std::string Serialize() const;
 
-  // The category of a query error, for the `reason` label: timeout, connection, http_status,
-  // prometheus_error, warnings, bad_response.
-  static std::string_view ErrorCategory(std::string_view error);
-
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& evaluations_;

@@ -1,49 +1,48 @@
 #include "daemon/runtime/service_manager.h"
 
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
 #include <cstdint>
 
 namespace rollbackd {
 
-ServiceManager::ServiceManager(boost::asio::io_context& io) : timer_(io) {}
+void ServiceManager::SdNotify(const std::string& message) { sd_notify(0, message.c_str()); }
+
+ServiceManager::ServiceManager(Clock& clock, Sink sink)
+    : clock_(clock), sink_(std::move(sink)), timer_(clock.NewTimer()) {}
 
 void ServiceManager::StartWatchdog() {
   uint64_t usec = 0;
   if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
-  period_ = std::chrono::duration_cast<Duration>(std::chrono::microseconds(usec / 2));
-  if (period_.count() <= 0) period_ = Duration(1);
+  StartWatchdog(std::chrono::duration_cast<Duration>(std::chrono::microseconds(usec / 2)));
+}
+
+void ServiceManager::StartWatchdog(Duration period) {
+  period_ = period.count() > 0 ? period : Duration(1);
   Ping();
 }
 
 void ServiceManager::Ping() {
-  sd_notify(0, "WATCHDOG=1");
-  timer_.expires_after(period_);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) Ping();
-  });
+  sink_("WATCHDOG=1");
+  clock_.After(*timer_, period_, [this] { Ping(); });
 }
 
-void ServiceManager::Ready(const std::string& status) {
-  sd_notify(0, ("READY=1\nSTATUS=" + status).c_str());
-}
+void ServiceManager::Ready(const std::string& status) { sink_("READY=1\nSTATUS=" + status); }
 
-void ServiceManager::Status(const std::string& status) {
-  sd_notify(0, ("STATUS=" + status).c_str());
-}
+void ServiceManager::Status(const std::string& status) { sink_("STATUS=" + status); }
 
 void ServiceManager::Reloading() {
   // systemd 253+ wants the monotonic time with RELOADING=1 (Type=notify-reload); older ignore it.
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  const uint64_t usec = static_cast<uint64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
-  sd_notify(0, ("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec)).c_str());
+  // CLOCK_MONOTONIC is what std::chrono::steady_clock reads on Linux.
+  const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(
+                        clock_.SteadyNow().time_since_epoch())
+                        .count();
+  sink_("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 
 void ServiceManager::Stopping() {
   // The pings go on while draining: the loop still runs, and a drain waits for hooks.
-  sd_notify(0, "STOPPING=1");
+  sink_("STOPPING=1");
 }
 
 }  // namespace rollbackd

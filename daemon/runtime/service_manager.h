@@ -1,24 +1,31 @@
 // Talking to systemd (Type=notify): READY=1 once the first evaluation is done, STATUS= lines,
-// RELOADING=1 / READY=1 around a reload, STOPPING=1 on drain, and WATCHDOG=1 sent from the event
-// loop itself, so that a stuck loop stops the pings and systemd restarts the daemon. Without
-// NOTIFY_SOCKET (not under systemd) every call does nothing.
+// RELOADING=1 / READY=1 around a reload, STOPPING=1 on drain, and WATCHDOG=1 sent from a timer on
+// the event loop itself, so that a stuck loop stops the pings and systemd restarts the daemon.
+// Without NOTIFY_SOCKET (not under systemd) every call does nothing.
 #ifndef ROLLBACKD_RUNTIME_SERVICE_MANAGER_H_
 #define ROLLBACKD_RUNTIME_SERVICE_MANAGER_H_
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "daemon/config/duration.h"
+#include "daemon/io/clock.h"
 
 namespace rollbackd {
 
 class ServiceManager {
  public:
-  explicit ServiceManager(boost::asio::io_context& io);
+  // Where the datagrams go: sd_notify(3) by default; tests collect them.
+  using Sink = std::function<void(const std::string& message)>;
+  static void SdNotify(const std::string& message);
+
+  explicit ServiceManager(Clock& clock, Sink sink = SdNotify);
 
   // Starts the watchdog pings (every half of WatchdogSec) when systemd asked for them.
   void StartWatchdog();
+  // Pings every `period` (tests).
+  void StartWatchdog(Duration period);
   void Ready(const std::string& status);
   void Status(const std::string& status);
   void Reloading();
@@ -29,7 +36,9 @@ class ServiceManager {
  private:
   void Ping();
 
-  boost::asio::steady_timer timer_;
+  Clock& clock_;
+  Sink sink_;
+  std::unique_ptr<Timer> timer_;
   Duration period_{0};
 };
 

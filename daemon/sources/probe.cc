@@ -5,32 +5,49 @@
 
 namespace rollbackd {
 
-QueryResult ProbeResult(const HttpResponse& response, const HealthCheck& check) {
-  QueryResult r;
-  double value = 1;
+ProbeOutcome ReadProbe(const HttpResponse& response, const HealthCheck& check) {
+  ProbeOutcome o;
+  o.status = response.status;
+  o.transport = response.transport;
+  o.elapsed = response.elapsed;
   if (!response.error.empty()) {
-    value = 0;
-    r.detail = response.error;
+    o.detail = response.error;
   } else if (std::find(check.expect_status.begin(), check.expect_status.end(), response.status) ==
              check.expect_status.end()) {
-    value = 0;
     std::string expected;
     for (int s : check.expect_status)
       expected += (expected.empty() ? "" : " or ") + std::to_string(s);
-    r.detail = "status " + std::to_string(response.status) + ", expected " + expected;
+    o.detail = "status " + std::to_string(response.status) + ", expected " + expected;
+  } else {
+    o.passed = true;
   }
-  r.series.push_back({Labels(), value});
+  return o;
+}
+
+QueryResult ProbeInput(const ProbeOutcome& outcome) {
+  QueryResult r;
+  r.http_status = outcome.status;
+  r.detail = outcome.detail;
+  r.series.push_back({Labels(), outcome.passed ? 1.0 : 0.0});
   return r;
 }
 
-void RunProbe(HttpClient& client, const HealthCheck& check, std::function<void(QueryResult)> done) {
+void RunProbe(HttpTransport& http, const HealthCheck& check,
+              std::function<void(ProbeOutcome)> done) {
   HttpRequest req;
   req.url = check.url;
   req.timeout = check.timeout;
   // A copy: a configuration reload may replace `check` while the probe is in flight.
-  client.Send(std::move(req), [check, done = std::move(done)](HttpResponse response) {
-    done(ProbeResult(response, check));
+  http.Send(std::move(req), [check, done = std::move(done)](HttpResponse response) {
+    done(ReadProbe(response, check));
   });
+}
+
+QueryResult TransportFailure(const HttpResponse& response) {
+  InputError kind = InputError::kConnection;
+  if (response.transport == TransportError::kTimeout) kind = InputError::kTimeout;
+  if (response.transport == TransportError::kTooLarge) kind = InputError::kBadResponse;
+  return QueryResult::Error(response.error, kind);
 }
 
 std::string FormEncode(std::string_view s) {
@@ -51,7 +68,7 @@ std::string FormEncode(std::string_view s) {
   return out;
 }
 
-void RunInstantQuery(HttpClient& client, PromResponseReader& reader,
+void RunInstantQuery(HttpTransport& http, PromResponseReader& reader,
                      const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
                      std::function<void(QueryResult)> done) {
   const int64_t ms = at.time_since_epoch().count();
@@ -73,9 +90,9 @@ void RunInstantQuery(HttpClient& client, PromResponseReader& reader,
   req.cert_file = src.tls.cert_file;
   req.key_file = src.tls.key_file;
   req.insecure_skip_verify = src.tls.insecure_skip_verify;
-  client.Send(std::move(req), [&reader, done = std::move(done)](HttpResponse response) {
+  http.Send(std::move(req), [&reader, done = std::move(done)](HttpResponse response) {
     if (!response.error.empty()) {
-      done(QueryResult::Error(response.error));
+      done(TransportFailure(response));
       return;
     }
     done(reader.Read(response.status, response.body));

@@ -1,5 +1,6 @@
-// Health probes and Prometheus instant queries, as engine inputs. Thin adapters over HttpClient:
-// every failure becomes a value the engine understands, with the reason in words.
+// Health probes and Prometheus instant queries, as engine inputs. Thin adapters over an
+// HttpTransport: every failure becomes a typed value the engine understands, with the reason in
+// words. InputReader is the interface the daemon reads through (tests pass a fake).
 #ifndef ROLLBACKD_SOURCES_PROBE_H_
 #define ROLLBACKD_SOURCES_PROBE_H_
 
@@ -8,18 +9,32 @@
 
 #include "daemon/config/model.h"
 #include "daemon/engine/samples.h"
-#include "daemon/io/http_client.h"
+#include "daemon/io/transport.h"
 #include "daemon/sources/prom_response.h"
 
 namespace rollbackd {
 
-// A probe's HTTP outcome as an engine input: one series, 1 when the status is expected, else 0 with
-// `detail` saying why ("status 503, expected 200", "timeout after 1s", "Failed to connect ...").
-// A probe never returns an error: a service that does not answer is a breach, not an unknown.
-QueryResult ProbeResult(const HttpResponse& response, const HealthCheck& check);
+// A probe's outcome: passed when an HTTP response came with an expected status.
+struct ProbeOutcome {
+  bool passed = false;
+  int status = 0;  // the response's status; 0 when none came
+  TransportError transport = TransportError::kNone;
+  std::string detail;  // why it failed: "status 503, expected 200", "timeout after 1s"
+  Duration elapsed{0};
+};
 
-// GET check.url with check.timeout; `done` gets ProbeResult.
-void RunProbe(HttpClient& client, const HealthCheck& check, std::function<void(QueryResult)> done);
+ProbeOutcome ReadProbe(const HttpResponse& response, const HealthCheck& check);
+
+// A probe as an engine input: one series, 1 when it passed, else 0 with `detail`. A probe never
+// returns an error: a service that does not answer is a breach, not an unknown.
+QueryResult ProbeInput(const ProbeOutcome& outcome);
+inline QueryResult ProbeResult(const HttpResponse& response, const HealthCheck& check) {
+  return ProbeInput(ReadProbe(response, check));
+}
+
+// GET check.url with check.timeout.
+void RunProbe(HttpTransport& http, const HealthCheck& check,
+              std::function<void(ProbeOutcome)> done);
 
 // What a source needs at query time; the daemon reads token and password files into it.
 struct PrometheusEndpoint {
@@ -28,15 +43,46 @@ struct PrometheusEndpoint {
   std::string basic_password;
 };
 
+// A transport failure as an input error: timeout, connection (TLS included), bad response (too
+// large).
+QueryResult TransportFailure(const HttpResponse& response);
+
 // POST /api/v1/query with query=<promql>&time=<at, seconds.millis>; `done` gets the response read
 // by `reader` (errors included). The form body keeps long queries out of URL length limits.
-// `reader` must outlive `client` (the daemon owns both for its lifetime); `endpoint` is copied.
-void RunInstantQuery(HttpClient& client, PromResponseReader& reader,
+// `reader` must outlive `http`'s callbacks; `endpoint` is copied.
+void RunInstantQuery(HttpTransport& http, PromResponseReader& reader,
                      const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
                      std::function<void(QueryResult)> done);
 
 // application/x-www-form-urlencoded, RFC 3986 unreserved characters kept.
 std::string FormEncode(std::string_view s);
+
+// Where a round's inputs come from.
+class InputReader {
+ public:
+  virtual ~InputReader() = default;
+  // `done` runs later on the loop, never inside the call.
+  virtual void Query(const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
+                     std::function<void(QueryResult)> done) = 0;
+  virtual void Probe(const HealthCheck& check, std::function<void(ProbeOutcome)> done) = 0;
+};
+
+// The real one: Prometheus' HTTP API and HTTP probes over `http`.
+class HttpInputReader : public InputReader {
+ public:
+  explicit HttpInputReader(HttpTransport& http) : http_(http) {}
+  void Query(const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
+             std::function<void(QueryResult)> done) override {
+    RunInstantQuery(http_, reader_, endpoint, promql, at, std::move(done));
+  }
+  void Probe(const HealthCheck& check, std::function<void(ProbeOutcome)> done) override {
+    RunProbe(http_, check, std::move(done));
+  }
+
+ private:
+  HttpTransport& http_;
+  PromResponseReader reader_;
+};
 
 }  // namespace rollbackd
 

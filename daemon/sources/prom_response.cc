@@ -392,9 +392,14 @@ PromResponseReader::~PromResponseReader() = default;
 
 QueryResult PromResponseReader::Read(int http_status, std::string_view body) {
   const bool ok_status = http_status >= 200 && http_status < 300;
-  auto fail = [&](std::string reason) {
-    if (!ok_status) reason = "HTTP " + std::to_string(http_status) + ": " + reason;
-    return QueryResult::Error(std::move(reason));
+  auto fail = [&](std::string reason, InputError kind = InputError::kBadResponse) {
+    if (!ok_status) {
+      reason = "HTTP " + std::to_string(http_status) + ": " + reason;
+      if (kind == InputError::kBadResponse) kind = InputError::kHttpStatus;
+    }
+    QueryResult r = QueryResult::Error(std::move(reason), kind);
+    r.http_status = http_status;
+    return r;
   };
   if (body.empty()) return fail("empty response");
 
@@ -470,11 +475,14 @@ QueryResult PromResponseReader::Read(int http_status, std::string_view body) {
 
   if (status == "error" || !error_text.empty()) {
     std::string reason = error_type.empty() ? "error" : error_type;
-    return fail(reason + ": " + (error_text.empty() ? "no message" : error_text));
+    QueryResult r =
+        fail(reason + ": " + (error_text.empty() ? "no message" : error_text), InputError::kPromql);
+    r.promql_error_type = std::move(reason);
+    return r;
   }
   if (!ok_status) return fail("unexpected response status");
   if (status != "success") return fail("malformed response: status is not \"success\"");
-  if (!warnings.empty()) return fail("warnings: " + warnings);
+  if (!warnings.empty()) return fail("warnings: " + warnings, InputError::kWarnings);
   if (!have_result) return fail("malformed response: no data.result");
   if (result_type != "vector" && result_type != "scalar") {
     return fail("unsupported result type \"" + Printable(result_type) +

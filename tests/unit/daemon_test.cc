@@ -13,6 +13,8 @@
 #include <sstream>
 #include <string>
 
+#include "daemon/io/exec_runner.h"
+#include "daemon/io/file_system.h"
 #include "daemon/io/http_client.h"
 #include "tests/unit/loop_util.h"
 #include "tests/unit/test_http_server.h"
@@ -87,7 +89,8 @@ class DaemonTest : public ::testing::Test {
     o.config_path = path("rollbackd.toml");
     o.version = "test";
     o.listen_override = "127.0.0.1:0";
-    return std::make_unique<Daemon>(io_, o);
+    return std::make_unique<Daemon>(
+        DaemonEnv{io_, clock_, RealFileSystem(), inputs_, hooks_, client_, exec_}, o);
   }
 
   HttpResponse Call(const Daemon& d, const std::string& method, const std::string& target,
@@ -140,7 +143,12 @@ class DaemonTest : public ::testing::Test {
   testutil::TestServer server_;
   fs::path dir_;
   boost::asio::io_context io_;
+  // The real effects, as RunDaemon builds them.
+  AsioClock clock_{io_};
   HttpClient client_{io_};
+  ExecRunner exec_{io_};
+  HttpInputReader inputs_{client_};
+  TransportHookRunner hooks_{exec_, client_, clock_};
 };
 
 TEST_F(DaemonTest, ServesHealthReadinessMetricsAndStatus) {

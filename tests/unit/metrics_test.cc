@@ -2,22 +2,40 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/sources/probe.h"
+#include "daemon/sources/prom_response.h"
+
 namespace rollbackd {
 namespace {
 
 TEST(MetricsTest, QueryErrorsFallIntoAFixedSetOfReasons) {
-  // The shapes HttpClient and PromResponseReader produce; the label never carries free text.
-  EXPECT_EQ(Metrics::ErrorCategory("timeout after 5s"), "timeout");
-  EXPECT_EQ(Metrics::ErrorCategory("Failed to connect to 127.0.0.1 port 9090 after 0 ms: "
-                                   "Couldn't connect to server"),
+  // The categories come from the result's type, never from its text.
+  auto category = [](const QueryResult& r) { return InputErrorCategory(r.error_kind); };
+  PromResponseReader reader;
+  EXPECT_EQ(category(TransportFailure(HttpResponse::Failed(TransportError::kTimeout, "x"))),
+            "timeout");
+  EXPECT_EQ(category(TransportFailure(HttpResponse::Failed(TransportError::kConnection, "x"))),
             "connection");
-  EXPECT_EQ(Metrics::ErrorCategory("HTTP 503: unexpected response status"), "http_status");
-  EXPECT_EQ(Metrics::ErrorCategory("HTTP 422: execution: query timed out"), "prometheus_error");
-  EXPECT_EQ(Metrics::ErrorCategory("bad_data: parse error at char 5"), "prometheus_error");
-  EXPECT_EQ(Metrics::ErrorCategory("warnings: store unavailable"), "warnings");
-  EXPECT_EQ(Metrics::ErrorCategory("malformed response: not JSON"), "bad_response");
-  EXPECT_EQ(Metrics::ErrorCategory("unsupported result type \"matrix\""), "bad_response");
-  EXPECT_EQ(Metrics::ErrorCategory("response larger than 64 MiB"), "bad_response");
+  EXPECT_EQ(category(TransportFailure(HttpResponse::Failed(TransportError::kTls, "x"))),
+            "connection");
+  EXPECT_EQ(category(TransportFailure(HttpResponse::Failed(TransportError::kTooLarge, "x"))),
+            "bad_response");
+  EXPECT_EQ(category(reader.Read(503, "Service Unavailable")), "http_status");
+  const QueryResult promql = reader.Read(
+      422, R"({"status":"error","errorType":"execution","error":"query timed out"})");
+  EXPECT_EQ(category(promql), "prometheus_error");
+  EXPECT_EQ(promql.promql_error_type, "execution");
+  EXPECT_EQ(promql.http_status, 422);
+  EXPECT_EQ(category(reader.Read(
+                200, R"({"status":"success","warnings":["store down"],"data":{"resultType":)"
+                     R"("vector","result":[]}})")),
+            "warnings");
+  EXPECT_EQ(category(reader.Read(200, "not json")), "bad_response");
+  EXPECT_EQ(category(reader.Read(
+                200, R"({"status":"success","data":{"resultType":"matrix","result":[]}})")),
+            "bad_response");
+  EXPECT_EQ(category(QueryResult::Error("unknown source x", InputError::kUnknownSource)),
+            "bad_response");
 }
 
 TEST(MetricsTest, TriggerGaugesFollowTheStatusAndForgetRemovedTriggers) {

@@ -3,6 +3,9 @@
 // are a few milliseconds; every wait is bounded (RunUntil).
 #include "daemon/notify/notifier.h"
 
+#include "daemon/io/exec_runner.h"
+#include "daemon/io/http_client.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -235,7 +238,7 @@ class NotifierTest : public ::testing::Test {
   }
 
   Notifier& Make(NotifierOptions options) {
-    notifier_ = std::make_unique<Notifier>(io_, http_, std::move(options));
+    notifier_ = std::make_unique<Notifier>(io_, http_, exec_, std::move(options));
     notifier_->SetObserver([this](std::string_view channel, std::string_view result) {
       outcomes_.push_back(std::string(channel) + ":" + std::string(result));
     });
@@ -273,6 +276,7 @@ class NotifierTest : public ::testing::Test {
   Time now_ = Time(1'700'000'000'500ms);
   asio::io_context io_;
   HttpClient http_{io_};
+  ExecRunner exec_{io_};
   std::vector<std::string> outcomes_;   // "channel:result", in order
   std::unique_ptr<Notifier> notifier_;  // last: destroyed before the client and loop it uses
 };

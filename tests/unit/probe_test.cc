@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "daemon/io/http_client.h"
 #include "tests/unit/loop_util.h"
 #include "tests/unit/test_http_server.h"
 
@@ -35,7 +36,7 @@ HealthCheck Check(const std::string& url) {
 TEST(ProbeTest, ExpectedStatusPasses) {
   TestServer server;
   HealthCheck h = Check(server.Url("/ready"));
-  QueryResult r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, h, done); });
+  QueryResult r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, h, [done](ProbeOutcome o) { done(ProbeInput(o)); }); });
   ASSERT_FALSE(r.is_error());
   ASSERT_EQ(r.series.size(), 1u);
   EXPECT_EQ(r.series[0].value, 1);
@@ -46,18 +47,18 @@ TEST(ProbeTest, UnexpectedStatusRefusedAndTimeoutAreFailuresWithTheReason) {
   TestServer server;
   HealthCheck bad = Check(server.Url("/status/503"));
   bad.expect_status = {200, 204};
-  QueryResult r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, bad, done); });
+  QueryResult r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, bad, [done](ProbeOutcome o) { done(ProbeInput(o)); }); });
   ASSERT_FALSE(r.is_error()) << "a failed probe is a breach, never an unknown";
   EXPECT_EQ(r.series[0].value, 0);
   EXPECT_EQ(r.detail, "status 503, expected 200 or 204");
 
   HealthCheck slow = Check(server.Url("/slow"));
-  r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, slow, done); });
+  r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, slow, [done](ProbeOutcome o) { done(ProbeInput(o)); }); });
   EXPECT_EQ(r.series[0].value, 0);
   EXPECT_EQ(r.detail, "timeout after 300ms");
 
   HealthCheck refused = Check("http://127.0.0.1:1/ready");
-  r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, refused, done); });
+  r = RunOne([&](HttpClient& c, auto done) { RunProbe(c, refused, [done](ProbeOutcome o) { done(ProbeInput(o)); }); });
   EXPECT_EQ(r.series[0].value, 0);
   EXPECT_NE(r.detail.find("Couldn't connect"), std::string::npos) << r.detail;
 }

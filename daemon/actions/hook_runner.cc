@@ -1,0 +1,64 @@
+#include "daemon/actions/hook_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/actions/hook_env.h"
+#include "daemon/config/redact.h"
+#include "daemon/io/signing.h"
+
+namespace rollbackd {
+void TransportHookRunner::Run(HookRun run, std::function<void(RollbackOutcome)> done) {
+  const std::string& id = run.rollback_id;
+  const RollbackHook& hook = run.hook;
+  if (hook.http) {
+    const HttpHook& h = *hook.http;
+    const int64_t now_s =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_.WallNow().time_since_epoch())
+            .count();
+    HttpRequest req = SignedJsonPost(h.url, EventToJson(run.started), id,
+                                     run.credentials.signing_key, now_s, hook.timeout);
+    req.method = h.method;
+    for (const auto& [k, v] : h.headers) req.headers.emplace_back(k, v);
+    req.bearer_token = run.credentials.bearer_token;
+    req.basic_username = run.credentials.basic_username;
+    req.basic_password = run.credentials.basic_password;
+    spdlog::warn("rollback {} of {}: {} {}", id, run.started.service, h.method, RedactUrl(h.url));
+    http_.Send(std::move(req), [done = std::move(done)](HttpResponse r) {
+      RollbackOutcome o;
+      o.success = r.ok();
+      if (r.status > 0) o.http_status = r.status;
+      o.duration = r.elapsed;
+      o.output = r.body.size() > kHookOutputTail ? r.body.substr(r.body.size() - kHookOutputTail)
+                                                 : r.body;
+      if (!r.error.empty()) {
+        o.error = r.error;
+      } else if (!r.ok()) {
+        o.error = "HTTP status " + std::to_string(r.status);
+      }
+      done(std::move(o));
+    });
+    return;
+  }
+  ExecRequest req;
+  req.argv = hook.exec;
+  HookEnv env = HookEnvironment(run.started);
+  for (const std::string& note : env.notes) {
+    spdlog::warn("rollback {} of {}: hook environment: {}", id, run.started.service,
+                 OneLine(note));
+  }
+  req.env = std::move(env.vars);
+  req.timeout = hook.timeout;
+  req.output_tail = kHookOutputTail;
+  spdlog::warn("rollback {} of {}: running {}", id, run.started.service, hook.exec.front());
+  exec_.Run(std::move(req), [done = std::move(done)](ExecResult r) {
+    RollbackOutcome o;
+    o.success = r.success();
+    if (r.started && r.signal == 0 && !r.timed_out) o.exit_code = r.exit_status;
+    o.duration = r.duration;
+    o.output = std::move(r.output);
+    o.error = std::move(r.error);
+    done(std::move(o));
+  });
+}
+
+}  // namespace rollbackd

@@ -1,0 +1,133 @@
+#include "daemon/runtime/api.h"
+
+#include <spdlog/spdlog.h>
+#include <strings.h>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/runtime/secrets.h"
+
+namespace rollbackd {
+namespace {
+
+using nlohmann::json;
+
+ServerResponse JsonResponse(int status, const json& body) {
+  ServerResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return r;
+}
+
+ServerResponse ErrorResponse(int status, const std::string& message) {
+  return JsonResponse(status, {{"error", message}});
+}
+
+ServerResponse MethodNotAllowed(const std::string& allow) {
+  ServerResponse res = ErrorResponse(405, "method not allowed; use " + allow);
+  res.headers.emplace_back("Allow", allow);
+  return res;
+}
+
+ServerResponse Text(int status, std::string body) {
+  return {status, "text/plain; charset=utf-8", std::move(body), {}};
+}
+
+}  // namespace
+
+ServerResponse Api::Handle(const ServerRequest& r) {
+  const bool get = r.method == "GET" || r.method == "HEAD";
+  if (r.path == "/healthz" && get) return Text(200, "ok\n");
+  if (r.path == "/readyz" && get) {
+    if (control_.ready() && !control_.stopping()) return Text(200, "ready\n");
+    return Text(503,
+                control_.stopping() ? "stopping\n" : "not ready: first evaluation not done\n");
+  }
+  if (r.path == "/metrics" && get) {
+    return {200, "text/plain; version=0.0.4; charset=utf-8", control_.MetricsText(), {}};
+  }
+  if (r.path == "/api/v1/status" && get) {
+    return {200, "application/json", control_.StatusDocument(), {}};
+  }
+  if (r.path == "/api/v1/deploys") {
+    if (r.method != "POST") return MethodNotAllowed("POST");
+    if (auto denied = Authorize(r)) return *denied;
+    return Deploy(r);
+  }
+  const std::string prefix = "/api/v1/services/";
+  if (r.path.rfind(prefix, 0) == 0) {
+    const std::string rest = r.path.substr(prefix.size());
+    const size_t slash = rest.find('/');
+    const std::string name = rest.substr(0, slash);
+    const std::string action = slash == std::string::npos ? "" : rest.substr(slash + 1);
+    if (action == "pause" || action == "resume") {
+      if (r.method != "POST") return MethodNotAllowed("POST");
+      if (auto denied = Authorize(r)) return *denied;
+      return Pause(r, name, action == "pause");
+    }
+  }
+  return ErrorResponse(404, "not found: " + r.path);
+}
+
+std::optional<ServerResponse> Api::Authorize(const ServerRequest& r) const {
+  if (token_.empty()) {
+    return ErrorResponse(403, "the mutating API is disabled: set daemon.api_token_file");
+  }
+  const std::string* auth = r.Header("authorization");
+  // The scheme is case-insensitive (RFC 9110); the token is not.
+  const bool bearer =
+      auth != nullptr && auth->size() > 7 && strncasecmp(auth->c_str(), "Bearer ", 7) == 0;
+  if (!bearer || !ConstantTimeEqual(std::string_view(*auth).substr(7), token_)) {
+    ServerResponse res = ErrorResponse(401, "a valid bearer token is required");
+    res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rollbackd\"");
+    spdlog::warn("API {} {} from {}: unauthorized", r.method, r.path, r.remote);
+    return res;
+  }
+  return std::nullopt;
+}
+
+ServerResponse Api::Pause(const ServerRequest& r, const std::string& name, bool pause) {
+  switch (control_.SetPaused(name, pause)) {
+    case ControlResult::kUnknownService:
+      return ErrorResponse(404, "unknown service " + name);
+    case ControlResult::kNotSaved:
+      return ErrorResponse(500,
+                           "applied, but the state could not be saved: it will not "
+                           "survive a restart (see the log)");
+    case ControlResult::kDone:
+      break;
+  }
+  spdlog::warn("service {} {} through the API ({})", name, pause ? "paused" : "resumed",
+               r.remote);
+  return JsonResponse(200, {{"service", name}, {"paused", pause}});
+}
+
+ServerResponse Api::Deploy(const ServerRequest& r) {
+  json body = json::parse(r.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return ErrorResponse(400,
+                         "the body must be a JSON object {\"service\": ..., \"version\": ...}");
+  }
+  if (!body.contains("service") || !body["service"].is_string() || !body.contains("version") ||
+      !body["version"].is_string() || body["version"].get<std::string>().empty()) {
+    return ErrorResponse(400, "\"service\" and \"version\" must be non-empty strings");
+  }
+  const std::string service = body["service"].get<std::string>();
+  const std::string version = body["version"].get<std::string>();
+  switch (control_.RecordDeploy(service, version)) {
+    case ControlResult::kUnknownService:
+      return ErrorResponse(404, "unknown service " + service);
+    case ControlResult::kNotSaved:
+      return ErrorResponse(500,
+                           "recorded, but the state could not be saved: it will not "
+                           "survive a restart (see the log)");
+    case ControlResult::kDone:
+      break;
+  }
+  spdlog::info("deploy of {} version {} recorded through the API ({})", service, version,
+               r.remote);
+  return JsonResponse(202, {{"service", service}, {"version", version}});
+}
+
+}  // namespace rollbackd

@@ -1,0 +1,56 @@
+// The daemon's HTTP API (docs/api.md) as a thin adapter: it parses and answers requests and checks
+// the bearer token; what a request reads or changes is the DaemonControl's, the way
+// prometheus-cpp's handler only collects and serialises.
+//   GET  /healthz, /readyz, /metrics, /api/v1/status
+//   POST /api/v1/deploys {"service", "version"}           (bearer token)
+//   POST /api/v1/services/<name>/pause | resume             (bearer token)
+#ifndef ROLLBACKD_RUNTIME_API_H_
+#define ROLLBACKD_RUNTIME_API_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/server/http_server.h"
+
+namespace rollbackd {
+
+// What a mutating request did.
+enum class ControlResult {
+  kDone,
+  kUnknownService,
+  kNotSaved,  // applied, but the state could not be saved: it will not survive a restart
+};
+
+class DaemonControl {
+ public:
+  virtual ~DaemonControl() = default;
+  virtual bool ready() const = 0;     // the first evaluation is done
+  virtual bool stopping() const = 0;  // draining
+  virtual std::string MetricsText() = 0;
+  virtual std::string StatusDocument() = 0;
+  virtual ControlResult RecordDeploy(const std::string& service, const std::string& version) = 0;
+  virtual ControlResult SetPaused(const std::string& service, bool paused) = 0;
+};
+
+class Api {
+ public:
+  explicit Api(DaemonControl& control) : control_(control) {}
+
+  // The bearer token of the mutating endpoints; empty disables them (403).
+  void SetToken(std::string token) { token_ = std::move(token); }
+
+  ServerResponse Handle(const ServerRequest& request);
+
+ private:
+  std::optional<ServerResponse> Authorize(const ServerRequest& r) const;
+  ServerResponse Deploy(const ServerRequest& r);
+  ServerResponse Pause(const ServerRequest& r, const std::string& service, bool pause);
+
+  DaemonControl& control_;
+  std::string token_;
+};
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_RUNTIME_API_H_

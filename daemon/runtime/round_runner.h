@@ -1,0 +1,102 @@
+// Evaluation rounds: when to read (Schedule), at which instant (SlotClock), and the reading itself,
+// through an InputReader, at most kQueriesInFlight Prometheus queries per source at once. When
+// every input due has answered, the round is handed over, with its instant and results, to the
+// daemon, which evaluates it. Time comes from a Clock, so a test runs hours of rounds at once.
+//
+// Threading: on the loop that runs the Clock's timers and the reader's callbacks.
+#ifndef ROLLBACKD_RUNTIME_ROUND_RUNNER_H_
+#define ROLLBACKD_RUNTIME_ROUND_RUNNER_H_
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/engine/engine.h"
+#include "daemon/io/clock.h"
+#include "daemon/runtime/schedule.h"
+#include "daemon/sources/probe.h"
+
+namespace rollbackd {
+
+// Prometheus queries of one round in flight at once, per source; the rest wait their turn. All at
+// once, a fleet's 7,000 queries opened 7,000 connections: Prometheus serves 512
+// (--web.max-connections), curl keeps the connections it got, and every other query timed out,
+// round after round (bench/scale). A few kept connections carry the whole round instead, and
+// Prometheus runs 20 queries at a time anyway (--query.max-concurrency).
+inline constexpr size_t kQueriesInFlight = 16;
+
+// Told about every read, for metrics.
+class ReadObserver {
+ public:
+  virtual ~ReadObserver() = default;
+  virtual void QueryRead(const std::string& source, double seconds, const QueryResult& r) = 0;
+  virtual void ProbeRead(const std::string& service, const std::string& check, double seconds,
+                         const ProbeOutcome& outcome) = 0;
+};
+
+class RoundRunner {
+ public:
+  struct Round {
+    Time time{};         // the evaluation instant
+    const Inputs* inputs;  // by input id; nullptr for inputs not read this round
+    double seconds = 0;  // how long the reading took
+  };
+  using RoundDone = std::function<void(const Round&)>;
+
+  RoundRunner(Clock& clock, InputReader& reader, ReadObserver& observer, RoundDone done);
+
+  // The engine (and its configuration) rounds read for from now on; never while running().
+  // `endpoints` are copied. Every unit is due at once.
+  void Configure(const Engine& engine, std::map<std::string, PrometheusEndpoint> endpoints);
+
+  // Waits for the next slot (after Configure, after a round was handed over).
+  void ScheduleNext();
+  // No more rounds; a round being read is dropped (its results are never handed over).
+  void Stop();
+
+  bool running() const { return running_; }
+  bool empty() const { return schedule_.empty(); }
+
+  // The wall clock as an evaluation instant: never before one already used.
+  Time Now();
+
+ private:
+  struct SourceQueue {
+    std::deque<size_t> waiting;  // input ids
+    size_t in_flight = 0;
+  };
+  void Start();
+  void SendQueries(const std::string& source, uint64_t gen);
+  void Read(size_t id, QueryResult r);
+
+  Clock& clock_;
+  InputReader& reader_;
+  ReadObserver& observer_;
+  RoundDone done_;
+  std::unique_ptr<Timer> timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  const Engine* engine_ = nullptr;
+  std::map<std::string, PrometheusEndpoint> endpoints_;
+  std::map<const HealthCheck*, std::string> check_service_;  // for probe metrics' labels
+  Schedule schedule_;
+  SlotClock slot_clock_;
+  Time last_time_{};
+  bool stopped_ = false;
+
+  bool running_ = false;
+  uint64_t gen_ = 0;
+  Inputs inputs_;
+  std::vector<QueryResult> results_;
+  std::map<std::string, SourceQueue> queues_;
+  size_t outstanding_ = 0;
+  Time round_time_{};
+  SteadyTime round_start_{};
+};
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_RUNTIME_ROUND_RUNNER_H_
