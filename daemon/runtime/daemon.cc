@@ -458,6 +458,7 @@ bool Daemon::Start() { return impl_->Start(); }
 void Daemon::Reload() { impl_->Reload(); }
 void Daemon::Shutdown(std::function<void()> done) { impl_->Shutdown(std::move(done)); }
 uint16_t Daemon::port() const { return impl_->server.port(); }
+DaemonControl& Daemon::control() { return *impl_; }
 std::vector<ServiceStatus> Daemon::Status() const {
   return impl_->engine ? impl_->engine->Status() : std::vector<ServiceStatus>{};
 }

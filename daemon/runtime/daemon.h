@@ -27,6 +27,7 @@
 #include "daemon/io/clock.h"
 #include "daemon/io/file_system.h"
 #include "daemon/io/transport.h"
+#include "daemon/runtime/api.h"
 #include "daemon/sources/probe.h"
 
 namespace rollbackd {
@@ -70,6 +71,8 @@ class Daemon {
   uint16_t port() const;  // the API server's bound port, 0 before Start
   // For tests and status: what the engine knows now.
   std::vector<ServiceStatus> Status() const;
+  // What the API reads and changes (deploys, pause), for in-process callers and tests.
+  DaemonControl& control();
 
  private:
   struct Impl;

@@ -1,0 +1,147 @@
+// The daemon's behaviour as timelines on a fake clock: windows, hooks, verification, reload, pause,
+// cooldown, drain and restart, each run in microseconds without a sleep.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/unit/daemon_timeline.h"
+
+namespace rollbackd {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using testutil::Timeline;
+
+constexpr const char* kTrigger = "above = 0.05\nfor = \"10s\"\nseverity = \"critical\"";
+
+// Breaching from `from` until the hook ran (or for good without one).
+std::function<std::optional<double>(Duration)> BreachFrom(Timeline& t, Duration from) {
+  return [&t, from](Duration at) -> std::optional<double> {
+    const bool rolled_back = !t.hooks().runs.empty() && !t.hooks().runs.back()->done;
+    return at >= from && !rolled_back ? 0.5 : 0.01;
+  };
+}
+
+TEST(DaemonTimeline, TheHookRunsOnceWhenTheWindowHasHeldAndTheRecoveryIsVerified) {
+  Timeline t(kTrigger);
+  t.value = BreachFrom(t, 3s);
+  ASSERT_TRUE(t.Start());
+  t.Advance(20s);
+  EXPECT_THAT(t.HookRuns(), ElementsAre("13s"));
+  EXPECT_THAT(t.Decisions(),
+              ElementsAre("3s trigger.pending", "13s trigger.firing", "13s rollback.started",
+                          "13s rollback.succeeded", "14s trigger.resolved",
+                          "14s rollback.verified"));
+  // Each decided event reached the webhook once, with its own id.
+  std::vector<std::string> kinds;
+  for (const auto& [id, payload] : t.Deliveries()) {
+    EXPECT_EQ(id, payload["id"]);
+    kinds.push_back(payload["event"]);
+  }
+  EXPECT_EQ(kinds.size(), 6u);
+  EXPECT_EQ(t.inputs().queries, 21u) << "one query a second, t=0s to t=20s";
+}
+
+TEST(DaemonTimeline, AReloadDuringAPendingWindowKeepsItUnlessTheTriggerChanged) {
+  Timeline t(kTrigger);
+  t.value = BreachFrom(t, 3s);
+  ASSERT_TRUE(t.Start());
+  t.Advance(8s);
+  t.WriteRule(kTrigger, "labels = { team = \"web\" }\n");  // the trigger itself is unchanged
+  t.Reload();
+  t.Advance(12s);
+  EXPECT_THAT(t.HookRuns(), ElementsAre("13s")) << "the window went on across the reload";
+
+  Timeline u(kTrigger);
+  u.value = BreachFrom(u, 3s);
+  ASSERT_TRUE(u.Start());
+  u.Advance(8s);
+  u.WriteRule("above = 0.05\nfor = \"11s\"\nseverity = \"critical\"");
+  u.Reload();
+  u.Advance(20s);
+  EXPECT_THAT(u.HookRuns(), ElementsAre("19s")) << "a changed trigger starts anew at the reload";
+}
+
+TEST(DaemonTimeline, ABadReloadKeepsTheRunningConfiguration) {
+  Timeline t(kTrigger);
+  t.value = BreachFrom(t, 3s);
+  ASSERT_TRUE(t.Start());
+  t.Advance(5s);
+  t.WriteRule("above = \"not a number\"\n");
+  t.Reload();
+  t.Advance(15s);
+  EXPECT_THAT(t.HookRuns(), ElementsAre("13s"));
+}
+
+TEST(DaemonTimeline, APausedServiceSkipsTheRollbackAndResumes) {
+  Timeline t(kTrigger);
+  t.value = BreachFrom(t, 3s);
+  ASSERT_TRUE(t.Start());
+  t.Advance(5s);
+  EXPECT_EQ(t.daemon().control().SetPaused("web", true), ControlResult::kDone);
+  EXPECT_EQ(t.daemon().control().SetPaused("nope", true), ControlResult::kUnknownService);
+  t.Advance(15s);
+  EXPECT_THAT(t.HookRuns(), IsEmpty());
+  const auto d = t.Decisions();
+  EXPECT_NE(std::find(d.begin(), d.end(), "13s rollback.skipped"), d.end()) << ::testing::PrintToString(d);
+  EXPECT_EQ(t.daemon().control().SetPaused("web", false), ControlResult::kDone);
+  t.Advance(10s);
+  EXPECT_THAT(t.HookRuns(), IsEmpty()) << "one decision per firing episode: resuming does not "
+                                          "roll back an episode already skipped";
+}
+
+TEST(DaemonTimeline, ASecondEpisodeWithinTheCooldownIsSkipped) {
+  Timeline t("above = 0.05\nfor = \"2s\"\nseverity = \"critical\"");  // cooldown 30m
+  // Breaching 3s..10s, then 20s..30s: two episodes, the hook "fixes" nothing.
+  t.value = [](Duration at) -> std::optional<double> {
+    return (at >= 3s && at < 10s) || (at >= 20s && at < 30s) ? 0.5 : 0.0;
+  };
+  ASSERT_TRUE(t.Start());
+  t.Advance(40s);
+  EXPECT_THAT(t.HookRuns(), ElementsAre("5s"));
+  const auto d = t.Decisions();
+  EXPECT_NE(std::find(d.begin(), d.end(), "22s rollback.skipped"), d.end())
+      << ::testing::PrintToString(d);
+}
+
+TEST(DaemonTimeline, DrainWaitsForTheRunningHookThenDeliversItsOutcome) {
+  Timeline t(kTrigger);
+  t.value = BreachFrom(t, 3s);
+  t.hooks().hold = true;
+  ASSERT_TRUE(t.Start());
+  t.Advance(14s);
+  ASSERT_EQ(t.hooks().running(), 1u);
+  bool done = false;
+  t.Shutdown(&done);
+  t.Advance(30s);
+  EXPECT_FALSE(done) << "a drain waits for a running hook";
+  ASSERT_TRUE(t.hooks().Finish(0, testing::FakeHookRunner::Succeeded()));
+  t.Advance(1s);
+  EXPECT_TRUE(done);
+  const auto d = t.Decisions();
+  EXPECT_EQ(d.back(), "44s rollback.succeeded");
+  EXPECT_EQ(t.Deliveries().back().second["event"], "rollback.succeeded");
+  EXPECT_EQ(t.inputs().queries, 15u) << "no evaluation after the stop";
+}
+
+TEST(DaemonTimeline, ARestartWithARollbackInFlightReportsItInterruptedAndNeverRerunsIt) {
+  Timeline t(kTrigger);
+  t.value = BreachFrom(t, 3s);
+  t.hooks().hold = true;
+  ASSERT_TRUE(t.Start());
+  t.Advance(15s);
+  ASSERT_EQ(t.hooks().running(), 1u);
+  ASSERT_TRUE(t.Crash());
+  t.Advance(20s);
+  EXPECT_THAT(t.HookRuns(), ElementsAre("13s")) << "the interrupted hook never runs again";
+  const auto records = t.DecisionRecords();
+  ASSERT_FALSE(records.empty());
+  const nlohmann::json& last = records.back();
+  EXPECT_EQ(last["event"], "rollback.failed");
+  EXPECT_THAT(last["reason"].get<std::string>(), ::testing::HasSubstr("interrupted"));
+  EXPECT_EQ(t.Decisions().back(), "15s rollback.failed");
+}
+
+}  // namespace
+}  // namespace rollbackd
