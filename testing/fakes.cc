@@ -61,6 +61,7 @@ void FakeInputReader::Probe(const HealthCheck& check, std::function<void(ProbeOu
 FakeHookRunner::~FakeHookRunner() = default;
 
 void FakeHookRunner::Run(HookRun run, std::function<void(RollbackOutcome)> done) {
+  if (frozen_) return;  // the process is gone: nothing starts
   auto s = std::make_unique<Started>();
   const std::string id = run.rollback_id;
   s->run = std::move(run);

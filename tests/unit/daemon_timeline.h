@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -99,6 +100,7 @@ class Timeline {
   bool Restart() {
     daemon_.reset();
     auto survived = fs_->Durable();
+    for (std::string& id : NotificationIds(*survived)) durable_ids_.insert(std::move(id));
     old_.push_back(std::move(fs_));
     fs_ = std::move(survived);
     NewEffects();
@@ -146,6 +148,26 @@ class Timeline {
     return out;
   }
 
+  // The ids of the notifications each crash left durable (in the outbox or in state.json).
+  const std::set<std::string>& durable_ids() const { return durable_ids_; }
+  static std::vector<std::string> NotificationIds(const testing::FakeFileSystem& fs) {
+    std::vector<std::string> ids;
+    if (auto outbox = fs.Contents("/state/outbox.jsonl")) {
+      size_t pos = 0;
+      for (size_t end; (end = outbox->find('\n', pos)) != std::string::npos; pos = end + 1) {
+        const auto r = nlohmann::json::parse(outbox->substr(pos, end - pos), nullptr, false);
+        if (r.is_object() && r.contains("add")) ids.push_back(r.value("id", ""));
+      }
+    }
+    if (auto state = fs.Contents("/state/state.json")) {
+      const auto r = nlohmann::json::parse(*state, nullptr, false);
+      if (r.is_object() && r.contains("notifications_pending")) {
+        for (const auto& e : r["notifications_pending"]) ids.push_back(e.value("id", ""));
+      }
+    }
+    return ids;
+  }
+
   std::string EventAt(const nlohmann::json& e) const {
     // Event times are RFC 3339 with milliseconds; the wall clock started at 1.8e9 s.
     return e.contains("time") ? TimeOf(e["time"].get<std::string>()) : "?";
@@ -182,6 +204,7 @@ class Timeline {
   testing::FakeHttpTransport* http_ = nullptr;
   std::unique_ptr<testing::FakeProcessRunner> exec_;
   std::unique_ptr<Daemon> daemon_;
+  std::set<std::string> durable_ids_;
 };
 
 inline std::string Timeline::TimeOf(const std::string& rfc3339) {
