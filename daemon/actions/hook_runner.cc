@@ -28,8 +28,8 @@ void TransportHookRunner::Run(HookRun run, std::function<void(RollbackOutcome)> 
       o.success = r.ok();
       if (r.status > 0) o.http_status = r.status;
       o.duration = r.elapsed;
-      o.output = r.body.size() > kHookOutputTail ? r.body.substr(r.body.size() - kHookOutputTail)
-                                                 : r.body;
+      o.output =
+          r.body.size() > kHookOutputTail ? r.body.substr(r.body.size() - kHookOutputTail) : r.body;
       if (!r.error.empty()) {
         o.error = r.error;
       } else if (!r.ok()) {
@@ -43,8 +43,7 @@ void TransportHookRunner::Run(HookRun run, std::function<void(RollbackOutcome)> 
   req.argv = hook.exec;
   HookEnv env = HookEnvironment(run.started);
   for (const std::string& note : env.notes) {
-    spdlog::warn("rollback {} of {}: hook environment: {}", id, run.started.service,
-                 OneLine(note));
+    spdlog::warn("rollback {} of {}: hook environment: {}", id, run.started.service, OneLine(note));
   }
   req.env = std::move(env.vars);
   req.timeout = hook.timeout;

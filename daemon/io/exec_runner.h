@@ -1,9 +1,10 @@
 // Runs a command without a shell, watched by the event loop: rollback hooks and exec channels.
 //
-// The child gets its own process group, stdin from /dev/null (or a pipe carrying `input`), stdout and stderr into one pipe of
-// which the last `output_tail` bytes are kept, and exactly the environment it is given (plus PATH).
-// On timeout the whole group gets SIGTERM, then SIGKILL after `kill_grace`. When the command exits
-// on its own, what it left behind in its group gets SIGTERM too: a hook does not leave strays.
+// The child gets its own process group, stdin from /dev/null (or a pipe carrying `input`), stdout
+// and stderr into one pipe of which the last `output_tail` bytes are kept, and exactly the
+// environment it is given (plus PATH). On timeout the whole group gets SIGTERM, then SIGKILL after
+// `kill_grace`. When the command exits on its own, what it left behind in its group gets SIGTERM
+// too: a hook does not leave strays.
 //
 // Threading: all calls and callbacks on the io_context's thread. Nothing blocks: the exit is seen
 // through a pidfd (or, on kernels without pidfd_open, a 50 ms waitpid poll).

@@ -116,8 +116,8 @@ class PosixFileSystem : public FileSystem {
 
   std::unique_ptr<AppendFile> OpenForAppend(const std::string& path, int mode,
                                             std::string* error) override {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
-                          static_cast<mode_t>(mode));
+    const int fd =
+        ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, static_cast<mode_t>(mode));
     if (fd < 0) {
       *error = ErrnoMessage("open " + path);
       return nullptr;

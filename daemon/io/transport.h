@@ -46,8 +46,8 @@ enum class TransportError {
 std::string_view TransportErrorName(TransportError e);  // "timeout", "connection", ...
 
 struct HttpResponse {
-  int status = 0;     // 0: no HTTP response (see `error`)
-  std::string body;   // at most HttpClient::kMaxBody bytes
+  int status = 0;    // 0: no HTTP response (see `error`)
+  std::string body;  // at most HttpClient::kMaxBody bytes
   TransportError transport = TransportError::kNone;
   std::string error;  // transport failure, in words; empty when an HTTP response came
   Duration elapsed{0};

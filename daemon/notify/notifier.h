@@ -22,6 +22,7 @@
 #ifndef ROLLBACKD_NOTIFY_NOTIFIER_H_
 #define ROLLBACKD_NOTIFY_NOTIFIER_H_
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -37,8 +38,6 @@
 #include "daemon/engine/event.h"
 #include "daemon/notify/outbox.h"
 #include "daemon/io/file_system.h"
-#include <boost/asio/io_context.hpp>
-
 #include "daemon/io/transport.h"
 
 namespace rollbackd {

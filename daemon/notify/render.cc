@@ -1,5 +1,7 @@
 #include "daemon/notify/render.h"
 
+#include "daemon/engine/event.h"
+
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -125,17 +127,7 @@ std::string EventField(const json& event, std::string_view field) {
   return "";
 }
 
-std::string Rfc3339(Time t) {
-  const auto ms = t.time_since_epoch().count();
-  std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-  const int millis = static_cast<int>(ms - static_cast<int64_t>(secs) * 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-  return buf;
-}
+std::string Rfc3339(Time t) { return FormatTime(t); }
 
 json AlertFor(const json& event, const ChannelTemplates& templates,
               const std::string& rollback_note, const std::string& external_url) {

@@ -41,8 +41,7 @@ ServerResponse Api::Handle(const ServerRequest& r) {
   if (r.path == "/healthz" && get) return Text(200, "ok\n");
   if (r.path == "/readyz" && get) {
     if (control_.ready() && !control_.stopping()) return Text(200, "ready\n");
-    return Text(503,
-                control_.stopping() ? "stopping\n" : "not ready: first evaluation not done\n");
+    return Text(503, control_.stopping() ? "stopping\n" : "not ready: first evaluation not done\n");
   }
   if (r.path == "/metrics" && get) {
     return {200, "text/plain; version=0.0.4; charset=utf-8", control_.MetricsText(), {}};
@@ -98,8 +97,7 @@ ServerResponse Api::Pause(const ServerRequest& r, const std::string& name, bool 
     case ControlResult::kDone:
       break;
   }
-  spdlog::warn("service {} {} through the API ({})", name, pause ? "paused" : "resumed",
-               r.remote);
+  spdlog::warn("service {} {} through the API ({})", name, pause ? "paused" : "resumed", r.remote);
   return JsonResponse(200, {{"service", name}, {"paused", pause}});
 }
 
@@ -125,8 +123,7 @@ ServerResponse Api::Deploy(const ServerRequest& r) {
     case ControlResult::kDone:
       break;
   }
-  spdlog::info("deploy of {} version {} recorded through the API ({})", service, version,
-               r.remote);
+  spdlog::info("deploy of {} version {} recorded through the API ({})", service, version, r.remote);
   return JsonResponse(202, {{"service", service}, {"version", version}});
 }
 

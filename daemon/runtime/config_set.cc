@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "daemon/config/loader.h"
 
 namespace rollbackd {
@@ -38,6 +40,26 @@ std::string ConfigSummary(const Config& config, size_t inputs) {
   return fmt::format("configuration {}: {} services, {} triggers, {} health checks, {} inputs{}",
                      config.file, config.services.size(), triggers, checks, inputs,
                      config.daemon.dry_run ? " (dry run: no hook will run)" : "");
+}
+
+bool ReloadAllowed(const Config& running, const Config& next,
+                   const std::vector<ServiceStatus>& status) {
+  for (const ServiceStatus& st : status) {
+    if (st.rollback_in_flight.empty()) continue;
+    if (std::none_of(next.services.begin(), next.services.end(),
+                     [&](const Service& s) { return s.name == st.name; })) {
+      spdlog::error(
+          "service {} has rollback {} in flight and the new configuration removes it; "
+          "reload again once it has finished",
+          st.name, st.rollback_in_flight);
+      return false;
+    }
+  }
+  if (next.daemon.state_dir != running.daemon.state_dir ||
+      next.daemon.listen != running.daemon.listen) {
+    spdlog::warn("reload: daemon.state_dir and daemon.listen take effect at the next restart");
+  }
+  return true;
 }
 
 }  // namespace rollbackd

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "daemon/config/model.h"
+#include "daemon/engine/engine.h"
 #include "daemon/runtime/secrets.h"
 
 namespace rollbackd {
@@ -19,6 +20,12 @@ struct ConfigSet {
 };
 
 std::optional<ConfigSet> LoadConfigSet(const std::string& path);
+
+// Whether `next` may replace `running`: not while it removes a service with a rollback in flight
+// (logged). A change of daemon.state_dir or daemon.listen is allowed and waits for a restart
+// (logged).
+bool ReloadAllowed(const Config& running, const Config& next,
+                   const std::vector<ServiceStatus>& status);
 
 // "configuration <file>: 2 services, 5 triggers, 1 health checks, 7 inputs"
 std::string ConfigSummary(const Config& config, size_t inputs);

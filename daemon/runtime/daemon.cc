@@ -11,6 +11,7 @@
 #include "daemon/runtime/config_set.h"
 #include "daemon/runtime/event_log.h"
 #include "daemon/runtime/metrics.h"
+#include "daemon/runtime/recovery.h"
 #include "daemon/runtime/round_runner.h"
 #include "daemon/runtime/service_manager.h"
 #include "daemon/runtime/state_store.h"
@@ -26,18 +27,6 @@ constexpr size_t kCarriedMax = 1000;
 
 double UnixSeconds(WallTime t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
-
-// systemd's one-line status: what `systemctl status` shows.
-std::string StatusLine(const std::vector<ServiceStatus>& status) {
-  size_t firing = 0, in_flight = 0, paused = 0;
-  for (const ServiceStatus& s : status) {
-    for (const SeriesStatus& x : s.series) firing += x.state == "firing" ? 1 : 0;
-    in_flight += s.rollback_in_flight.empty() ? 0 : 1;
-    paused += s.paused ? 1 : 0;
-  }
-  return fmt::format("watching {} service(s); {} series firing; {} rollback(s) running; {} paused",
-                     status.size(), firing, in_flight, paused);
 }
 
 NotifierOptions MakeNotifierOptions(Clock& clock, FileSystem& fs) {
@@ -58,8 +47,10 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
         notifier(env.io, env.http, env.exec, MakeNotifierOptions(env.clock, env.fs)),
         store(env.fs),
         api(*this),
-        server(env.io, [this](const ServerRequest& r) { return api.Handle(r); }, ServerOptions()),
-        rounds(env.clock, env.inputs, *this, [this](const RoundRunner::Round& r) { Evaluate(r); }) {}
+        server(
+            env.io, [this](const ServerRequest& r) { return api.Handle(r); }, ServerOptions()),
+        rounds(env.clock, env.inputs, *this, [this](const RoundRunner::Round& r) { Evaluate(r); }) {
+  }
 
   static HttpServerOptions ServerOptions() {
     HttpServerOptions o;
@@ -87,7 +78,7 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
     if (!Adopt(std::move(*loaded))) return Rejected();
     if (!RestoreState()) return false;
     std::vector<Event> events;
-    Reconcile(&events);
+    ReconcileJournal(*engine, store.journal(), rounds.Now(), &events);
     const std::string listen =
         options.listen_override.empty() ? config->daemon.listen : options.listen_override;
     if (!server.Listen(listen, &err)) {
@@ -148,7 +139,8 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
       ~ReadyAgain() { self->service_manager.Ready(StatusLine(self->engine->Status())); }
     } ready_again{this};
     auto loaded = LoadConfigSet(options.config_path);
-    if (!loaded || !ReloadAllowed(*loaded->config) || !Adopt(std::move(*loaded))) {
+    if (!loaded || !ReloadAllowed(*config, *loaded->config, engine->Status()) ||
+        !Adopt(std::move(*loaded))) {
       Rejected();
       spdlog::error("reload rejected: keeping the configuration loaded before");
       return;
@@ -157,46 +149,20 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
     rounds.ScheduleNext();
   }
 
-  bool ReloadAllowed(const Config& next) const {
-    for (const ServiceStatus& st : engine->Status()) {
-      if (st.rollback_in_flight.empty()) continue;
-      if (std::none_of(next.services.begin(), next.services.end(),
-                       [&](const Service& s) { return s.name == st.name; })) {
-        spdlog::error("service {} has rollback {} in flight and the new configuration removes it; "
-                      "reload again once it has finished",
-                      st.name, st.rollback_in_flight);
-        return false;
-      }
-    }
-    if (next.daemon.state_dir != config->daemon.state_dir ||
-        next.daemon.listen != config->daemon.listen) {
-      spdlog::warn("reload: daemon.state_dir and daemon.listen take effect at the next restart");
-    }
-    return true;
-  }
-
   // ---- state ----------------------------------------------------------------------------------
 
   // Cooldowns, pauses and firing episodes must survive a restart, or a trigger still firing would
   // roll back a second time: a state file that exists but cannot be read stops the start.
   bool RestoreState() {
-    StateStore::Saved saved;
+    std::vector<OutboxEntry> pending;
     std::string err;
-    const FileSystem::Read r = store.Load(&saved, &err);
-    if (r == FileSystem::Read::kNotFound) return true;  // first start
-    if (r == FileSystem::Read::kOk && !engine->RestoreState(saved.text, &err)) {
-      err = store.state_path() + ": " + err +
-            ". It is written atomically, so it was changed from outside. Move it aside to start "
-            "with fresh state: cooldowns, pauses and firing episodes are then forgotten (the "
-            "journal still stops an interrupted hook from rerunning)";
-    } else if (r == FileSystem::Read::kOk) {
-      spdlog::info("state restored from {}", store.state_path());
-      // The last round's notifications, in case the crash came before they reached the outbox.
-      notifier.Recover(std::move(saved.pending));
-      return true;
+    if (!store.Restore(*engine, &pending, &err)) {
+      spdlog::error("{}", err);
+      return false;
     }
-    spdlog::error("{}", err);
-    return false;
+    // The last round's notifications, in case the crash came before they reached the outbox.
+    notifier.Recover(std::move(pending));
+    return true;
   }
 
   // The engine's state, and `notifications` (a round's, between Prepare and Commit) beside it.
@@ -284,7 +250,8 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
       } else {
         intent.argv = service->rollback->exec;
       }
-      if (!store.journal().RecordIntent(intent, &err)) err = "journal intent not written (" + err + ")";
+      if (!store.journal().RecordIntent(intent, &err))
+        err = "journal intent not written (" + err + ")";
     }
     if (!err.empty()) {
       spdlog::error("rollback {} of {}: hook not run: {}", id, started.service, err);
@@ -294,24 +261,11 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
       return;
     }
     metrics.HooksRunning(++hooks_running);
-    HookRun run{id, started, *service->rollback, Credentials(started.service)};
-    env.hooks.Run(std::move(run), [this, id, alive = std::weak_ptr<bool>(alive)](
-                                      RollbackOutcome o) {
-      if (alive.lock()) HookDone(id, o, true);
-    });
-  }
-
-  HookCredentials Credentials(const std::string& service) const {
-    HookCredentials c;
-    if (auto k = secrets.hook_keys.find(service); k != secrets.hook_keys.end()) {
-      c.signing_key = k->second;
-    }
-    if (auto a = secrets.hook_auth.find(service); a != secrets.hook_auth.end()) {
-      c.bearer_token = a->second.bearer_token;
-      c.basic_username = a->second.basic_username;
-      c.basic_password = a->second.basic_password;
-    }
-    return c;
+    HookRun run{id, started, *service->rollback, secrets.HookCredentialsFor(started.service)};
+    env.hooks.Run(std::move(run),
+                  [this, id, alive = std::weak_ptr<bool>(alive)](RollbackOutcome o) {
+                    if (alive.lock()) HookDone(id, o, true);
+                  });
   }
 
   void HookDone(const std::string& id, const RollbackOutcome& outcome, bool ran) {
@@ -328,40 +282,6 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
     }
     Process(std::move(events));
     if (is_stopping && hooks_running == 0) FinishDrain();
-  }
-
-  // After a restart: a rollback the engine had in flight ended while we were gone (the journal has
-  // its outcome) or its outcome is unknown. Unknown means interrupted: it is not run again.
-  void Reconcile(std::vector<Event>* events) {
-    Journal& journal = store.journal();
-    std::string err;
-    for (const std::string& id : engine->RollbacksInFlight()) {
-      RollbackOutcome outcome;
-      if (auto known = journal.Outcome(id)) {
-        outcome = *known;
-      } else {
-        outcome.error = journal.Knows(id)
-                            ? "interrupted: rollbackd stopped after recording the intent; "
-                              "whether the hook ran or finished is unknown, so it was not run "
-                              "again"
-                            : "interrupted: rollbackd stopped before the hook started";
-        if (journal.Knows(id) && !journal.RecordOutcome(id, outcome, rounds.Now(), &err)) {
-          spdlog::error("journal: {}", err);
-        }
-        spdlog::error("rollback {} was interrupted by a restart; not running it again", id);
-      }
-      engine->RollbackFinished(id, outcome, rounds.Now(), events);
-    }
-    for (const JournalIntent& in : journal.Unfinished()) {
-      RollbackOutcome outcome;
-      outcome.error = "interrupted";
-      spdlog::error("journal: rollback {} of {} has no outcome and the saved state does not know "
-                    "it; marking it interrupted, not running it again",
-                    in.rollback_id, in.service);
-      if (!journal.RecordOutcome(in.rollback_id, outcome, rounds.Now(), &err)) {
-        spdlog::error("journal: {}", err);
-      }
-    }
   }
 
   // ---- shutdown -------------------------------------------------------------------------------
@@ -402,7 +322,8 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
     return StatusJson(*config, engine->Status(), {options.version, is_ready});
   }
   ControlResult RecordDeploy(const std::string& service, const std::string& version) override {
-    if (!engine->RecordDeploy(service, version, rounds.Now())) return ControlResult::kUnknownService;
+    if (!engine->RecordDeploy(service, version, rounds.Now()))
+      return ControlResult::kUnknownService;
     return SaveState(nullptr) ? ControlResult::kDone : ControlResult::kNotSaved;
   }
   ControlResult SetPaused(const std::string& service, bool paused) override {
@@ -417,7 +338,9 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
     metrics.Probe(service, check, seconds, o.passed);
   }
 
-  void UpdateOutboxMetrics() { metrics.Outbox(notifier.PendingByChannel(), notifier.outbox_bytes()); }
+  void UpdateOutboxMetrics() {
+    metrics.Outbox(notifier.PendingByChannel(), notifier.outbox_bytes());
+  }
 
   // Runs `fn` later on the loop, unless the daemon is destroyed first (tests keep the loop).
   void Post(std::function<void()> fn) {

@@ -44,11 +44,11 @@ struct DaemonOptions {
 struct DaemonEnv {
   boost::asio::io_context& io;  // the API server, systemd notifications, the notifier's timers
   Clock& clock;
-  FileSystem& fs;           // state_dir
-  InputReader& inputs;      // Prometheus and probes
-  HookRunner& hooks;        // rollback hooks
-  HttpTransport& http;      // notification channels
-  ProcessRunner& exec;      // exec channels
+  FileSystem& fs;       // state_dir
+  InputReader& inputs;  // Prometheus and probes
+  HookRunner& hooks;    // rollback hooks
+  HttpTransport& http;  // notification channels
+  ProcessRunner& exec;  // exec channels
 };
 
 class Daemon {

@@ -12,6 +12,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "daemon/engine/event.h"
+
 namespace rollbackd {
 namespace {
 
@@ -42,15 +44,7 @@ std::string_view LevelName(spdlog::level::level_enum l) {
 }
 
 std::string Rfc3339(spdlog::log_clock::time_point t) {
-  const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t);
-  const std::time_t secs = std::chrono::system_clock::to_time_t(ms);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  const auto frac = ms.time_since_epoch().count() % 1000;
-  return std::string(buf, n) + "." + (frac < 100 ? (frac < 10 ? "00" : "0") : "") +
-         std::to_string(frac) + "Z";
+  return FormatTime(std::chrono::time_point_cast<std::chrono::milliseconds>(t));
 }
 
 // One JSON object per line; the message escaped by nlohmann (never built by concatenation).

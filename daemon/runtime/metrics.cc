@@ -135,7 +135,8 @@ void Metrics::Query(std::string_view source, double seconds, const QueryResult& 
   const std::string s(source);
   query_seconds_.Add({{"source", s}}, LatencyBuckets()).Observe(seconds);
   if (result.is_error()) {
-    query_errors_.Add({{"source", s}, {"reason", std::string(InputErrorCategory(result.error_kind))}})
+    query_errors_
+        .Add({{"source", s}, {"reason", std::string(InputErrorCategory(result.error_kind))}})
         .Increment();
   }
 }
@@ -184,7 +185,9 @@ void Metrics::Notification(std::string_view channel, std::string_view result) {
 
 void Metrics::Outbox(const std::map<std::string, size_t>& pending, uint64_t bytes) {
   SetGauges(outbox_pending_, &outbox_gauges_, pending,
-            [](const std::string& channel) -> prometheus::Labels { return {{"channel", channel}}; });
+            [](const std::string& channel) -> prometheus::Labels {
+              return {{"channel", channel}};
+            });
   outbox_bytes_.Add({}).Set(static_cast<double>(bytes));
 }
 
@@ -211,8 +214,9 @@ void Metrics::UpdateStatus(const std::vector<ServiceStatus>& status) {
   });
   std::map<std::string, bool> paused;
   for (const ServiceStatus& s : status) paused[s.name] = s.paused;
-  SetGauges(paused_, &paused_gauges_, paused,
-            [](const std::string& service) -> prometheus::Labels { return {{"service", service}}; });
+  SetGauges(paused_, &paused_gauges_, paused, [](const std::string& service) -> prometheus::Labels {
+    return {{"service", service}};
+  });
 }
 
 void Metrics::HooksRunning(size_t n) { hooks_running_.Add({}).Set(static_cast<double>(n)); }

@@ -11,8 +11,7 @@ double Seconds(SteadyTime::duration d) { return std::chrono::duration<double>(d)
 
 }  // namespace
 
-RoundRunner::RoundRunner(Clock& clock, InputReader& reader, ReadObserver& observer,
-                         RoundDone done)
+RoundRunner::RoundRunner(Clock& clock, InputReader& reader, ReadObserver& observer, RoundDone done)
     : clock_(clock),
       reader_(reader),
       observer_(observer),
@@ -31,8 +30,8 @@ void RoundRunner::Configure(const Engine& engine,
 }
 
 Time RoundRunner::Now() {
-  last_time_ = std::max(
-      last_time_, std::chrono::time_point_cast<std::chrono::milliseconds>(clock_.WallNow()));
+  last_time_ = std::max(last_time_,
+                        std::chrono::time_point_cast<std::chrono::milliseconds>(clock_.WallNow()));
   return last_time_;
 }
 
@@ -74,16 +73,15 @@ void RoundRunner::Start() {
     if (spec.kind == InputSpec::Kind::kProbe) {
       const HealthCheck* check = spec.probe;
       reader_.Probe(*check, [this, gen, id, started = clock_.SteadyNow(),
-                             service = check_service_[check],
-                             name = check->name](ProbeOutcome o) {
+                             service = check_service_[check], name = check->name](ProbeOutcome o) {
         if (gen != gen_) return;
         observer_.ProbeRead(service, name, Seconds(clock_.SteadyNow() - started), o);
         Read(id, ProbeInput(o));
       });
     } else if (!endpoints_.contains(spec.source)) {
       // Validation makes this unreachable; an unknown source is an error, never a breach.
-      results_[id] = QueryResult::Error("unknown source " + spec.source,
-                                        InputError::kUnknownSource);
+      results_[id] =
+          QueryResult::Error("unknown source " + spec.source, InputError::kUnknownSource);
       inputs_[id] = &results_[id];
       --outstanding_;
     } else {

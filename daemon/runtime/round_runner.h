@@ -40,9 +40,9 @@ class ReadObserver {
 class RoundRunner {
  public:
   struct Round {
-    Time time{};         // the evaluation instant
+    Time time{};           // the evaluation instant
     const Inputs* inputs;  // by input id; nullptr for inputs not read this round
-    double seconds = 0;  // how long the reading took
+    double seconds = 0;    // how long the reading took
   };
   using RoundDone = std::function<void(const Round&)>;
 

@@ -88,4 +88,17 @@ std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::
   return out;
 }
 
+HookCredentials ConfigSecrets::HookCredentialsFor(const std::string& service) const {
+  HookCredentials c;
+  if (auto k = hook_keys.find(service); k != hook_keys.end()) {
+    c.signing_key = k->second;
+  }
+  if (auto a = hook_auth.find(service); a != hook_auth.end()) {
+    c.bearer_token = a->second.bearer_token;
+    c.basic_username = a->second.basic_username;
+    c.basic_password = a->second.basic_password;
+  }
+  return c;
+}
+
 }  // namespace rollbackd

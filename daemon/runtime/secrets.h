@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/actions/hook_runner.h"
 #include "daemon/config/model.h"
 #include "daemon/sources/probe.h"
 
@@ -25,7 +26,10 @@ struct ConfigSecrets {
     std::string basic_password;
   };
   std::map<std::string, HookAuth> hook_auth;  // service -> http hook credentials, when configured
-  std::string api_token;                                        // empty: mutating API disabled
+  std::string api_token;                      // empty: mutating API disabled
+
+  // What `service`'s http hook is sent with (empty for an exec hook).
+  HookCredentials HookCredentialsFor(const std::string& service) const;
 };
 
 // nullopt with one message per unreadable or invalid file in `errors`.

@@ -34,9 +34,9 @@ void ServiceManager::Status(const std::string& status) { sink_("STATUS=" + statu
 void ServiceManager::Reloading() {
   // systemd 253+ wants the monotonic time with RELOADING=1 (Type=notify-reload); older ignore it.
   // CLOCK_MONOTONIC is what std::chrono::steady_clock reads on Linux.
-  const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(
-                        clock_.SteadyNow().time_since_epoch())
-                        .count();
+  const auto usec =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock_.SteadyNow().time_since_epoch())
+          .count();
   sink_("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 

@@ -1,5 +1,7 @@
 #include "daemon/runtime/state_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
 
 namespace rollbackd {
@@ -30,8 +32,8 @@ bool StateStore::Open(const std::string& dir, std::string* error) {
   }
   journal_ = Journal::Open(fs_, dir + "/journal.jsonl", error);
   if (!journal_) return false;
-  decisions_ = DecisionLog::Open(fs_, dir + "/decisions.jsonl", kDecisionLogBytes,
-                                 kDecisionLogKeep, error);
+  decisions_ =
+      DecisionLog::Open(fs_, dir + "/decisions.jsonl", kDecisionLogBytes, kDecisionLogKeep, error);
   return decisions_ != nullptr;
 }
 
@@ -47,6 +49,23 @@ FileSystem::Read StateStore::Load(Saved* out, std::string* error) {
     }
   }
   return r;
+}
+
+bool StateStore::Restore(Engine& engine, std::vector<OutboxEntry>* pending, std::string* error) {
+  Saved saved;
+  const FileSystem::Read r = Load(&saved, error);
+  if (r == FileSystem::Read::kNotFound) return true;  // first start
+  if (r == FileSystem::Read::kError) return false;
+  if (!engine.RestoreState(saved.text, error)) {
+    *error = state_path() + ": " + *error +
+             ". It is written atomically, so it was changed from outside. Move it aside to start "
+             "with fresh state: cooldowns, pauses and firing episodes are then forgotten (the "
+             "journal still stops an interrupted hook from rerunning)";
+    return false;
+  }
+  spdlog::info("state restored from {}", state_path());
+  *pending = std::move(saved.pending);
+  return true;
 }
 
 bool StateStore::Save(const std::string& engine_state, const std::vector<OutboxEntry>& pending,

@@ -14,6 +14,7 @@
 
 #include "daemon/actions/decision_log.h"
 #include "daemon/actions/journal.h"
+#include "daemon/engine/engine.h"
 #include "daemon/io/file_system.h"
 #include "daemon/notify/outbox.h"
 
@@ -33,6 +34,10 @@ class StateStore {
     std::vector<OutboxEntry> pending;
   };
   FileSystem::Read Load(Saved* out, std::string* error);
+
+  // Restores `engine` from state.json and hands back the notifications saved beside it. True at
+  // the first start (no file); false, with the reason and what to do, when it cannot be read.
+  bool Restore(Engine& engine, std::vector<OutboxEntry>* pending, std::string* error);
 
   // Replaces state.json with `engine_state` and `pending` (a round's notifications) beside it.
   bool Save(const std::string& engine_state, const std::vector<OutboxEntry>& pending,

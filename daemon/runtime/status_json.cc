@@ -1,5 +1,7 @@
 #include "daemon/runtime/status_json.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -72,6 +74,17 @@ std::string StatusJson(const Config& config, const std::vector<ServiceStatus>& s
               {"dry_run", config.daemon.dry_run},
               {"services", services}};
   return doc.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::string StatusLine(const std::vector<ServiceStatus>& status) {
+  size_t firing = 0, in_flight = 0, paused = 0;
+  for (const ServiceStatus& s : status) {
+    for (const SeriesStatus& x : s.series) firing += x.state == "firing" ? 1 : 0;
+    in_flight += s.rollback_in_flight.empty() ? 0 : 1;
+    paused += s.paused ? 1 : 0;
+  }
+  return fmt::format("watching {} service(s); {} series firing; {} rollback(s) running; {} paused",
+                     status.size(), firing, in_flight, paused);
 }
 
 }  // namespace rollbackd

@@ -19,6 +19,10 @@ struct DaemonInfo {
 std::string StatusJson(const Config& config, const std::vector<ServiceStatus>& status,
                        const DaemonInfo& info);
 
+// systemd's one-line status, what `systemctl status` shows: "watching 3 service(s); 1 series
+// firing; 0 rollback(s) running; 0 paused".
+std::string StatusLine(const std::vector<ServiceStatus>& status);
+
 }  // namespace rollbackd
 
 #endif  // ROLLBACKD_RUNTIME_STATUS_JSON_H_

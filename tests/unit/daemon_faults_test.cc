@@ -17,9 +17,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
+using testing::FakeFileSystem;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using testing::FakeFileSystem;
 using testutil::Timeline;
 
 constexpr const char* kTrigger = "above = 0.05\nfor = \"10s\"\nseverity = \"critical\"";
@@ -57,7 +57,8 @@ TEST_P(WriteFailureTest, AFailedWriteBeforeTheHookStopsItAndNothingDecidedIsLost
   ASSERT_TRUE(t.Start());
   t.Advance(12500ms);
   int seen = 0;
-  t.fs().SetFault([&](FakeFileSystem::Op op, const std::string& path) -> std::optional<std::string> {
+  t.fs().SetFault([&](FakeFileSystem::Op op,
+                      const std::string& path) -> std::optional<std::string> {
     if (op != f.op || path != f.path || ++seen != f.nth) return std::nullopt;
     return std::string(testing::OpName(op)) + " " + path + ": No space left on device (injected)";
   });
@@ -68,8 +69,9 @@ TEST_P(WriteFailureTest, AFailedWriteBeforeTheHookStopsItAndNothingDecidedIsLost
   if (f.before_hook) {
     EXPECT_THAT(t.HookRuns(), IsEmpty()) << f.name;
     const auto records = t.DecisionRecords();
-    auto failed = std::find_if(records.begin(), records.end(),
-                               [](const nlohmann::json& e) { return e["event"] == "rollback.failed"; });
+    auto failed = std::find_if(records.begin(), records.end(), [](const nlohmann::json& e) {
+      return e["event"] == "rollback.failed";
+    });
     ASSERT_NE(failed, records.end()) << ::testing::PrintToString(t.Decisions());
     EXPECT_THAT((*failed)["reason"].get<std::string>(), HasSubstr(f.says));
     EXPECT_THAT((*failed)["reason"].get<std::string>(), HasSubstr("No space left on device"));
@@ -93,17 +95,16 @@ TEST_P(WriteFailureTest, AFailedWriteBeforeTheHookStopsItAndNothingDecidedIsLost
 
 INSTANTIATE_TEST_SUITE_P(
     EachWrite, WriteFailureTest,
-    ::testing::Values(
-        WriteFault{"state save", FakeFileSystem::Op::kAtomicWrite, "/state/state.json", 1, true,
-                   "state not saved"},
-        WriteFault{"outbox append", FakeFileSystem::Op::kSync, "/state/outbox.jsonl", 1, true,
-                   "notifications not written"},
-        WriteFault{"journal intent", FakeFileSystem::Op::kSync, "/state/journal.jsonl", 1, true,
-                   "journal intent not written"},
-        WriteFault{"journal outcome", FakeFileSystem::Op::kSync, "/state/journal.jsonl", 2, false,
-                   ""},
-        WriteFault{"notify state", FakeFileSystem::Op::kAtomicWrite, "/state/notify.json", 1,
-                   false, ""}),
+    ::testing::Values(WriteFault{"state save", FakeFileSystem::Op::kAtomicWrite,
+                                 "/state/state.json", 1, true, "state not saved"},
+                      WriteFault{"outbox append", FakeFileSystem::Op::kSync, "/state/outbox.jsonl",
+                                 1, true, "notifications not written"},
+                      WriteFault{"journal intent", FakeFileSystem::Op::kSync,
+                                 "/state/journal.jsonl", 1, true, "journal intent not written"},
+                      WriteFault{"journal outcome", FakeFileSystem::Op::kSync,
+                                 "/state/journal.jsonl", 2, false, ""},
+                      WriteFault{"notify state", FakeFileSystem::Op::kAtomicWrite,
+                                 "/state/notify.json", 1, false, ""}),
     [](const auto& info) {
       std::string n = info.param.name;
       std::replace(n.begin(), n.end(), ' ', '_');
@@ -155,8 +156,8 @@ TEST(CrashBoundaryTest, AtEveryStepOfOneRollbackAtMostOneHookRunAndNothingDurabl
   for (const std::string& b : boundaries) std::cout << " [" << b << "]";
   std::cout << "\n";
   for (size_t k = 1; k <= n; ++k) {
-    SCOPED_TRACE("crash after boundary " + std::to_string(k) + " of " + std::to_string(n) +
-                 ": " + boundaries[k - 1]);
+    SCOPED_TRACE("crash after boundary " + std::to_string(k) + " of " + std::to_string(n) + ": " +
+                 boundaries[k - 1]);
     Timeline t(kTrigger);
     Lifecycle(t, k);
     EXPECT_LE(t.HookRuns().size(), 1u);

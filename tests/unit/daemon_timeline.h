@@ -13,8 +13,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -143,7 +143,8 @@ class Timeline {
   std::vector<std::string> HookRuns() const {
     std::vector<std::string> out;
     for (const auto* hooks : all_hooks_) {
-      for (const auto& r : hooks->runs) out.push_back(At(std::chrono::duration_cast<Duration>(r->at - start_)));
+      for (const auto& r : hooks->runs)
+        out.push_back(At(std::chrono::duration_cast<Duration>(r->at - start_)));
     }
     return out;
   }

@@ -1,9 +1,9 @@
 // The daemon's behaviour as timelines on a fake clock: windows, hooks, verification, reload, pause,
 // cooldown, drain and restart, each run in microseconds without a sleep.
+#include "tests/unit/daemon_timeline.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "tests/unit/daemon_timeline.h"
 
 namespace rollbackd {
 namespace {
@@ -29,10 +29,9 @@ TEST(DaemonTimeline, TheHookRunsOnceWhenTheWindowHasHeldAndTheRecoveryIsVerified
   ASSERT_TRUE(t.Start());
   t.Advance(20s);
   EXPECT_THAT(t.HookRuns(), ElementsAre("13s"));
-  EXPECT_THAT(t.Decisions(),
-              ElementsAre("3s trigger.pending", "13s trigger.firing", "13s rollback.started",
-                          "13s rollback.succeeded", "14s trigger.resolved",
-                          "14s rollback.verified"));
+  EXPECT_THAT(t.Decisions(), ElementsAre("3s trigger.pending", "13s trigger.firing",
+                                         "13s rollback.started", "13s rollback.succeeded",
+                                         "14s trigger.resolved", "14s rollback.verified"));
   // Each decided event reached the webhook once, with its own id.
   std::vector<std::string> kinds;
   for (const auto& [id, payload] : t.Deliveries()) {
@@ -84,7 +83,8 @@ TEST(DaemonTimeline, APausedServiceSkipsTheRollbackAndResumes) {
   t.Advance(15s);
   EXPECT_THAT(t.HookRuns(), IsEmpty());
   const auto d = t.Decisions();
-  EXPECT_NE(std::find(d.begin(), d.end(), "13s rollback.skipped"), d.end()) << ::testing::PrintToString(d);
+  EXPECT_NE(std::find(d.begin(), d.end(), "13s rollback.skipped"), d.end())
+      << ::testing::PrintToString(d);
   EXPECT_EQ(t.daemon().control().SetPaused("web", false), ControlResult::kDone);
   t.Advance(10s);
   EXPECT_THAT(t.HookRuns(), IsEmpty()) << "one decision per firing episode: resuming does not "

@@ -21,8 +21,8 @@ TEST(MetricsTest, QueryErrorsFallIntoAFixedSetOfReasons) {
   EXPECT_EQ(category(TransportFailure(HttpResponse::Failed(TransportError::kTooLarge, "x"))),
             "bad_response");
   EXPECT_EQ(category(reader.Read(503, "Service Unavailable")), "http_status");
-  const QueryResult promql = reader.Read(
-      422, R"({"status":"error","errorType":"execution","error":"query timed out"})");
+  const QueryResult promql =
+      reader.Read(422, R"({"status":"error","errorType":"execution","error":"query timed out"})");
   EXPECT_EQ(category(promql), "prometheus_error");
   EXPECT_EQ(promql.promql_error_type, "execution");
   EXPECT_EQ(promql.http_status, 422);
