@@ -20,6 +20,7 @@
 #include "daemon/notify/notifier.h"
 #include "daemon/notify/outbox.h"
 #include "daemon/server/http_server.h"
+#include "daemon/io/exec_runner.h"
 #include "daemon/io/http_client.h"
 
 namespace rollbackd {
@@ -108,8 +109,10 @@ void BM_DeliverWebhook(benchmark::State& state) {
           "/hook\"\nsecret_file = \"oncall.secret\"\n[[route]]\nchannels = [\"oncall\"]\n",
       dir + "/rollbackd.toml", &diags);
   HttpClient http(io);
+  ExecRunner exec(io);
+  AsioClock clock(io);
   {
-    Notifier notifier(io, http);
+    Notifier notifier(http, exec, clock, RealFileSystem());
     std::vector<std::string> errors;
     if (!config || !notifier.Open(dir, &error) || !notifier.Configure(*config, &errors)) {
       state.SkipWithError("setup failed");

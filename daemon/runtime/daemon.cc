@@ -137,7 +137,8 @@ struct Daemon::Impl {
         options(std::move(opts)),
         http(io),
         exec(io),
-        notifier(io, http),
+        notifier_clock(io),
+        notifier(http, exec, notifier_clock, RealFileSystem()),
         server(
             io, [this](const ServerRequest& r) { return Handle(r); }, ServerOptions()),
         metrics(options.version),
@@ -895,6 +896,7 @@ struct Daemon::Impl {
   HttpClient http;
   PromResponseReader reader;
   ExecRunner exec;
+  AsioClock notifier_clock;  // the notifier's timers and wall clock
   Notifier notifier;
   HttpServer server;
   Metrics metrics;
