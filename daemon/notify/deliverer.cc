@@ -104,14 +104,17 @@ void Deliverer::Requeue(std::vector<OutboxEntry> loaded) {
   for (const auto& [name, lane] : lanes_) Pump(*lane);
 }
 
-void Deliverer::Enqueue(std::vector<OutboxEntry> entries) {
-  if (entries.empty()) return;
+bool Deliverer::Enqueue(std::vector<OutboxEntry> entries, std::string* error_out) {
+  if (entries.empty()) return true;
   MakeRoom(entries);
+  bool durable = true;
   if (outbox_) {
     std::string error;
     if (!outbox_->Add(&entries, &error)) {
       spdlog::error("outbox {}: {}; {} notification(s) kept in memory only", outbox_->path(),
                     error, entries.size());
+      if (error_out) *error_out = "outbox " + outbox_->path() + ": " + error;
+      durable = false;
     }
   } else {
     for (OutboxEntry& e : entries) e.seq = next_seq_++;
@@ -124,6 +127,7 @@ void Deliverer::Enqueue(std::vector<OutboxEntry> entries) {
     it->second->queue.Push(std::move(e));
   }
   for (const std::string& name : touched) Pump(*lanes_.at(name));
+  return durable;
 }
 
 // The outbox is bounded: the oldest notifications that are not being sent make room.

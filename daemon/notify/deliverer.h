@@ -52,7 +52,8 @@ class Deliverer : public std::enable_shared_from_this<Deliverer> {
   // not configured. Then every lane starts.
   void Requeue(std::vector<OutboxEntry> loaded);
   // New notifications: room made, appended to the outbox (one write, one fsync), then sent.
-  void Enqueue(std::vector<OutboxEntry> entries);
+  // False (and `error`) when the outbox append failed; they are sent all the same.
+  bool Enqueue(std::vector<OutboxEntry> entries, std::string* error = nullptr);
 
   void Report(std::string_view channel, DeliveryOutcome outcome);
 

@@ -175,8 +175,8 @@ std::vector<OutboxEntry> Notifier::Prepare(const std::vector<Event>& events) {
   return queued;
 }
 
-void Notifier::Commit(std::vector<OutboxEntry> entries) {
-  impl_->deliverer->Enqueue(std::move(entries));
+bool Notifier::Commit(std::vector<OutboxEntry> entries, std::string* error) {
+  return impl_->deliverer->Enqueue(std::move(entries), error);
 }
 
 size_t Notifier::Recover(std::vector<OutboxEntry> entries) {

@@ -105,7 +105,9 @@ class Notifier {
   // routes `events` and returns their notifications (log channels are written at once); Commit
   // writes them to the outbox with one fsync and starts sending them.
   std::vector<OutboxEntry> Prepare(const std::vector<Event>& events);
-  void Commit(std::vector<OutboxEntry> entries);
+  // False (and `error`) when the outbox could not be written: the notifications are sent all the
+  // same, but would not survive a crash.
+  bool Commit(std::vector<OutboxEntry> entries, std::string* error = nullptr);
   // After a restart: queues those of `entries` (a round's notifications, from the saved state)
   // that the outbox does not hold, because the crash came before Commit. Call after Configure.
   // Returns how many were queued.

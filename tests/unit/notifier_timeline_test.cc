@@ -6,7 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -140,12 +143,64 @@ class FakeExec : public ProcessRunner {
   std::vector<ExecRequest> runs;
 };
 
+// The real file system, except that appends fail while `fail_appends` is set (a full disk).
+class FlakyFileSystem : public FileSystem {
+ public:
+  Read ReadFile(const std::string& path, std::string* out, std::string* error) override {
+    return real_.ReadFile(path, out, error);
+  }
+  bool WriteFileAtomically(const std::string& path, std::string_view content,
+                           std::string* error) override {
+    return real_.WriteFileAtomically(path, content, error);
+  }
+  std::unique_ptr<AppendFile> OpenForAppend(const std::string& path, int mode,
+                                            std::string* error) override {
+    auto file = real_.OpenForAppend(path, mode, error);
+    return file ? std::make_unique<Flaky>(std::move(file), fail_appends) : nullptr;
+  }
+  bool Rename(const std::string& from, const std::string& to, std::string* error,
+              bool* missing) override {
+    return real_.Rename(from, to, error, missing);
+  }
+  bool CreateDirectories(const std::string& path, std::string* error) override {
+    return real_.CreateDirectories(path, error);
+  }
+  std::unique_ptr<FileLock> Lock(const std::string& path, std::string* error) override {
+    return real_.Lock(path, error);
+  }
+
+  bool fail_appends = false;
+
+ private:
+  class Flaky : public AppendFile {
+   public:
+    Flaky(std::unique_ptr<AppendFile> file, const bool& fail) : file_(std::move(file)), fail_(fail) {}
+    bool Append(std::string_view data, std::string* error) override {
+      if (fail_) {
+        *error = "write: No space left on device";
+        return false;
+      }
+      return file_->Append(data, error);
+    }
+    bool Sync(std::string* error) override { return file_->Sync(error); }
+    bool Truncate(uint64_t size, std::string* error) override {
+      return file_->Truncate(size, error);
+    }
+    uint64_t Size() override { return file_->Size(); }
+
+   private:
+    std::unique_ptr<AppendFile> file_;
+    const bool& fail_;
+  };
+  FileSystem& real_ = RealFileSystem();
+};
+
 class FakeNotifierTest : public ::testing::Test {
  protected:
   // Backoff 1 s doubling up to 60 s; the jitter is `jitter_` (0.5: none, 0: -20%, 1: +20%).
   Notifier& Make(NotifierOptions o = {}) {
     o.jitter = [this] { return jitter_; };
-    notifier_ = std::make_unique<Notifier>(http_, exec_, clock_, RealFileSystem(), std::move(o));
+    notifier_ = std::make_unique<Notifier>(http_, exec_, clock_, fs_, std::move(o));
     notifier_->SetObserver([this](std::string_view channel, std::string_view result) {
       outcomes_.push_back(std::string(channel) + ":" + std::string(result));
     });
@@ -173,6 +228,7 @@ class FakeNotifierTest : public ::testing::Test {
   FakeClock clock_;
   FakeHttp http_;
   FakeExec exec_;
+  FlakyFileSystem fs_;
   double jitter_ = 0.5;
   std::vector<std::string> outcomes_;
   std::unique_ptr<Notifier> notifier_;  // last: destroyed before the fakes it uses
@@ -339,6 +395,28 @@ channels = ["am"]
   EXPECT_TRUE(RequestWithin(1min));
   EXPECT_EQ(outcomes_.size(), 1u);  // re-sends are not notifications
   EXPECT_EQ(n.pending(), 0u);
+}
+
+TEST_F(FakeNotifierTest, CommitSaysWhenTheOutboxCouldNotTakeTheNotificationsAndSendsThemAnyway) {
+  char tmpl[] = "/tmp/rollbackd_notifier_timeline.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  Notifier& n = Make();
+  std::string error;
+  ASSERT_TRUE(n.Open(dir, &error)) << error;
+  Load(kHook);
+  fs_.fail_appends = true;
+  EXPECT_FALSE(n.Commit(n.Prepare({Firing()}), &error));
+  EXPECT_EQ(error, "outbox " + dir + "/outbox.jsonl: write: No space left on device");
+  EXPECT_EQ(http_.calls.size(), 1u);
+  fs_.fail_appends = false;
+  Event later = Firing();
+  later.service = "search";
+  std::string untouched = "untouched";
+  EXPECT_TRUE(n.Commit(n.Prepare({later}), &untouched));
+  EXPECT_EQ(untouched, "untouched");
+  notifier_.reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
