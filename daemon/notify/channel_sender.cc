@@ -67,7 +67,8 @@ std::string Snippet(std::string_view body) {
 std::vector<nlohmann::json> ParsePayloads(const std::vector<const OutboxEntry*>& entries) {
   std::vector<nlohmann::json> out;
   out.reserve(entries.size());
-  for (const OutboxEntry* e : entries) out.push_back(nlohmann::json::parse(e->payload, nullptr, false));
+  for (const OutboxEntry* e : entries)
+    out.push_back(nlohmann::json::parse(e->payload, nullptr, false));
   return out;
 }
 

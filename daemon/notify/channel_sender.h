@@ -42,11 +42,11 @@ std::map<std::string, std::shared_ptr<const ChannelSpec>> LoadChannelSpecs(
 
 // One attempt.
 struct SendBatch {
-  std::string_view channel;                  // the channel's name
-  std::vector<const OutboxEntry*> entries;   // in queue order; one unless the sender batches
-  int attempt = 1;                           // of the first entry, this one included
-  Time now{};                                // the wall clock at this attempt
-  std::string_view external_url;             // [daemon] external_url, for links
+  std::string_view channel;                 // the channel's name
+  std::vector<const OutboxEntry*> entries;  // in queue order; one unless the sender batches
+  int attempt = 1;                          // of the first entry, this one included
+  Time now{};                               // the wall clock at this attempt
+  std::string_view external_url;            // [daemon] external_url, for links
 };
 
 class ChannelSender {

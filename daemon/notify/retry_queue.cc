@@ -19,8 +19,7 @@ uint64_t RetryQueue::bytes() const {
 }
 
 bool RetryQueue::Holds(const std::string& id) const {
-  return std::any_of(items_.begin(), items_.end(),
-                     [&](const Item& i) { return i.entry.id == id; });
+  return std::any_of(items_.begin(), items_.end(), [&](const Item& i) { return i.entry.id == id; });
 }
 
 bool RetryQueue::InBatch(uint64_t seq) const {
@@ -99,7 +98,8 @@ RetryQueue::Settled RetryQueue::Settle(const SendResult& result, Time now,
       take(seq, DeliveryOutcome::kExpired,
            "max_retries " + std::to_string(*policy_.max_retries) + " reached");
     } else if (now + s.delay - it->entry.created > policy_.max_age) {
-      take(seq, DeliveryOutcome::kExpired, "max_age " + FormatDuration(policy_.max_age) + " reached");
+      take(seq, DeliveryOutcome::kExpired,
+           "max_age " + FormatDuration(policy_.max_age) + " reached");
     } else {
       s.changes.push_back(Change{DeliveryOutcome::kRetrying, Item{}, ""});
     }

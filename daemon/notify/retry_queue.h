@@ -42,8 +42,8 @@ class RetryQueue {
   };
   struct Policy {
     Backoff backoff;
-    std::optional<int> max_retries;                // retries after the first attempt; none: no limit
-    Duration max_age{std::chrono::hours(12)};      // counted from entry.created
+    std::optional<int> max_retries;            // retries after the first attempt; none: no limit
+    Duration max_age{std::chrono::hours(12)};  // counted from entry.created
     // Above 1: the head takes along the entries of its group that were queued before its
     // not_before (its group_wait) ended, up to this many in all (slack, alertmanager).
     size_t max_batch = 1;

@@ -125,7 +125,8 @@ TEST(WebhookSender, PostsThePayloadSignedWithTheAttemptsTime) {
   EXPECT_EQ(req.timeout, 3s);
   EXPECT_EQ(*req.Header("webhook-id"), "evt_1");
   EXPECT_EQ(*req.Header("webhook-timestamp"), "1700000123");
-  EXPECT_EQ(*req.Header("webhook-signature"), SignWebhook("s3cret", "evt_1", 1700000123, e.payload));
+  EXPECT_EQ(*req.Header("webhook-signature"),
+            SignWebhook("s3cret", "evt_1", 1700000123, e.payload));
   HttpResponse ok;
   ok.status = 200;
   http.pending(ok);

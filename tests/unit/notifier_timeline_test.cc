@@ -5,7 +5,6 @@
 // FakeClock and FakeHttp are local to this file for now; testing/fake_clock.h is on its way.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <stdlib.h>
 
 #include <chrono>
@@ -83,7 +82,8 @@ class FakeClock : public Clock {
       FakeTimer* next = nullptr;
       for (FakeTimer* t : timers_) {
         if (!t->fn_ || t->when_ > end) continue;
-        if (next == nullptr || std::tie(t->when_, t->order_) < std::tie(next->when_, next->order_)) {
+        if (next == nullptr ||
+            std::tie(t->when_, t->order_) < std::tie(next->when_, next->order_)) {
           next = t;
         }
       }
@@ -123,8 +123,8 @@ class FakeHttp : public HttpTransport {
   }
   // Answers request `i` with `status` (0: a refused connection).
   void Reply(size_t i, int status) {
-    HttpResponse r = status == 0 ? HttpResponse::Failed(TransportError::kConnection, "refused")
-                                 : HttpResponse{};
+    HttpResponse r =
+        status == 0 ? HttpResponse::Failed(TransportError::kConnection, "refused") : HttpResponse{};
     r.status = status;
     auto done = std::move(calls.at(i).done);
     ASSERT_TRUE(done) << "request " << i << " was answered already";
@@ -174,7 +174,8 @@ class FlakyFileSystem : public FileSystem {
  private:
   class Flaky : public AppendFile {
    public:
-    Flaky(std::unique_ptr<AppendFile> file, const bool& fail) : file_(std::move(file)), fail_(fail) {}
+    Flaky(std::unique_ptr<AppendFile> file, const bool& fail)
+        : file_(std::move(file)), fail_(fail) {}
     bool Append(std::string_view data, std::string* error) override {
       if (fail_) {
         *error = "write: No space left on device";
@@ -289,8 +290,9 @@ TEST_F(FakeNotifierTest, JitterMovesEachWaitByAtMostTwentyPercent) {
 
 TEST_F(FakeNotifierTest, MaxAgeEndsRetriesWhenTheNextWouldBeTooLate) {
   Notifier& n = Make();
-  Load("[channel.oncall]\ntype = \"webhook\"\nurl = \"http://hooks.example/h\"\n"
-       "max_age = \"10s\"\n[[route]]\nchannels = [\"oncall\"]\n");
+  Load(
+      "[channel.oncall]\ntype = \"webhook\"\nurl = \"http://hooks.example/h\"\n"
+      "max_age = \"10s\"\n[[route]]\nchannels = [\"oncall\"]\n");
   n.Send(Firing());
   // Attempts at 0, 1 s, 3 s, 7 s; the next would be at 15 s, past max_age.
   for (const Duration wait : {1s, 2s, 4s}) {

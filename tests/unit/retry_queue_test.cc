@@ -57,7 +57,10 @@ TEST(BackoffDelay, DoublesFromInitialAndJittersWithinTwentyPercentUpToMax) {
     Duration want;
   };
   for (const Case c : {
-           Case{1, 0.5, 1s}, Case{2, 0.5, 2s}, Case{3, 0.5, 4s}, Case{6, 0.5, 32s},
+           Case{1, 0.5, 1s},
+           Case{2, 0.5, 2s},
+           Case{3, 0.5, 4s},
+           Case{6, 0.5, 32s},
            Case{7, 0.5, 60s},      // 64 s, at most max
            Case{1000, 0.5, 60s},   // doubling stops at max: no overflow
            Case{1, 0.0, 800ms},    // -20%
@@ -65,7 +68,7 @@ TEST(BackoffDelay, DoublesFromInitialAndJittersWithinTwentyPercentUpToMax) {
            Case{4, 0.25, 7200ms},  // 8 s x 0.9
            Case{7, 0.0, 51200ms},  // 64 s x 0.8: below max
            Case{7, 1.0, 60s},
-           Case{1, -3.0, 800ms},   // out of [0, 1]: clamped
+           Case{1, -3.0, 800ms},  // out of [0, 1]: clamped
            Case{1, 7.0, 1200ms},
        }) {
     SCOPED_TRACE(::testing::Message() << c.failed << " failed, jitter " << c.jitter);
