@@ -110,8 +110,9 @@ void BM_DeliverWebhook(benchmark::State& state) {
       dir + "/rollbackd.toml", &diags);
   HttpClient http(io);
   ExecRunner exec(io);
+  AsioClock clock(io);
   {
-    Notifier notifier(io, http, exec);
+    Notifier notifier(http, exec, clock, RealFileSystem());
     std::vector<std::string> errors;
     if (!config || !notifier.Open(dir, &error) || !notifier.Configure(*config, &errors)) {
       state.SkipWithError("setup failed");

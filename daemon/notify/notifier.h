@@ -18,11 +18,16 @@
 // Logs name channels, events and errors, never a secret, a key or a channel's URL (a Slack URL is
 // a credential); a transport error may name the host.
 //
-// Threading: every call and every callback (observer, Drain's `done`) on the io_context's thread.
+// Every effect comes from outside (leveldb's Env, ninja's CommandRunner): requests go through an
+// HttpTransport and a ProcessRunner, every wait (retry backoff, group_wait, Alertmanager's
+// re-sends, repeats, the drain limit) is a timer of the Clock, the wall clock is Clock::WallNow,
+// and the outbox and notify.json go through the FileSystem. Tests pass fakes of each.
+//
+// Threading: every call and every callback (observer, Drain's `done`) on the loop that runs the
+// clock's timers and the transports' callbacks.
 #ifndef ROLLBACKD_NOTIFY_NOTIFIER_H_
 #define ROLLBACKD_NOTIFY_NOTIFIER_H_
 
-#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -36,36 +41,41 @@
 #include "daemon/config/duration.h"
 #include "daemon/config/model.h"
 #include "daemon/engine/event.h"
-#include "daemon/notify/outbox.h"
+#include "daemon/io/clock.h"
 #include "daemon/io/file_system.h"
 #include "daemon/io/transport.h"
+#include "daemon/notify/delivery.h"
+#include "daemon/notify/outbox.h"
 
 namespace rollbackd {
+
+// Uniform numbers in [0, 1] from a std::minstd_rand seeded by std::random_device (each call of
+// RandomJitter makes a new generator; the function it returns keeps it).
+std::function<double()> RandomJitter();
 
 struct NotifierOptions {
   // The wait before retry n is initial_backoff x 2^(n-1), at most max_backoff, then +-20% at
   // random so that receivers coming back up are not hit by every sender at once.
   Duration initial_backoff{std::chrono::seconds(1)};
   Duration max_backoff{std::chrono::seconds(60)};
-  // The wall clock: webhook-timestamp, event age, repeats, Alertmanager's endsAt. Tests inject one.
-  std::function<Time()> clock = [] {
-    return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
-  };
+  // The jitter's randomness: called once per retry, a number in [0, 1] (0: -20%, 1: +20%).
+  // RandomJitter() by default; tests pass a constant.
+  std::function<double()> jitter = RandomJitter();
   // Several notifications of one group in one request: at most this many (slack, alertmanager).
   size_t max_batch = 20;
-  // The outbox and notify.json are kept through it. Must outlive the Notifier.
-  FileSystem* fs = &RealFileSystem();
 };
 
 // For metrics, when a notification to a channel ends: "delivered", "rejected" (a permanent HTTP
 // status), "expired" (max_retries or max_age), "dropped" (outbox full, channel removed by a
-// reload); and after each failed attempt that will be tried again: "retrying".
+// reload); and after each failed attempt that will be tried again: "retrying". The words are
+// DeliveryOutcomeName's (notify/delivery.h).
 using DeliveryObserver = std::function<void(std::string_view channel, std::string_view result)>;
 
 class Notifier {
  public:
-  // `io`, `http` and `exec` must outlive the Notifier. Until Configure succeeds no route matches.
-  Notifier(boost::asio::io_context& io, HttpTransport& http, ProcessRunner& exec,
+  // `http`, `exec`, `clock` and `fs` must outlive the Notifier. Until Configure succeeds no route
+  // matches.
+  Notifier(HttpTransport& http, ProcessRunner& exec, Clock& clock, FileSystem& fs,
            NotifierOptions options = {});
   // Stops; what is still in the outbox stays there for the next start (without an outbox, each
   // pending notification is logged as lost).
@@ -118,7 +128,7 @@ class Notifier {
 
  private:
   struct Impl;
-  std::shared_ptr<Impl> impl_;  // shared so that late callbacks can tell it is gone (weak_ptr)
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace rollbackd

@@ -29,13 +29,6 @@ double UnixSeconds(WallTime t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-NotifierOptions MakeNotifierOptions(Clock& clock, FileSystem& fs) {
-  NotifierOptions o;
-  o.clock = [&clock] { return std::chrono::time_point_cast<Duration>(clock.WallNow()); };
-  o.fs = &fs;
-  return o;
-}
-
 }  // namespace
 
 struct Daemon::Impl : DaemonControl, ReadObserver {
@@ -44,7 +37,7 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
         options(std::move(opts)),
         metrics(options.version),
         service_manager(env.clock),
-        notifier(env.io, env.http, env.exec, MakeNotifierOptions(env.clock, env.fs)),
+        notifier(env.http, env.exec, env.clock, env.fs),
         store(env.fs),
         api(*this),
         server(

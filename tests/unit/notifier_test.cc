@@ -1,10 +1,8 @@
 // The notifier against real HTTP receivers on loopback: a recording receiver that answers with
 // scripted statuses, a port nobody listens on, and one that accepts and never answers. Retry waits
-// are a few milliseconds; every wait is bounded (RunUntil).
+// are a few milliseconds; every wait is bounded (RunUntil). The same notifier on fakes, as
+// timelines without sleeping: notifier_timeline_test.cc.
 #include "daemon/notify/notifier.h"
-
-#include "daemon/io/exec_runner.h"
-#include "daemon/io/http_client.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -32,6 +30,9 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/config/loader.h"
+#include "daemon/io/clock.h"
+#include "daemon/io/exec_runner.h"
+#include "daemon/io/http_client.h"
 #include "tests/unit/loop_util.h"
 
 namespace rollbackd {
@@ -214,6 +215,20 @@ class LogCapture {
   std::optional<std::string> text_;
 };
 
+// The real clock's steady time and timers, with a wall clock that moves a second each time it is
+// read, so that each attempt has its own webhook-timestamp and ages pass quickly.
+class TickingClock : public Clock {
+ public:
+  TickingClock(Clock& real, Time& now) : real_(real), now_(now) {}
+  WallTime WallNow() override { return now_ += 1s; }
+  SteadyTime SteadyNow() override { return real_.SteadyNow(); }
+  std::unique_ptr<Timer> NewTimer() override { return real_.NewTimer(); }
+
+ private:
+  Clock& real_;
+  Time& now_;
+};
+
 class NotifierTest : public ::testing::Test {
  protected:
   NotifierTest() {
@@ -227,18 +242,19 @@ class NotifierTest : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  // Retries after about 5 ms, 10 ms, 20 ms. The clock ticks a second each time it is read, so
-  // each attempt has its own webhook-timestamp.
+  // Retries after about 5 ms, 10 ms, 20 ms.
   NotifierOptions Fast() {
     NotifierOptions o;
     o.initial_backoff = 5ms;
     o.max_backoff = 20ms;
-    o.clock = [this] { return now_ += 1s; };
     return o;
   }
 
-  Notifier& Make(NotifierOptions options) {
-    notifier_ = std::make_unique<Notifier>(io_, http_, exec_, std::move(options));
+  // On the real transports and timers; the wall clock ticks a second per reading (TickingClock)
+  // unless `clock` says otherwise.
+  Notifier& Make(NotifierOptions options, Clock* clock = nullptr) {
+    notifier_ = std::make_unique<Notifier>(http_, exec_, clock ? *clock : ticking_,
+                                           RealFileSystem(), std::move(options));
     notifier_->SetObserver([this](std::string_view channel, std::string_view result) {
       outcomes_.push_back(std::string(channel) + ":" + std::string(result));
     });
@@ -277,6 +293,8 @@ class NotifierTest : public ::testing::Test {
   asio::io_context io_;
   HttpClient http_{io_};
   ExecRunner exec_{io_};
+  AsioClock clock_{io_};
+  TickingClock ticking_{clock_, now_};
   std::vector<std::string> outcomes_;   // "channel:result", in order
   std::unique_ptr<Notifier> notifier_;  // last: destroyed before the client and loop it uses
 };
@@ -748,9 +766,7 @@ TEST_F(NotifierTest, AFullOutboxDropsTheOldestNotification) {
 
 TEST_F(NotifierTest, SlackGetsTextAndBlocksAndGroupsOneServicesBurst) {
   Receiver receiver({200});
-  NotifierOptions o = Fast();
-  o.clock = [] { return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()); };
-  Notifier& n = Make(o);
+  Notifier& n = Make(Fast(), &clock_);  // the system's wall clock: group_wait is real time
   Load(n, R"(
 [daemon]
 external_url = "https://rollbackd.example"
