@@ -42,20 +42,30 @@ std::optional<std::string> ReadFileToString(const std::string& path, std::string
                                             size_t max_bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    *error = ErrnoMessage(path);
+    *error = std::strerror(errno);
     return std::nullopt;
   }
   std::string out;
-  const bool ok = ReadAll(fd, &out, error);
+  char buf[65536];
+  bool ok = true;
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = std::strerror(errno);
+      ok = false;
+      break;
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {
+      *error = "larger than " + std::to_string(max_bytes) + " bytes";
+      ok = false;
+      break;
+    }
+  }
   ::close(fd);
-  if (!ok) {
-    *error = path + ": " + *error;
-    return std::nullopt;
-  }
-  if (out.size() > max_bytes) {
-    *error = path + ": larger than " + std::to_string(max_bytes) + " bytes";
-    return std::nullopt;
-  }
+  if (!ok) return std::nullopt;
   return out;
 }
 

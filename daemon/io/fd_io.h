@@ -16,8 +16,9 @@ bool WriteAll(int fd, std::string_view data, std::string* error);
 // Reads `fd` to its end into `out` (appending), retrying EINTR.
 bool ReadAll(int fd, std::string* out, std::string* error);
 
-// The whole file at `path`: the one "read a file" of the daemon's config and secret readers.
-// nullopt and `error` ("<path>: <strerror>") on failure; files above `max_bytes` are refused.
+// The whole file at `path`: the one "read a small file" of the edges (secret files, keys). nullopt
+// and `error` (the reason alone, "No such file or directory", for the caller to put beside the
+// path) on failure; a file above `max_bytes` is refused, without reading past the limit.
 std::optional<std::string> ReadFileToString(const std::string& path, std::string* error,
                                             size_t max_bytes = size_t(64) << 20);
 

@@ -7,7 +7,14 @@
 #include <cstdio>
 #include <cstring>
 
+#include "daemon/io/fd_io.h"
+
 namespace rollbackd {
+
+namespace {
+// A secret file is a few bytes; anything this large is a mistake (a log, a device).
+constexpr size_t kMaxSecretBytes = 1 << 20;
+}  // namespace
 
 std::string Base64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
@@ -73,23 +80,13 @@ std::string SignWebhook(std::string_view key, std::string_view id, int64_t times
 }
 
 std::optional<std::string> ReadWebhookKeyFile(const std::string& path, std::string* error) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    *error = std::string("cannot read: ") + std::strerror(errno);
+  std::string reason;
+  auto content = ReadFileToString(path, &reason, kMaxSecretBytes);
+  if (!content) {
+    *error = "cannot read: " + reason;
     return std::nullopt;
   }
-  std::string content;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) content.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  const int err = errno;
-  std::fclose(f);
-  if (failed) {
-    *error = std::string("cannot read: ") + std::strerror(err);
-    return std::nullopt;
-  }
-  return WebhookKeyFromSecret(content, error);
+  return WebhookKeyFromSecret(*content, error);
 }
 
 HttpRequest JsonPost(std::string url, std::string body, Duration timeout) {

@@ -1,25 +1,20 @@
 #include "daemon/runtime/secrets.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "daemon/io/fd_io.h"
 #include "daemon/io/signing.h"
 
 namespace rollbackd {
 
 std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = "cannot read " + path + ": " + (errno != 0 ? std::strerror(errno) : "unknown error");
+  std::string reason;
+  auto content = ReadFileToString(path, &reason, size_t(1) << 20);
+  if (!content) {
+    *error = "cannot read " + path + ": " + reason;
     return std::nullopt;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
+  std::string s = std::move(*content);
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   if (s.empty()) {
     *error = path + " is empty";
