@@ -118,7 +118,7 @@ TEST(SystemdNotify, ReadyStatusWatchdogReloadAndStopping) {
   EXPECT_EQ(daemon->WaitExit(10s), 0) << daemon->log();
 }
 
-// A stalled loop stops the pings: tests/unit/service_manager_test.cc, on the fake clock.
+// A stalled loop stops the pings: tests/unit/runtime/service_manager_test.cc, on the fake clock.
 
 TEST(SystemdNotify, WithoutNotifySocketNothingChanges) {
   TempDir dir;

@@ -10,7 +10,7 @@
 
 #include <set>
 
-#include "tests/unit/daemon_timeline.h"
+#include "tests/unit/runtime/daemon_timeline.h"
 
 namespace rollbackd {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/unit/engine_test_util.h"
+#include "tests/unit/engine/engine_test_util.h"
 
 namespace rollbackd::enginetest {
 namespace {

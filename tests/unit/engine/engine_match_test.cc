@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/engine_test_util.h"
+#include "tests/unit/engine/engine_test_util.h"
 
 namespace rollbackd::enginetest {
 namespace {

@@ -8,7 +8,7 @@
 #include <regex>
 #include <set>
 
-#include "tests/unit/engine_test_util.h"
+#include "tests/unit/engine/engine_test_util.h"
 
 namespace rollbackd::enginetest {
 namespace {

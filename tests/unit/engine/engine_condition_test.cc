@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/unit/engine_test_util.h"
+#include "tests/unit/engine/engine_test_util.h"
 
 namespace rollbackd::enginetest {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <limits>
 
-#include "tests/unit/engine_test_util.h"
+#include "tests/unit/engine/engine_test_util.h"
 
 namespace rollbackd::enginetest {
 namespace {

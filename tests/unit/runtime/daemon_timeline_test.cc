@@ -1,6 +1,6 @@
 // The daemon's behaviour as timelines on a fake clock: windows, hooks, verification, reload, pause,
 // cooldown, drain and restart, each run in microseconds without a sleep.
-#include "tests/unit/daemon_timeline.h"
+#include "tests/unit/runtime/daemon_timeline.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -2,8 +2,8 @@
 // fake hook runner and a fake HTTP transport for the webhook channel. A timeline of minutes runs in
 // microseconds; "the hook ran once at t=13s" is a plain assertion. Crash(): what a power cut now
 // would leave, and a new daemon started on it, on the same clock.
-#ifndef ROLLBACKD_TESTS_UNIT_DAEMON_TIMELINE_H_
-#define ROLLBACKD_TESTS_UNIT_DAEMON_TIMELINE_H_
+#ifndef ROLLBACKD_TESTS_UNIT_RUNTIME_DAEMON_TIMELINE_H_
+#define ROLLBACKD_TESTS_UNIT_RUNTIME_DAEMON_TIMELINE_H_
 
 #include <gtest/gtest.h>
 
@@ -254,4 +254,4 @@ inline void Timeline::NewEffects() {
 
 }  // namespace rollbackd::testutil
 
-#endif  // ROLLBACKD_TESTS_UNIT_DAEMON_TIMELINE_H_
+#endif  // ROLLBACKD_TESTS_UNIT_RUNTIME_DAEMON_TIMELINE_H_
