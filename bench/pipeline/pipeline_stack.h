@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "bench/pipeline/hook_receiver.h"
-#include "tests/integration/harness.h"
+#include "testing/harness.h"
 
 namespace rollbackd::bench {
 

@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "bench/probes/probe_server.h"
-#include "tests/integration/harness.h"
+#include "testing/harness.h"
 
 namespace rollbackd::bench {
 namespace {

@@ -41,7 +41,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/integration/harness.h"
+#include "testing/harness.h"
 
 namespace rollbackd::bench {
 namespace {

@@ -1,5 +1,6 @@
-// The engine's runtime structures, shared by engine.cc (the logic) and state.cc (persistence).
-// Not part of the engine's interface.
+// The engine's runtime structures and the pieces of one evaluation round, shared by the files that
+// implement Engine along its seams (engine.cc lists them) and by state.cc (persistence). Not part
+// of the engine's interface.
 #ifndef ROLLBACKD_ENGINE_ENGINE_INTERNAL_H_
 #define ROLLBACKD_ENGINE_ENGINE_INTERNAL_H_
 
@@ -145,6 +146,139 @@ struct ServiceRuntime {
   std::optional<Time> last_rollback;
   std::optional<InFlight> in_flight;
   std::optional<Verifying> verifying;
+};
+
+// ---- Verdicts (verdict.cc) ----
+
+// Why a series breached or not at this evaluation. Numbers are kept; the words are made only when
+// an event needs them, so the steady state builds no strings.
+struct Verdict {
+  enum class Outcome { kOk, kBreach, kHold };
+  enum class Why {
+    kCompared,       // value vs threshold
+    kNoData,         // the query returned nothing
+    kNoMatch,        // the query returned series, none with the trigger's `match` labels
+    kNotANumber,     // NaN or infinite value
+    kLowTraffic,     // traffic below min_traffic
+    kNoBaseline,     // no baseline series / no snapshot yet
+    kBelowMinValue,  // under the noise floor
+    kProbe,          // health probe result
+    kDisappeared,    // series no longer returned
+  };
+  Outcome outcome = Outcome::kOk;
+  Why why = Why::kCompared;
+  double value = kNaN;
+  double threshold = kNaN;
+  double baseline = kNaN;
+  double traffic = kNaN;
+};
+
+// %g with enough digits to tell 0.05 from 0.0500001, and never "nan".
+std::string Num(double v);
+// "above 0.3", or "probe fails" for a health check.
+std::string ConditionText(const Rule& r);
+// Why `v` came out as it did, in words: "value 0.45 > 0.3 (1.5 x baseline 0.2)". `probe_detail`
+// says what a failed probe saw.
+std::string VerdictText(const Rule& r, const Verdict& v, const std::string& probe_detail);
+
+// ---- Matching (match.cc) ----
+
+// The series of one input that a rule sees: all of them, or the positions its `match` picked.
+class SeriesView {
+ public:
+  SeriesView(const QueryResult& result, const std::vector<uint32_t>* picked)
+      : all_(&result.series), picked_(picked) {}
+  size_t size() const { return picked_ != nullptr ? picked_->size() : all_->size(); }
+  bool empty() const { return size() == 0; }
+  const Sample& operator[](size_t i) const {
+    return picked_ != nullptr ? (*all_)[(*picked_)[i]] : (*all_)[i];
+  }
+
+ private:
+  const std::vector<Sample>* all_;
+  const std::vector<uint32_t>* picked_;  // nullptr: every series
+};
+
+// Looks up a secondary input's value for `labels`: the series with the identical label set; else,
+// when the view has exactly one series, that series if it has no labels (an aggregate such as
+// sum(...)) or if the main query also returned exactly one series (one value against one value,
+// whatever the labels). NaN when nothing matches.
+class SeriesIndex {
+ public:
+  SeriesIndex(SeriesView series, std::vector<std::pair<uint64_t, uint32_t>>* scratch,
+              bool main_single)
+      : series_(series), scratch_(scratch), main_single_(main_single) {}
+
+  double Find(const Labels& labels);
+
+ private:
+  void BuildIndex();
+
+  static constexpr size_t kLinearScan = 8;
+  SeriesView series_;
+  std::vector<std::pair<uint64_t, uint32_t>>* scratch_;
+  bool main_single_;
+  bool indexed_ = false;
+  size_t cursor_ = 0;
+};
+
+MatchFilter MakeFilter(const LabelMap& match);
+// The LabelIndex slots (in `indexes`, added when new) where `f` looks up `input`; empty when
+// input < 0.
+MatchSlots SlotsFor(std::vector<LabelIndex>* indexes, int input, const MatchFilter& f);
+// Fills `out` with the positions of the series of `result` that `f` keeps, in the result's order.
+// Small results are scanned; larger ones go through the round's LabelIndex of each filter label,
+// and the series under the rarest of the filter's value hashes are checked against every label.
+void Pick(const MatchFilter& f, MatchSlots& slots, std::vector<LabelIndex>& indexes,
+          uint64_t round, const QueryResult& result, std::vector<uint32_t>* out);
+
+// ---- One evaluation round ----
+
+// Evaluates one round at `now` over each service whose inputs were read, appending events to
+// `out`. Its parts are defined where their seam is: the state machine in trigger.cc, verdicts in
+// verdict.cc, deploys and rollback decisions in rollback.cc, what a rule sees in match.cc.
+class Evaluator {
+ public:
+  Evaluator(Time now, std::vector<LabelIndex>* indexes, uint64_t round, std::vector<Event>* out)
+      : now_(now), indexes_(indexes), round_(round), out_(out) {}
+
+  void Service(ServiceRuntime& s, const Inputs& inputs);
+  // A deploy of `version` at `now`: snapshots taken, the guard window opened.
+  static void ApplyDeploy(ServiceRuntime& s, std::string_view version, Time now);
+
+ private:
+  // trigger.cc
+  Event Make(EventKind kind, const ServiceRuntime& s, const Rule* r, LabelMap labels,
+             uint64_t labels_hash);
+  void EvaluateRule(ServiceRuntime& s, Rule& r, const Inputs& inputs);
+  static SeriesState& Find(Rule& r, const Labels& labels) { return r.series.FindOrInsert(labels); }
+  void Step(ServiceRuntime& s, Rule& r, const Labels& labels, SeriesState& st, const Verdict& v,
+            const std::string& detail);
+  static void Fill(Event& e, const Verdict& v);
+  void Resolve(ServiceRuntime& s, Rule& r, const Labels& labels, SeriesState& st, const Verdict& v,
+               std::string reason);
+  void Sweep(ServiceRuntime& s, Rule& r, size_t seen, Verdict::Why why);
+  void OnError(ServiceRuntime& s, Rule& r, const std::string& error);
+  void PushSourceEvent(EventKind kind, const ServiceRuntime& s, const Rule& r, std::string reason);
+
+  // verdict.cc
+  Verdict NoData(const Rule& r, Verdict v);
+  Verdict Judge(const Rule& r, const SeriesState& st, double value, SeriesIndex* baseline,
+                SeriesIndex* traffic, const Labels& labels);
+
+  // rollback.cc
+  void ObserveVersions(ServiceRuntime& s, const QueryResult& result);
+  void Decide(ServiceRuntime& s, Rule& r, const Event& firing);
+  void AfterService(ServiceRuntime& s);
+
+  // match.cc
+  SeriesView View(const MatchFilter& f, MatchSlots& slots, const QueryResult& result,
+                  std::vector<uint32_t>* picked);
+
+  Time now_;
+  std::vector<LabelIndex>* indexes_;
+  uint64_t round_;
+  std::vector<Event>* out_;
 };
 
 }  // namespace rollbackd::internal

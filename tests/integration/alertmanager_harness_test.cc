@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/integration/harness.h"
+#include "testing/harness.h"
 
 namespace rollbackd::it {
 namespace {

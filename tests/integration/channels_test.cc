@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/integration/harness.h"
+#include "testing/harness.h"
 
 namespace rollbackd::it {
 namespace {

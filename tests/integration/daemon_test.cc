@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-#include "tests/integration/harness.h"
+#include "testing/harness.h"
 
 namespace rollbackd::it {
 namespace {

@@ -1,9 +1,10 @@
 // The integration harness: real processes on loopback (the Debian `prometheus` and
 // `prometheus-alertmanager`, the sample service, the webhook receiver, rollbackd itself), each in a
-// temp dir, each stopped when the test ends.
+// temp dir, each stopped when the test ends. The integration tests (tests/integration) and the
+// side-by-side benchmarks (bench/) both start their processes through it.
 // Every wait is bounded in time and polls an observable fact (a file line, an HTTP answer).
-#ifndef ROLLBACKD_TESTS_INTEGRATION_HARNESS_H_
-#define ROLLBACKD_TESTS_INTEGRATION_HARNESS_H_
+#ifndef ROLLBACKD_TESTING_HARNESS_H_
+#define ROLLBACKD_TESTING_HARNESS_H_
 
 #include <sys/types.h>
 
@@ -261,4 +262,4 @@ class Stack {
 
 }  // namespace rollbackd::it
 
-#endif  // ROLLBACKD_TESTS_INTEGRATION_HARNESS_H_
+#endif  // ROLLBACKD_TESTING_HARNESS_H_

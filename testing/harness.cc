@@ -1,4 +1,4 @@
-#include "tests/integration/harness.h"
+#include "testing/harness.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>

@@ -1,0 +1,188 @@
+// Verdicts: whether one series' value breaches at one evaluation (Judge, with the no_data policy,
+// traffic floors, baselines and min_value), and the words for it. A Verdict keeps numbers only;
+// VerdictText makes the reason of an event when one is emitted, so the steady state builds no
+// strings.
+#include <cstdio>
+
+#include "daemon/engine/engine_internal.h"
+
+namespace rollbackd::internal {
+
+// %g with enough digits to tell 0.05 from 0.0500001, and never "nan".
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+namespace {
+
+bool IsAbove(ConditionKind c) {
+  return c == ConditionKind::kAbove || c == ConditionKind::kAboveRatio ||
+         c == ConditionKind::kAboveDelta;
+}
+
+// min_value guards the value for the above kinds, the baseline for below_ratio/below_delta.
+bool FloorOnBaseline(ConditionKind c) { return !IsAbove(c) && c != ConditionKind::kBelow; }
+
+std::string_view CompareOp(ConditionKind c, bool breach) {
+  if (IsAbove(c)) return breach ? ">" : "<=";
+  return breach ? "<" : ">=";
+}
+
+// {service="checkout"}, values escaped as in PromQL.
+std::string MatchText(const MatchFilter& f) { return Labels(f.labels).ToString(); }
+
+}  // namespace
+
+std::string ConditionText(const Rule& r) {
+  if (r.health) return "probe fails";
+  return std::string(ConditionKeyName(r.condition)) + " " + Num(r.threshold);
+}
+
+// "value 0.45 > 0.3 (1.5 x baseline 0.2)"
+std::string VerdictText(const Rule& r, const Verdict& v, const std::string& probe_detail) {
+  const bool breach = v.outcome == Verdict::Outcome::kBreach;
+  switch (v.why) {
+    case Verdict::Why::kNoData:
+      return "no data (no_data = " + std::string(NoDataName(r.no_data)) + ")";
+    case Verdict::Why::kNoMatch:
+      return "no data: no series matches " + MatchText(r.match) +
+             " (no_data = " + std::string(NoDataName(r.no_data)) + ")";
+    case Verdict::Why::kNotANumber:
+      return "value is not a number (no_data = " + std::string(NoDataName(r.no_data)) + ")";
+    case Verdict::Why::kLowTraffic:
+      return "too little traffic: " +
+             (std::isnan(v.traffic) ? std::string("none") : Num(v.traffic)) + " < min_traffic " +
+             Num(r.min_traffic) + " (no_data = " + std::string(NoDataName(r.no_data)) + ")";
+    case Verdict::Why::kNoBaseline:
+      return r.baseline == BaselineKind::kSnapshot ? "no snapshot baseline yet (no deploy seen)"
+                                                   : "no baseline series matches";
+    case Verdict::Why::kBelowMinValue:
+      return FloorOnBaseline(r.condition)
+                 ? "baseline " + Num(v.baseline) + " < min_value " + Num(*r.min_value)
+                 : "value " + Num(v.value) + " < min_value " + Num(*r.min_value);
+    case Verdict::Why::kDisappeared:
+      return "series no longer returned by the query";
+    case Verdict::Why::kProbe:
+      return breach ? "probe failed: " + (probe_detail.empty() ? "failure" : probe_detail)
+                    : "probe passed";
+    case Verdict::Why::kCompared:
+      break;
+  }
+  std::string out = "value " + Num(v.value) + " " + std::string(CompareOp(r.condition, breach)) +
+                    " " + Num(v.threshold);
+  const char* base = r.baseline == BaselineKind::kSnapshot ? "snapshot" : "baseline";
+  switch (r.condition) {
+    case ConditionKind::kAboveRatio:
+    case ConditionKind::kBelowRatio:
+      out += " (" + Num(r.threshold) + " x " + base + " " + Num(v.baseline) + ")";
+      break;
+    case ConditionKind::kAboveDelta:
+      out += " (" + std::string(base) + " " + Num(v.baseline) + " + " + Num(r.threshold) + ")";
+      break;
+    case ConditionKind::kBelowDelta:
+      out += " (" + std::string(base) + " " + Num(v.baseline) + " - " + Num(r.threshold) + ")";
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+Verdict Evaluator::NoData(const Rule& r, Verdict v) {
+  switch (r.no_data) {
+    case NoDataPolicy::kOk:
+      v.outcome = Verdict::Outcome::kOk;
+      break;
+    case NoDataPolicy::kHold:
+      v.outcome = Verdict::Outcome::kHold;
+      break;
+    case NoDataPolicy::kBreach:
+      v.outcome = Verdict::Outcome::kBreach;
+      break;
+  }
+  return v;
+}
+
+Verdict Evaluator::Judge(const Rule& r, const SeriesState& st, double value, SeriesIndex* baseline,
+                         SeriesIndex* traffic, const Labels& labels) {
+  Verdict v;
+  v.value = value;
+  // Before the probe check: a NaN probe result is no data (held), not a pass.
+  if (!std::isfinite(value)) {
+    v.value = kNaN;
+    v.why = Verdict::Why::kNotANumber;
+    return NoData(r, v);
+  }
+  if (r.health) {
+    v.why = Verdict::Why::kProbe;
+    v.threshold = 1;
+    v.outcome = value < 1 ? Verdict::Outcome::kBreach : Verdict::Outcome::kOk;
+    return v;
+  }
+  if (traffic != nullptr) {
+    v.traffic = traffic->Find(labels);
+    // No traffic series at all, NaN, or under the floor: too little evidence.
+    if (!(v.traffic >= r.min_traffic)) {
+      v.why = Verdict::Why::kLowTraffic;
+      return NoData(r, v);
+    }
+  }
+  double b = kNaN;
+  switch (r.baseline) {
+    case BaselineKind::kNone:
+      break;
+    case BaselineKind::kQuery:
+      b = baseline->Find(labels);
+      break;
+    case BaselineKind::kSnapshot:
+      b = st.snapshot;
+      break;
+  }
+  if (r.baseline != BaselineKind::kNone && !std::isfinite(b)) {
+    // Not the service's fault: neither advance nor reset.
+    v.why = Verdict::Why::kNoBaseline;
+    v.outcome = Verdict::Outcome::kHold;
+    return v;
+  }
+  v.baseline = b;
+  bool breach = false;
+  switch (r.condition) {
+    case ConditionKind::kAbove:
+      v.threshold = r.threshold;
+      breach = value > v.threshold;
+      break;
+    case ConditionKind::kBelow:
+      v.threshold = r.threshold;
+      breach = value < v.threshold;
+      break;
+    case ConditionKind::kAboveRatio:
+      v.threshold = r.threshold * b;
+      breach = value > v.threshold;
+      break;
+    case ConditionKind::kBelowRatio:
+      v.threshold = r.threshold * b;
+      breach = value < v.threshold;
+      break;
+    case ConditionKind::kAboveDelta:
+      v.threshold = b + r.threshold;
+      breach = value > v.threshold;
+      break;
+    case ConditionKind::kBelowDelta:
+      v.threshold = b - r.threshold;
+      breach = value < v.threshold;
+      break;
+  }
+  if (breach && r.min_value) {
+    if ((FloorOnBaseline(r.condition) ? b : value) < *r.min_value) {
+      v.why = Verdict::Why::kBelowMinValue;
+      v.outcome = Verdict::Outcome::kOk;
+      return v;
+    }
+  }
+  v.outcome = breach ? Verdict::Outcome::kBreach : Verdict::Outcome::kOk;
+  return v;
+}
+
+}  // namespace rollbackd::internal
