@@ -198,6 +198,10 @@ size_t Notifier::Recover(std::vector<OutboxEntry> entries) {
   return n;
 }
 
+bool Notifier::Holds(const std::string& channel, const std::string& id) const {
+  return impl_->deliverer->Holds(channel, id);
+}
+
 size_t Notifier::pending() const { return impl_->deliverer->pending(); }
 
 std::map<std::string, size_t> Notifier::PendingByChannel() const {

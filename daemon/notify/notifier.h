@@ -112,6 +112,8 @@ class Notifier {
   // that the outbox does not hold, because the crash came before Commit. Call after Configure.
   // Returns how many were queued.
   size_t Recover(std::vector<OutboxEntry> entries);
+  // Whether a notification (channel, id) is still queued (not delivered, rejected or expired).
+  bool Holds(const std::string& channel, const std::string& id) const;
 
   // Notifications queued and not finished yet, over all channels / per channel.
   size_t pending() const;

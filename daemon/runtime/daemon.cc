@@ -22,7 +22,8 @@ namespace rollbackd {
 namespace {
 
 constexpr Duration kNotificationDrain = std::chrono::seconds(10);
-// Notifications whose outbox append failed ride along in state.json (bounded).
+// Notifications whose outbox append failed ride along in state.json until they leave the queue
+// (bounded).
 constexpr size_t kCarriedMax = 1000;
 
 double UnixSeconds(WallTime t) {
@@ -160,6 +161,7 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
 
   // The engine's state, and `notifications` (a round's, between Prepare and Commit) beside it.
   bool SaveState(std::string* error, const std::vector<OutboxEntry>& notifications = {}) {
+    std::erase_if(carried, [&](const OutboxEntry& e) { return !notifier.Holds(e.channel, e.id); });
     std::vector<OutboxEntry> pending = carried;
     pending.insert(pending.end(), notifications.begin(), notifications.end());
     std::string err;
