@@ -40,7 +40,7 @@ Service MakeService(const std::string& name, const std::string& file, int line,
   s.where = {file, line, 11};
   for (const auto& [source, source_line] : trigger_sources) {
     Trigger t;
-    t.name = "t" + std::to_string(s.triggers.size());
+    t.name = std::string("t").append(std::to_string(s.triggers.size()));
     t.source = source;
     t.source_where = {file, source_line, 10};
     s.triggers.push_back(t);
@@ -353,7 +353,10 @@ TEST(ConfigDaemonTest, SortedOrdersByFileLineColumnThenReportOrder) {
   EXPECT_EQ(d.all().front().message, "b1") << "all() keeps the order of reports";
   EXPECT_EQ(d.Sorted()[0].ToString(), "a.toml: whole file");
   EXPECT_EQ(d.Sorted()[3].ToString(), "a.toml:2:30: warning: k: a2-30");
-  Diagnostic no_column{Diagnostic::Level::kError, {"c.toml", 4, 0}, "key", "msg"};
+  Diagnostic no_column;
+  no_column.where = {"c.toml", 4, 0};
+  no_column.key = "key";
+  no_column.message = "msg";
   EXPECT_EQ(no_column.ToString(), "c.toml:4: key: msg");
 }
 
