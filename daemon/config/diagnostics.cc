@@ -5,15 +5,24 @@
 
 namespace rollbackd {
 
+// Appended piece by piece: GCC 12 at -O3 (Release) reports a false -Wrestrict (a memcpy "may
+// overlap") in the temporaries of `":" + std::to_string(n)` once this is inlined.
 std::string Diagnostic::ToString() const {
   std::string out = where.file;
   if (where.line > 0) {
-    out += ":" + std::to_string(where.line);
-    if (where.column > 0) out += ":" + std::to_string(where.column);
+    out += ':';
+    out += std::to_string(where.line);
+    if (where.column > 0) {
+      out += ':';
+      out += std::to_string(where.column);
+    }
   }
   out += ": ";
   if (level == Level::kWarning) out += "warning: ";
-  if (!key.empty()) out += key + ": ";
+  if (!key.empty()) {
+    out += key;
+    out += ": ";
+  }
   out += message;
   return out;
 }

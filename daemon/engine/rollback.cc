@@ -89,7 +89,10 @@ void Evaluator::Decide(ServiceRuntime& s, Rule& r, const Event& firing) {
   e.baseline = firing.baseline;
   e.cause_id = firing.id;
   e.hook = MakeHookInfo(hook);
-  const std::optional<Duration> guard = s.def->deploy ? s.def->deploy->guard : std::nullopt;
+  // A pointer, not a copy of the optional: GCC 12 at -Os (MinSizeRel) reported the copy as
+  // -Wmaybe-uninitialized, falsely.
+  const Duration* guard =
+      s.def->deploy && s.def->deploy->guard ? &*s.def->deploy->guard : nullptr;
   if (s.paused) {
     e.skip_reason = kSkipPaused;
     e.reason = "service is paused";

@@ -53,7 +53,9 @@ std::string DefaultTitle(const json& e) {
   const std::string kind = Str(e, "event");
   const std::string service = Str(e, "service");
   const std::string trigger = Str(e, "trigger");
-  std::string t = "[" + Str(e, "severity") + "] " + service + ": " + kind;
+  // Not `"[" + Str(...)`: GCC 12 -O3 reports a false -Wrestrict in that operator+ once inlined.
+  std::string t = "[";
+  t += Str(e, "severity") + "] " + service + ": " + kind;
   if (!trigger.empty()) t += " (" + trigger + ")";
   return t;
 }
@@ -209,7 +211,7 @@ std::string SlackBody(const std::vector<const json*>& events, const ChannelTempl
     if (fields.size() > 10) fields.erase(fields.begin() + 10, fields.end());
     if (!fields.empty()) section["fields"] = fields;
     if (section.size() > 1) blocks.push_back(std::move(section));
-    if (events.size() > 1) text += "\n" + DefaultTitle(*e) + ": " + Str(*e, "reason");
+    if (events.size() > 1) text.append("\n").append(DefaultTitle(*e) + ": " + Str(*e, "reason"));
     else if (!body.empty()) text += "\n" + body;
   }
   std::string context = "rollbackd · event " + Str(first, "id");

@@ -116,7 +116,9 @@ TEST(HookEnvTest, BoundsValuesAndTheLabelBudget) {
   e.version = std::string(200 << 10, 'v');
   e.reason = std::string(300 << 10, 'r');
   e.labels["big"] = std::string(1 << 20, 'b');
-  for (int i = 0; i < 10000; ++i) e.labels["l" + std::to_string(10000 + i)] = "value";
+  for (int i = 0; i < 10000; ++i) {
+    e.labels[std::string("l").append(std::to_string(10000 + i))] = "value";
+  }
   const HookEnv env = HookEnvironment(e);
   EXPECT_EQ(Var(env, "ROLLBACKD_LABEL_BIG")->size(), kHookEnvMaxValue);
   EXPECT_EQ(Var(env, "ROLLBACKD_VERSION")->size(), kHookEnvMaxValue);
@@ -148,7 +150,9 @@ TEST(HookEnvTest, TheHookStillStartsWithHugeLabels) {
   Event e = Started();
   e.version = std::string(200 << 10, 'v');
   e.labels["big"] = std::string(1 << 20, 'b');
-  for (int i = 0; i < 10000; ++i) e.labels["l" + std::to_string(i)] = std::string(200, 'x');
+  for (int i = 0; i < 10000; ++i) {
+    e.labels[std::string("l").append(std::to_string(i))] = std::string(200, 'x');
+  }
   ExecRequest req;
   req.argv = {"/bin/sh", "-c", "printf '%s' \"$ROLLBACKD_SERVICE\""};
   req.env = HookEnvironment(e).vars;

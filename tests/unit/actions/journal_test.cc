@@ -141,7 +141,7 @@ TEST_F(JournalTest, CompactsToTheUnfinishedAndTheRecentWhenLarge) {
     ok.success = true;
     ok.error = std::string(1000, 'x');
     for (int i = 0; i < 1200; ++i) {
-      std::string id = "r" + std::to_string(i);
+      std::string id = std::string("r").append(std::to_string(i));
       ASSERT_TRUE(j->RecordIntent(Intent(id), &error));
       if (i != 7) {
         ASSERT_TRUE(j->RecordOutcome(id, ok, Time{}, &error));

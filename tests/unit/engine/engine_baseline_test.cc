@@ -107,7 +107,8 @@ TEST(EngineTrafficTest, LargeResultsMatchByLabelsToo) {
   EngineHarness h(ErrorRateWithTraffic("ok"));
   std::vector<std::pair<Labels, double>> main, traffic;
   for (int i = 0; i < 40; ++i) {
-    Labels l = L({{"instance", "i" + std::to_string(i)}, {"zone", i % 3 == 0 ? "x" : "y"}});
+    Labels l = L({{"instance", std::string("i").append(std::to_string(i))},
+                  {"zone", i % 3 == 0 ? "x" : "y"}});
     main.emplace_back(l, 0.5);
     traffic.emplace_back(l, i % 4 == 0 ? 10.0 : 0.1);
   }
@@ -220,11 +221,12 @@ TEST(EngineBaselineQueryTest, ManySeriesInAnotherOrderStillMatchByLabels) {
   EngineHarness h(kLatency);
   std::vector<std::pair<Labels, double>> current, baseline;
   for (int i = 0; i < 20; ++i) {
-    current.emplace_back(L({{"region", "r" + std::to_string(i)}}), i == 7 || i == 13 ? 50 : 5);
+    current.emplace_back(L({{"region", std::string("r").append(std::to_string(i))}}),
+                         i == 7 || i == 13 ? 50 : 5);
   }
   for (int i = 19; i >= 0; --i) {
     if (i == 13) continue;  // no baseline: holds
-    baseline.emplace_back(L({{"region", "r" + std::to_string(i)}}), 10);
+    baseline.emplace_back(L({{"region", std::string("r").append(std::to_string(i))}}), 10);
   }
   baseline.emplace_back(L({{"region", "elsewhere"}}), 0.001);
   h.Set("latency", Series(current));

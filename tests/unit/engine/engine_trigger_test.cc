@@ -445,7 +445,8 @@ TEST(EngineFanOutTest, ManySeriesEachKeepTheirOwnWindow) {
   EngineHarness h(kFanOut);
   std::vector<std::pair<Labels, double>> samples;
   for (int i = 0; i < 50; ++i) {
-    samples.emplace_back(L({{"instance", "i" + std::to_string(i)}}), i % 2 == 0 ? 5 : 0);
+    samples.emplace_back(L({{"instance", std::string("i").append(std::to_string(i))}}),
+                         i % 2 == 0 ? 5 : 0);
   }
   h.Set("errors", Series(samples));
   std::vector<Event> events = h.Run("0s", "1m", "10s");

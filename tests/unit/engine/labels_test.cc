@@ -111,7 +111,7 @@ TEST(LabelsTest, LongAndEmptyNamesAndValuesRoundTrip) {
 
 TEST(LabelsTest, WorksAsAHashMapKey) {
   std::unordered_map<Labels, int, LabelsHash> m;
-  for (int i = 0; i < 1000; ++i) m[L({{"pod", "p" + std::to_string(i)}})] = i;
+  for (int i = 0; i < 1000; ++i) m[L({{"pod", std::string("p").append(std::to_string(i))}})] = i;
   EXPECT_EQ(m.size(), 1000u);
   EXPECT_EQ(m.at(L({{"pod", "p737"}})), 737);
 }

@@ -9,7 +9,7 @@
 namespace rollbackd::internal {
 namespace {
 
-Labels Pod(int i) { return Labels({{"pod", "p" + std::to_string(i)}}); }
+Labels Pod(int i) { return Labels({{"pod", std::string("p").append(std::to_string(i))}}); }
 
 TEST(SeriesTableTest, FindsEveryEntryWhateverTheOrder) {
   SeriesTable<int> t;

@@ -101,7 +101,7 @@ TEST_F(OutboxTest, TheFileIsCompactedOnceMostOfItIsDone) {
   for (int round = 0; round < 30; ++round) {  // 100 per write: one fsync each
     std::vector<OutboxEntry> batch;
     for (int i = 0; i < 100; ++i) {
-      batch.push_back(Entry("n" + std::to_string(round * 100 + i)));
+      batch.push_back(Entry(std::string("n").append(std::to_string(round * 100 + i))));
       batch.back().payload += std::string(400, 'x');
     }
     ASSERT_TRUE(o->Add(&batch, &error)) << error;
