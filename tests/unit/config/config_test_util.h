@@ -2,8 +2,8 @@
 // and message a mistake produces: a rule file parsed from text (namespace rulefile, the
 // config_rules*_test.cc files), rollbackd.toml parsed from text (namespace daemonconfig, the
 // config_daemon*_test.cc and config_load_test.cc files), and diagnostics as the user sees them.
-#ifndef ROLLBACKD_TESTS_UNIT_CONFIG_TEST_UTIL_H_
-#define ROLLBACKD_TESTS_UNIT_CONFIG_TEST_UTIL_H_
+#ifndef ROLLBACKD_TESTS_UNIT_CONFIG_CONFIG_TEST_UTIL_H_
+#define ROLLBACKD_TESTS_UNIT_CONFIG_CONFIG_TEST_UTIL_H_
 
 #include <gmock/gmock.h>
 
@@ -95,4 +95,4 @@ inline ::testing::Matcher<std::string> At(const std::string& where_key_message) 
 }  // namespace daemonconfig
 }  // namespace rollbackd::configtest
 
-#endif  // ROLLBACKD_TESTS_UNIT_CONFIG_TEST_UTIL_H_
+#endif  // ROLLBACKD_TESTS_UNIT_CONFIG_CONFIG_TEST_UTIL_H_

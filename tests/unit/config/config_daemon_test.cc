@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "daemon/config/loader.h"
-#include "tests/unit/config_test_util.h"
+#include "tests/unit/config/config_test_util.h"
 
 namespace rollbackd::configtest::daemonconfig {
 namespace {
