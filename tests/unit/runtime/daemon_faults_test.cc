@@ -111,6 +111,30 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
+TEST(WriteFailureCarryTest, NotificationsTheOutboxRefusedStayInTheStateFileUntilDelivered) {
+  Timeline t(kTrigger);
+  t.value = BreachFrom(t, 3s);
+  bool failed = false;
+  ASSERT_TRUE(t.Start());
+  t.Advance(12500ms);
+  t.fs().SetFault([&](FakeFileSystem::Op op, const std::string& path) -> std::optional<std::string> {
+    if (failed || op != FakeFileSystem::Op::kSync || path != "/state/outbox.jsonl") return {};
+    failed = true;
+    return std::string("fdatasync: Input/output error (injected)");
+  });
+  t.http().Freeze();  // the receiver is away: nothing is delivered, so nothing may be forgotten
+  t.Advance(1s);
+  ASSERT_TRUE(failed);
+  std::vector<std::string> kept = Timeline::NotificationIds(t.fs());
+  const auto records = t.DecisionRecords();
+  for (const nlohmann::json& e : records) {
+    if (e["event"] == "trigger.firing" || e["event"] == "rollback.started") {
+      EXPECT_NE(std::find(kept.begin(), kept.end(), e["id"]), kept.end())
+          << e["event"] << " was refused by the outbox and must stay in state.json";
+    }
+  }
+}
+
 // Runs one rollback's lifecycle (breach at 3s, hook at 13s for 1s, verified), crashing after
 // boundary `crash_at` (1-based; 0: no crash). Returns the boundaries seen in the first life.
 std::vector<std::string> Lifecycle(Timeline& t, size_t crash_at) {
