@@ -118,14 +118,15 @@ TEST(WriteFailureCarryTest, NotificationsTheOutboxRefusedStayInTheStateFileUntil
   ASSERT_TRUE(t.Start());
   t.Advance(12500ms);
   t.fs().SetFault([&](FakeFileSystem::Op op, const std::string& path) -> std::optional<std::string> {
-    if (failed || op != FakeFileSystem::Op::kSync || path != "/state/outbox.jsonl") return {};
+    // For good: a disk that stays broken under the outbox (state.json is elsewhere).
+    if (op != FakeFileSystem::Op::kSync || path != "/state/outbox.jsonl") return {};
     failed = true;
     return std::string("fdatasync: Input/output error (injected)");
   });
   t.http().Freeze();  // the receiver is away: nothing is delivered, so nothing may be forgotten
   t.Advance(1s);
   ASSERT_TRUE(failed);
-  std::vector<std::string> kept = Timeline::NotificationIds(t.fs());
+  std::vector<std::string> kept = Timeline::NotificationIds(*t.fs().Durable());
   const auto records = t.DecisionRecords();
   for (const nlohmann::json& e : records) {
     if (e["event"] == "trigger.firing" || e["event"] == "rollback.started") {
