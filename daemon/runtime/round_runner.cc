@@ -72,12 +72,14 @@ void RoundRunner::Start() {
     const InputSpec& spec = specs[id];
     if (spec.kind == InputSpec::Kind::kProbe) {
       const HealthCheck* check = spec.probe;
-      reader_.Probe(*check, [this, gen, id, started = clock_.SteadyNow(),
-                             service = check_service_[check], name = check->name](ProbeOutcome o) {
-        if (gen != gen_) return;
-        observer_.ProbeRead(service, name, Seconds(clock_.SteadyNow() - started), o);
-        Read(id, ProbeInput(o));
-      });
+      reader_.Probe(
+          *check, [this, alive = std::weak_ptr<bool>(alive_), gen, id, started = clock_.SteadyNow(),
+                   service = check_service_[check], name = check->name](ProbeOutcome o) {
+            // The reader may outlive this runner (it is the daemon's, built in RunDaemon).
+            if (!alive.lock() || gen != gen_) return;
+            observer_.ProbeRead(service, name, Seconds(clock_.SteadyNow() - started), o);
+            Read(id, ProbeInput(o));
+          });
     } else if (!endpoints_.contains(spec.source)) {
       // Validation makes this unreachable; an unknown source is an error, never a breach.
       results_[id] =
@@ -102,8 +104,9 @@ void RoundRunner::SendQueries(const std::string& source, uint64_t gen) {
     ++queue.in_flight;
     // The query's own time, not its wait.
     reader_.Query(endpoint, engine_->inputs()[id].query, round_time_,
-                  [this, gen, id, source, started = clock_.SteadyNow()](QueryResult r) {
-                    if (gen != gen_) return;
+                  [this, alive = std::weak_ptr<bool>(alive_), gen, id, source,
+                   started = clock_.SteadyNow()](QueryResult r) {
+                    if (!alive.lock() || gen != gen_) return;
                     observer_.QueryRead(source, Seconds(clock_.SteadyNow() - started), r);
                     --queues_[source].in_flight;
                     // The next query goes out before this one's result is taken: the round may
