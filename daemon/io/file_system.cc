@@ -56,8 +56,9 @@ class PosixLock : public FileLock {
 };
 
 bool SyncDir(const std::string& file, std::string* error) {
-  std::string dir = std::filesystem::path(file).parent_path().string();
-  if (dir.empty()) dir = ".";
+  const std::string parent = std::filesystem::path(file).parent_path().string();
+  // Constructed, not assigned from a literal: GCC 12 -O3 reports a false -Wrestrict on that.
+  const std::string dir = parent.empty() ? std::string(".") : parent;
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     *error = ErrnoMessage("open " + dir);
