@@ -639,7 +639,10 @@ int Main(int argc, char** argv) {
       std::printf("%-12s error: %s\n", name.c_str(), r["error"].get<std::string>().c_str());
       continue;
     }
-    auto f = [&](const char* key) { return r[key].is_number() ? r[key].get<double>() : NAN; };
+    // `r` by name: Clang 14 cannot capture a structured binding.
+    auto f = [&layout = r](const char* key) {
+      return layout[key].is_number() ? layout[key].get<double>() : NAN;
+    };
     std::printf("%-12s %8.2f %8.1f %8.1f %10.1f %9.1f %9.0f %9.2f %7.0f %6.0f\n", name.c_str(),
                 f("cpu_pct_core"), f("rss_mib"), f("hwm_mib"), f("queries_per_round"),
                 f("round_ms_mean"), f("round_ms_max"), f("prometheus_cpu_pct_core"),
