@@ -32,7 +32,7 @@ double UnixSeconds(WallTime t) {
 
 }  // namespace
 
-struct Daemon::Impl : DaemonControl, ReadObserver {
+struct Daemon::Impl : DaemonControl {
   Impl(DaemonEnv e, DaemonOptions opts)
       : env(e),
         options(std::move(opts)),
@@ -43,8 +43,8 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
         api(*this),
         server(
             env.io, [this](const ServerRequest& r) { return api.Handle(r); }, ServerOptions()),
-        rounds(env.clock, env.inputs, *this, [this](const RoundRunner::Round& r) { Evaluate(r); }) {
-  }
+        rounds(env.clock, env.inputs, metrics,
+               [this](const RoundRunner::Round& r) { Evaluate(r); }) {}
 
   static HttpServerOptions ServerOptions() {
     HttpServerOptions o;
@@ -184,9 +184,8 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
     if (!is_ready) {
       MarkReady();
       spdlog::info("first evaluation done: ready");
-    } else if (std::string line = StatusLine(status); line != status_line) {
-      service_manager.Status(line);
-      status_line = std::move(line);
+    } else {
+      service_manager.Status(StatusLine(status));
     }
     Process(std::move(events));
     if (reload_pending) Reload();
@@ -308,7 +307,7 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
     });
   }
 
-  // ---- DaemonControl (the API) and ReadObserver (metrics) -------------------------------------
+  // ---- DaemonControl (the API) ---------------------------------------------------------------
 
   bool ready() const override { return is_ready; }
   bool stopping() const override { return is_stopping; }
@@ -324,13 +323,6 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
   ControlResult SetPaused(const std::string& service, bool paused) override {
     if (!engine->SetPaused(service, paused)) return ControlResult::kUnknownService;
     return SaveState(nullptr) ? ControlResult::kDone : ControlResult::kNotSaved;
-  }
-  void QueryRead(const std::string& source, double seconds, const QueryResult& r) override {
-    metrics.Query(source, seconds, r);
-  }
-  void ProbeRead(const std::string& service, const std::string& check, double seconds,
-                 const ProbeOutcome& o) override {
-    metrics.Probe(service, check, seconds, o.passed);
   }
 
   void UpdateOutboxMetrics() {
@@ -360,7 +352,6 @@ struct Daemon::Impl : DaemonControl, ReadObserver {
   std::vector<OutboxEntry> carried;  // notifications the outbox could not take
 
   bool is_ready = false;
-  std::string status_line;
   bool reload_pending = false;
   bool is_stopping = false;
   bool drained = false;

@@ -18,12 +18,22 @@
 #include <vector>
 
 #include "daemon/engine/engine.h"
+#include "daemon/runtime/round_runner.h"
 
 namespace rollbackd {
 
-class Metrics {
+class Metrics : public ReadObserver {
  public:
   explicit Metrics(std::string_view version);
+
+  // ReadObserver: every query and probe of a round.
+  void QueryRead(const std::string& source, double seconds, const QueryResult& r) override {
+    Query(source, seconds, r);
+  }
+  void ProbeRead(const std::string& service, const std::string& check, double seconds,
+                 const ProbeOutcome& o) override {
+    Probe(service, check, seconds, o.passed);
+  }
 
   void RoundDone(double seconds);
   void Query(std::string_view source, double seconds, const QueryResult& result);

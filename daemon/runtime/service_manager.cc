@@ -27,9 +27,16 @@ void ServiceManager::Ping() {
   clock_.After(*timer_, period_, [this] { Ping(); });
 }
 
-void ServiceManager::Ready(const std::string& status) { sink_("READY=1\nSTATUS=" + status); }
+void ServiceManager::Ready(const std::string& status) {
+  status_ = status;
+  sink_("READY=1\nSTATUS=" + status);
+}
 
-void ServiceManager::Status(const std::string& status) { sink_("STATUS=" + status); }
+void ServiceManager::Status(const std::string& status) {
+  if (status == status_) return;  // only changes reach systemd
+  status_ = status;
+  sink_("STATUS=" + status);
+}
 
 void ServiceManager::Reloading() {
   // systemd 253+ wants the monotonic time with RELOADING=1 (Type=notify-reload); older ignore it.

@@ -27,6 +27,7 @@ class ServiceManager {
   // Pings every `period` (tests).
   void StartWatchdog(Duration period);
   void Ready(const std::string& status);
+  // STATUS=, when it differs from the last one sent.
   void Status(const std::string& status);
   void Reloading();
   void Stopping();
@@ -40,6 +41,7 @@ class ServiceManager {
   Sink sink_;
   std::unique_ptr<Timer> timer_;
   Duration period_{0};
+  std::string status_;  // the last STATUS= sent
 };
 
 }  // namespace rollbackd

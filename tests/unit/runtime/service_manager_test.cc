@@ -46,6 +46,11 @@ TEST(ServiceManagerTest, StatesAreSentAsSystemdExpectsThem) {
   EXPECT_EQ(sent[1].rfind("RELOADING=1\nMONOTONIC_USEC=", 0), 0u) << sent[1];
   EXPECT_EQ(sent[2], "STOPPING=1");
   EXPECT_EQ(sm.watchdog_period(), Duration(0)) << "no watchdog unless asked";
+  sent.clear();
+  sm.Status("watching 1 service(s)");  // what READY=1 said already
+  sm.Status("watching 2 service(s)");
+  sm.Status("watching 2 service(s)");
+  EXPECT_EQ(sent, std::vector<std::string>{"STATUS=watching 2 service(s)"}) << "only changes";
 }
 
 }  // namespace
