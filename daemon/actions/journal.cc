@@ -18,7 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-
 std::string IntentLine(const JournalIntent& intent) {
   json r = {{"type", "intent"},
             {"rollback_id", intent.rollback_id},
@@ -32,8 +31,8 @@ std::string IntentLine(const JournalIntent& intent) {
 
 }  // namespace
 
-Journal::Journal(FileSystem& fs, std::string path, std::unique_ptr<AppendFile> file)
-    : fs_(fs), path_(std::move(path)), file_(std::move(file)) {}
+Journal::Journal(std::string path, std::unique_ptr<AppendFile> file)
+    : path_(std::move(path)), file_(std::move(file)) {}
 
 Journal::~Journal() = default;
 
@@ -43,7 +42,7 @@ std::unique_ptr<Journal> Journal::Open(FileSystem& fs, const std::string& path,
   if (!file) return nullptr;
   std::string text;
   if (fs.ReadFile(path, &text, error) == FileSystem::Read::kError) return nullptr;
-  std::unique_ptr<Journal> j(new Journal(fs, path, std::move(file)));
+  std::unique_ptr<Journal> j(new Journal(path, std::move(file)));
   // The most recent finished rollbacks survive a compaction: a restart must still find the outcome
   // of a rollback the saved state has in flight, even if another crash follows the compaction.
   std::map<std::string, std::string> intent_lines;
@@ -81,10 +80,9 @@ std::unique_ptr<Journal> Journal::Open(FileSystem& fs, const std::string& path,
         if (r.contains("exit_status") && r["exit_status"].is_number_integer()) {
           // One field on disk for both (the format predates the split): an http hook's intent
           // has its url, an exec hook's its argv.
-          const bool http = std::any_of(j->unfinished_.begin(), j->unfinished_.end(),
-                                        [&](const JournalIntent& in) {
-                                          return in.rollback_id == id && !in.url.empty();
-                                        });
+          const bool http = std::any_of(
+              j->unfinished_.begin(), j->unfinished_.end(),
+              [&](const JournalIntent& in) { return in.rollback_id == id && !in.url.empty(); });
           (http ? o.http_status : o.exit_code) = r["exit_status"].get<int>();
         }
         o.duration = Duration(r.value("duration_ms", int64_t{0}));

@@ -41,8 +41,7 @@ class Journal {
   // Opens or creates the journal at `path` and reads it. A torn last line (a crash mid-write) is
   // ignored; any other unreadable line is an error, so that a damaged journal is never mistaken for
   // an empty one. nullptr and `error` set on failure.
-  static std::unique_ptr<Journal> Open(FileSystem& fs, const std::string& path,
-                                       std::string* error);
+  static std::unique_ptr<Journal> Open(FileSystem& fs, const std::string& path, std::string* error);
 
   // Intents without an outcome, oldest first.
   std::vector<JournalIntent> Unfinished() const;
@@ -60,10 +59,9 @@ class Journal {
   const std::string& path() const { return path_; }
 
  private:
-  Journal(FileSystem& fs, std::string path, std::unique_ptr<AppendFile> file);
+  Journal(std::string path, std::unique_ptr<AppendFile> file);
   bool Append(const std::string& line, std::string* error);
 
-  FileSystem& fs_;
   std::string path_;
   std::unique_ptr<AppendFile> file_;
   std::vector<JournalIntent> unfinished_;

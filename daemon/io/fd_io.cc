@@ -24,8 +24,9 @@ bool WriteAll(int fd, std::string_view data, std::string* error) {
   return true;
 }
 
-bool ReadAll(int fd, std::string* out, std::string* error) {
+bool ReadAll(int fd, std::string* out, std::string* error, size_t max_bytes) {
   char buf[65536];
+  const size_t start = out->size();
   while (true) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
@@ -35,6 +36,10 @@ bool ReadAll(int fd, std::string* out, std::string* error) {
     }
     if (n == 0) return true;
     out->append(buf, static_cast<size_t>(n));
+    if (out->size() - start > max_bytes) {
+      *error = "larger than " + std::to_string(max_bytes) + " bytes";
+      return false;
+    }
   }
 }
 
@@ -46,26 +51,14 @@ std::optional<std::string> ReadFileToString(const std::string& path, std::string
     return std::nullopt;
   }
   std::string out;
-  char buf[65536];
-  bool ok = true;
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *error = std::strerror(errno);
-      ok = false;
-      break;
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max_bytes) {
-      *error = "larger than " + std::to_string(max_bytes) + " bytes";
-      ok = false;
-      break;
-    }
-  }
+  std::string reason;
+  const bool ok = ReadAll(fd, &out, &reason, max_bytes);
   ::close(fd);
-  if (!ok) return std::nullopt;
+  if (!ok) {
+    // The reason alone: "read: Is a directory" -> "Is a directory".
+    *error = reason.rfind("read: ", 0) == 0 ? reason.substr(6) : reason;
+    return std::nullopt;
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 #ifndef ROLLBACKD_IO_FD_IO_H_
 #define ROLLBACKD_IO_FD_IO_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,8 +14,9 @@ std::string ErrnoMessage(const std::string& what);
 
 // Writes all of `data` to `fd`, retrying short writes and EINTR. False and `error` on failure.
 bool WriteAll(int fd, std::string_view data, std::string* error);
-// Reads `fd` to its end into `out` (appending), retrying EINTR.
-bool ReadAll(int fd, std::string* out, std::string* error);
+// Reads `fd` to its end into `out` (appending), retrying EINTR. Past `max_bytes` read it stops
+// with an error ("larger than N bytes").
+bool ReadAll(int fd, std::string* out, std::string* error, size_t max_bytes = SIZE_MAX);
 
 // The whole file at `path`: the one "read a small file" of the edges (secret files, keys). nullopt
 // and `error` (the reason alone, "No such file or directory", for the caller to put beside the

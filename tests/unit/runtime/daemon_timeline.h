@@ -182,7 +182,6 @@ class Timeline {
   testing::FakeInputReader& inputs() { return *inputs_; }
   Daemon& daemon() { return *daemon_; }
   TempDir& dir() { return dir_; }
-  Duration now() { return std::chrono::duration_cast<Duration>(clock_.SteadyNow() - start_); }
   // Step hooks for crash tests: called at every boundary (durable write, hook start and end,
   // delivery), with what it was.
   std::function<void(const std::string& what)> on_step;
