@@ -105,6 +105,22 @@ std::optional<uint64_t> ReadByteSize(TableReader& r, const toml::table& table,
   return std::nullopt;
 }
 
+// `tls = { ca_file, cert_file, key_file, insecure_skip_verify }` of a source or the cluster.
+void ParseTls(TableReader& r, TlsOptions* tls) {
+  const toml::table* t = r.Table("tls");
+  if (t == nullptr) return;
+  TableReader tr(*t, r.KeyPath("tls"), r.file(), r.diags());
+  if (auto f = tr.String("ca_file")) tls->ca_file = Resolve(r.file(), *f);
+  if (auto f = tr.String("cert_file")) tls->cert_file = Resolve(r.file(), *f);
+  if (auto f = tr.String("key_file")) tls->key_file = Resolve(r.file(), *f);
+  if (auto b = tr.Bool("insecure_skip_verify")) tls->insecure_skip_verify = *b;
+  if (tr.Has("cert_file") != tr.Has("key_file")) {
+    tr.Error(tr.Has("cert_file") ? "cert_file" : "key_file",
+             "a client certificate needs both cert_file and key_file");
+  }
+  tr.Finish();
+}
+
 PrometheusSource ParseSource(TableReader& r, std::string name) {
   PrometheusSource p;
   p.name = std::move(name);
@@ -129,20 +145,65 @@ PrometheusSource ParseSource(TableReader& r, std::string name) {
     r.Error("basic_auth", "set either bearer_token_file or basic_auth, not both");
   }
   if (auto h = r.StringTable("headers")) p.headers = *h;
-  if (const toml::table* t = r.Table("tls")) {
-    TableReader tr(*t, r.KeyPath("tls"), r.file(), r.diags());
-    if (auto f = tr.String("ca_file")) p.tls.ca_file = Resolve(r.file(), *f);
-    if (auto f = tr.String("cert_file")) p.tls.cert_file = Resolve(r.file(), *f);
-    if (auto f = tr.String("key_file")) p.tls.key_file = Resolve(r.file(), *f);
-    if (auto b = tr.Bool("insecure_skip_verify")) p.tls.insecure_skip_verify = *b;
-    if (tr.Has("cert_file") != tr.Has("key_file")) {
-      tr.Error(tr.Has("cert_file") ? "cert_file" : "key_file",
-               "a client certificate needs both cert_file and key_file");
-    }
-    tr.Finish();
-  }
+  ParseTls(r, &p.tls);
   r.Finish();
   return p;
+}
+
+// [cluster]: see ClusterSettings. etcd grants leases in whole seconds, and a member renews its
+// lease every third of it: a request must be able to fail and be retried within that time.
+std::optional<ClusterSettings> ParseCluster(TableReader& r) {
+  ClusterSettings c;
+  c.where = r.Where();
+  if (auto n = r.String("name", true)) {
+    c.name = *n;
+    if (!IsValidName(c.name)) r.Error("name", "invalid member name " + Quote(c.name));
+  }
+  if (auto urls = r.StringArray("etcd", true)) {
+    if (urls->empty()) r.Error("etcd", "expected at least one etcd client URL");
+    for (std::string url : *urls) {
+      if (!IsHttpUrl(url)) {
+        r.Error("etcd", "expected http:// or https:// URLs, e.g. \"http://127.0.0.1:2379\"");
+        break;
+      }
+      while (!url.empty() && url.back() == '/') url.pop_back();
+      c.etcd.push_back(std::move(url));
+    }
+  }
+  if (auto p = r.String("prefix")) {
+    std::string prefix = *p;
+    while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+    if (prefix.empty() || prefix[0] != '/' || prefix == "/") {
+      r.Error("prefix", "expected a key prefix starting with '/', e.g. \"/rollbackd\"");
+    } else {
+      c.prefix = prefix;
+    }
+  }
+  if (auto d = PositiveDuration(r, "lease_ttl", false)) {
+    if (*d < std::chrono::seconds(2) || *d % std::chrono::seconds(1) != Duration(0)) {
+      r.Error("lease_ttl", "must be a whole number of seconds, at least 2s");
+    } else {
+      c.lease_ttl = *d;
+    }
+  }
+  if (auto d = PositiveDuration(r, "timeout", false)) {
+    c.timeout = *d;
+  } else {
+    c.timeout = std::min<Duration>(c.timeout, c.lease_ttl / 4);
+  }
+  if (c.timeout * 3 > c.lease_ttl) {
+    r.Error("timeout", "must be at most a third of lease_ttl (" + FormatDuration(c.lease_ttl) +
+                           "): the lease is renewed every third of it");
+  }
+  if (auto u = r.String("username")) c.username = *u;
+  if (auto f = r.String("password_file")) c.password_file = Resolve(r.file(), *f);
+  if (r.Has("username") != r.Has("password_file")) {
+    r.Error(r.Has("username") ? "username" : "password_file",
+            "etcd authentication needs both username and password_file");
+  }
+  ParseTls(r, &c.tls);
+  r.Finish();
+  return c;
 }
 
 Channel ParseChannel(TableReader& r, std::string name) {
@@ -291,7 +352,7 @@ Config ParseDaemonConfigTable(const toml::table& root, const std::string& file,
   c.file = file;
   const bool has_daemon_keys = root.contains("daemon") || root.contains("prometheus") ||
                                root.contains("channel") || root.contains("route") ||
-                               root.contains("outbox");
+                               root.contains("outbox") || root.contains("cluster");
   if (FileKind kind = GuessFileKind(root);
       !has_daemon_keys && (kind == FileKind::kRuleFile || kind == FileKind::kRuleTest)) {
     diags->Error({file, 0, 0}, "",
@@ -346,6 +407,10 @@ Config ParseDaemonConfigTable(const toml::table& root, const std::string& file,
     }
     if (auto d = PositiveDuration(orr, "max_age", false)) c.outbox.max_age = *d;
     orr.Finish();
+  }
+  if (const toml::table* t = r.Table("cluster")) {
+    TableReader cr(*t, "cluster", file, diags);
+    c.cluster = ParseCluster(cr);
   }
   if (const toml::table* t = r.Table("prometheus")) {
     for (auto&& [name, node] : *t) {

@@ -193,10 +193,25 @@ struct OutboxSettings {
   Duration max_age{std::chrono::hours(12)};  // default for every channel's max_age
 };
 
+// [cluster]: members share services through etcd (docs/operations.md, "Cluster mode"). Absent:
+// standalone, everything in state_dir.
+struct ClusterSettings {
+  std::string name;                // this member, unique in the cluster
+  std::vector<std::string> etcd;   // client URLs, tried in turn
+  std::string prefix = "/rollbackd";
+  Duration lease_ttl{std::chrono::seconds(10)};
+  Duration timeout{std::chrono::seconds(2)};  // one etcd request
+  TlsOptions tls;
+  std::string username;
+  std::string password_file;
+  SourceLocation where;
+};
+
 struct Config {
   std::string file;  // the rollbackd.toml it came from; empty when built from rule files alone
   DaemonSettings daemon;
   OutboxSettings outbox;
+  std::optional<ClusterSettings> cluster;
   std::vector<PrometheusSource> sources;
   std::vector<Channel> channels;
   std::vector<Route> routes;

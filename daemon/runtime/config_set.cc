@@ -55,6 +55,19 @@ bool ReloadAllowed(const Config& running, const Config& next,
       return false;
     }
   }
+  auto cluster_key = [](const Config& c) {
+    if (!c.cluster) return std::string();
+    std::string key = c.cluster->name + '\n' + c.cluster->prefix + '\n' +
+                      std::to_string(c.cluster->lease_ttl.count());
+    for (const std::string& url : c.cluster->etcd) key += '\n' + url;
+    return key;
+  };
+  if (cluster_key(next) != cluster_key(running)) {
+    spdlog::error(
+        "[cluster] (its presence, name, etcd, prefix or lease_ttl) changed: a member cannot move "
+        "between clusters while running; restart the daemon to apply it");
+    return false;
+  }
   if (next.daemon.state_dir != running.daemon.state_dir ||
       next.daemon.listen != running.daemon.listen) {
     spdlog::warn("reload: daemon.state_dir and daemon.listen take effect at the next restart");

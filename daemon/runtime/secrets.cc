@@ -79,6 +79,9 @@ std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::
   if (!config.daemon.api_token_file.empty()) {
     read(config.daemon.api_token_file, "daemon.api_token_file", &out.api_token);
   }
+  if (config.cluster && !config.cluster->password_file.empty()) {
+    read(config.cluster->password_file, "cluster.password_file", &out.etcd_password);
+  }
   if (errors->size() > errors_before) return std::nullopt;
   return out;
 }

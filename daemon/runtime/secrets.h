@@ -27,6 +27,7 @@ struct ConfigSecrets {
   };
   std::map<std::string, HookAuth> hook_auth;  // service -> http hook credentials, when configured
   std::string api_token;                      // empty: mutating API disabled
+  std::string etcd_password;                  // [cluster].password_file
 
   // What `service`'s http hook is sent with (empty for an exec hook).
   HookCredentials HookCredentialsFor(const std::string& service) const;
