@@ -52,7 +52,9 @@ Engine::~Engine() = default;
 void Engine::Evaluate(Time now, const Inputs& inputs, std::vector<Event>* out) {
   // A new round: every LabelIndex is stale until a filtered rule reads its input.
   Evaluator ev(now, &impl_->label_indexes, ++impl_->round, out);
-  for (ServiceRuntime& s : impl_->services) ev.Service(s, inputs);
+  for (ServiceRuntime& s : impl_->services) {
+    if (s.active) ev.Service(s, inputs);
+  }
 }
 
 std::vector<ServiceStatus> Engine::Status() const {
@@ -61,6 +63,7 @@ std::vector<ServiceStatus> Engine::Status() const {
     ServiceStatus st;
     st.name = s.def->name;
     st.paused = s.paused;
+    st.active = s.active;
     st.version = s.version;
     st.last_deploy = s.last_deploy;
     st.last_rollback = s.last_rollback;

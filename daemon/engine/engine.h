@@ -63,6 +63,7 @@ struct SeriesStatus {
 struct ServiceStatus {
   std::string name;
   bool paused = false;
+  bool active = true;  // false: another cluster member owns it, and this state is stale
   std::string version;
   std::optional<Time> last_deploy;
   std::optional<Time> last_rollback;
@@ -122,6 +123,17 @@ class Engine {
   // the same definition; a trigger whose query, `match`, condition or window changed starts anew.
   std::string SaveState() const;
   bool RestoreState(std::string_view json, std::string* error);
+
+  // Cluster mode. One service's decision state: what a new owner needs to carry on (windows and
+  // their first breach, firing episodes and whether they rolled back, cooldown, pause, deploys and
+  // snapshots, rollbacks in flight and verifying), without the values read, so that the text
+  // changes only when a decision does. "" for an unknown service.
+  std::string SaveServiceState(std::string_view service) const;
+  // Replaces one service's state with `json` (as SaveServiceState wrote it); "" starts it anew.
+  // False (nothing changed) for an unknown service or bad text.
+  bool RestoreServiceState(std::string_view service, std::string_view json, std::string* error);
+  // An inactive service is not evaluated (another member owns it). Every service starts active.
+  bool SetActive(std::string_view service, bool active);
 
  private:
   struct Impl;

@@ -134,6 +134,7 @@ struct ServiceRuntime {
   MatchSlots version_match_slots;
   std::vector<uint32_t> version_picked;
   bool dry_run = false;
+  bool active = true;  // evaluated; cluster mode: this member owns the service
 
   std::vector<std::string> versions;  // sorted; the `version` labels seen at the last read
   bool versions_known = false;
@@ -293,6 +294,9 @@ struct Engine::Impl {
   uint64_t round = 0;                               // Evaluate calls so far
 
   internal::ServiceRuntime* FindService(std::string_view name);
+  const internal::ServiceRuntime* FindService(std::string_view name) const {
+    return const_cast<Impl*>(this)->FindService(name);
+  }
   void RecountFiring(internal::ServiceRuntime& s);
 };
 

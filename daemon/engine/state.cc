@@ -50,62 +50,145 @@ Severity SeverityFrom(const json& j) {
   return ParseSeverity(j.get<std::string>()).value_or(Severity::kCritical);
 }
 
+// One service's state. `values`: with the last values read, which change every round; without
+// them the text changes only with a decision (cluster mode writes it to etcd on change).
+json ServiceJson(const ServiceRuntime& s, bool values) {
+  json rules = json::object();
+  for (const Rule& r : s.rules) {
+    json series = json::array();
+    for (const auto& [labels, st] : r.series) {
+      json labels_json = json::object();
+      for (const auto& [k, v] : labels.pairs()) labels_json[std::string(k)] = v;
+      json one = {{"labels", labels_json},
+                  {"phase", internal::PhaseName(st.phase)},
+                  {"pending_since", st.pending_since.time_since_epoch().count()},
+                  {"firing_since", st.firing_since.time_since_epoch().count()},
+                  {"snapshot", NumberJson(st.snapshot)},
+                  {"firing_id", st.firing_id}};
+      if (values) one["last_value"] = NumberJson(st.last_value);
+      series.push_back(std::move(one));
+    }
+    json rule = {{"fingerprint", Hex(r.fingerprint)},
+                 {"error_since", TimeJson(r.error_since)},
+                 {"source_down", r.source_down},
+                 {"series", std::move(series)}};
+    if (values) rule["last_error"] = r.last_error;
+    rules[r.name] = std::move(rule);
+  }
+  json in_flight = nullptr;
+  if (s.in_flight) {
+    in_flight = {{"id", s.in_flight->id},
+                 {"cause_id", s.in_flight->cause_id},
+                 {"trigger", s.in_flight->trigger},
+                 {"labels", s.in_flight->labels},
+                 {"severity", SeverityName(s.in_flight->severity)},
+                 {"started", s.in_flight->started.time_since_epoch().count()}};
+  }
+  json verifying = nullptr;
+  if (s.verifying) {
+    verifying = {{"rollback_id", s.verifying->rollback_id},
+                 {"trigger", s.verifying->trigger},
+                 {"labels", s.verifying->labels},
+                 {"severity", SeverityName(s.verifying->severity)},
+                 {"since", s.verifying->since.time_since_epoch().count()},
+                 {"deadline", s.verifying->deadline.time_since_epoch().count()}};
+  }
+  return {{"paused", s.paused},
+          {"versions", s.versions},
+          {"versions_known", s.versions_known},
+          {"version", s.version},
+          {"last_deploy", TimeJson(s.last_deploy)},
+          {"episode_rollback_id", s.episode_rollback_id},
+          {"last_rollback", TimeJson(s.last_rollback)},
+          {"in_flight", std::move(in_flight)},
+          {"verifying", std::move(verifying)},
+          {"rules", std::move(rules)}};
+}
+
+// `current` with its state cleared: the definition, and nothing decided yet.
+ServiceRuntime Fresh(const ServiceRuntime& current) {
+  ServiceRuntime s;
+  s.def = current.def;
+  s.rules.reserve(current.rules.size());
+  s.inputs = current.inputs;
+  s.version_input = current.version_input;
+  s.version_match = current.version_match;
+  s.version_match_slots = current.version_match_slots;
+  s.dry_run = current.dry_run;
+  s.active = current.active;
+  for (const Rule& r : current.rules) {
+    Rule copy = r;  // the definition; its state comes from the JSON alone
+    copy.series.clear();
+    copy.epoch = 0;
+    copy.error_since.reset();
+    copy.source_down = false;
+    copy.last_error.clear();
+    s.rules.push_back(std::move(copy));
+  }
+  return s;
+}
+
+// Reads `j` (as ServiceJson wrote it, with or without values) into `s` (fresh). Throws
+// json::exception.
+void ServiceFrom(const json& j, ServiceRuntime& s) {
+  s.paused = j.at("paused").get<bool>();
+  s.versions = j.at("versions").get<std::vector<std::string>>();
+  s.versions_known = j.at("versions_known").get<bool>();
+  s.version = j.at("version").get<std::string>();
+  s.last_deploy = TimeFrom(j.at("last_deploy"));
+  s.episode_rollback_id = j.at("episode_rollback_id").get<std::string>();
+  s.last_rollback = TimeFrom(j.at("last_rollback"));
+  // Kept even if [rollback] was removed since: an unfinished rollback must still be reported.
+  if (const json& f = j.at("in_flight"); !f.is_null()) {
+    s.in_flight =
+        internal::InFlight{f.at("id").get<std::string>(),
+                           f.at("cause_id").get<std::string>(),
+                           f.at("trigger").get<std::string>(),
+                           f.at("labels").get<LabelMap>(),
+                           SeverityFrom(f.at("severity")),
+                           Time(std::chrono::milliseconds(f.at("started").get<int64_t>()))};
+  }
+  if (const json& v = j.at("verifying"); !v.is_null()) {
+    s.verifying =
+        internal::Verifying{v.at("rollback_id").get<std::string>(),
+                            v.at("trigger").get<std::string>(),
+                            v.at("labels").get<LabelMap>(),
+                            SeverityFrom(v.at("severity")),
+                            Time(std::chrono::milliseconds(v.at("since").get<int64_t>())),
+                            Time(std::chrono::milliseconds(v.at("deadline").get<int64_t>()))};
+  }
+  const json& rules = j.at("rules");
+  for (Rule& r : s.rules) {
+    auto rit = rules.find(r.name);
+    if (rit == rules.end() || rit->at("fingerprint").get<std::string>() != Hex(r.fingerprint)) {
+      continue;  // new or changed: starts anew
+    }
+    r.error_since = TimeFrom(rit->at("error_since"));
+    r.source_down = rit->at("source_down").get<bool>();
+    r.last_error = rit->value("last_error", std::string());
+    for (const json& sj : rit->at("series")) {
+      std::vector<Labels::Pair> pairs;
+      for (const auto& [k, v] : sj.at("labels").items()) pairs.emplace_back(k, v.get<std::string>());
+      SeriesState st;
+      st.phase = PhaseFrom(sj.at("phase").get<std::string>());
+      st.pending_since = Time(std::chrono::milliseconds(sj.at("pending_since").get<int64_t>()));
+      st.firing_since = Time(std::chrono::milliseconds(sj.at("firing_since").get<int64_t>()));
+      st.last_value = sj.contains("last_value") ? NumberFrom(sj.at("last_value")) : internal::kNaN;
+      st.snapshot = NumberFrom(sj.at("snapshot"));
+      st.firing_id = sj.at("firing_id").get<std::string>();
+      r.series.Insert(Labels(std::move(pairs)), std::move(st));
+    }
+  }
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 }  // namespace
 
 std::string Engine::SaveState() const {
   json services = json::object();
-  for (const ServiceRuntime& s : impl_->services) {
-    json rules = json::object();
-    for (const Rule& r : s.rules) {
-      json series = json::array();
-      for (const auto& [labels, st] : r.series) {
-        json labels_json = json::object();
-        for (const auto& [k, v] : labels.pairs()) labels_json[std::string(k)] = v;
-        series.push_back({{"labels", labels_json},
-                          {"phase", internal::PhaseName(st.phase)},
-                          {"pending_since", st.pending_since.time_since_epoch().count()},
-                          {"firing_since", st.firing_since.time_since_epoch().count()},
-                          {"last_value", NumberJson(st.last_value)},
-                          {"snapshot", NumberJson(st.snapshot)},
-                          {"firing_id", st.firing_id}});
-      }
-      rules[r.name] = {{"fingerprint", Hex(r.fingerprint)},
-                       {"error_since", TimeJson(r.error_since)},
-                       {"source_down", r.source_down},
-                       {"last_error", r.last_error},
-                       {"series", std::move(series)}};
-    }
-    json in_flight = nullptr;
-    if (s.in_flight) {
-      in_flight = {{"id", s.in_flight->id},
-                   {"cause_id", s.in_flight->cause_id},
-                   {"trigger", s.in_flight->trigger},
-                   {"labels", s.in_flight->labels},
-                   {"severity", SeverityName(s.in_flight->severity)},
-                   {"started", s.in_flight->started.time_since_epoch().count()}};
-    }
-    json verifying = nullptr;
-    if (s.verifying) {
-      verifying = {{"rollback_id", s.verifying->rollback_id},
-                   {"trigger", s.verifying->trigger},
-                   {"labels", s.verifying->labels},
-                   {"severity", SeverityName(s.verifying->severity)},
-                   {"since", s.verifying->since.time_since_epoch().count()},
-                   {"deadline", s.verifying->deadline.time_since_epoch().count()}};
-    }
-    services[s.def->name] = {{"paused", s.paused},
-                             {"versions", s.versions},
-                             {"versions_known", s.versions_known},
-                             {"version", s.version},
-                             {"last_deploy", TimeJson(s.last_deploy)},
-                             {"episode_rollback_id", s.episode_rollback_id},
-                             {"last_rollback", TimeJson(s.last_rollback)},
-                             {"in_flight", std::move(in_flight)},
-                             {"verifying", std::move(verifying)},
-                             {"rules", std::move(rules)}};
-  }
-  json root = {{"format", kFormat}, {"services", std::move(services)}};
-  return root.dump(-1, ' ', false, json::error_handler_t::replace);
+  for (const ServiceRuntime& s : impl_->services) services[s.def->name] = ServiceJson(s, true);
+  return Dump({{"format", kFormat}, {"services", std::move(services)}});
 }
 
 bool Engine::RestoreState(std::string_view text, std::string* error) {
@@ -119,79 +202,11 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
     }
     const json& services = root.at("services");
     for (const ServiceRuntime& current : impl_->services) {
-      ServiceRuntime s;
-      s.def = current.def;
-      s.rules.reserve(current.rules.size());
-      s.inputs = current.inputs;
-      s.version_input = current.version_input;
-      s.version_match = current.version_match;
-      s.version_match_slots = current.version_match_slots;
-      s.dry_run = current.dry_run;
-      for (const Rule& r : current.rules) {
-        Rule copy = r;  // the definition; its state comes from `json` alone
-        copy.series.clear();
-        copy.epoch = 0;
-        copy.error_since.reset();
-        copy.source_down = false;
-        copy.last_error.clear();
-        s.rules.push_back(std::move(copy));
+      ServiceRuntime s = Fresh(current);
+      if (auto it = services.find(s.def->name); it != services.end()) {
+        ServiceFrom(*it, s);
+        impl_->RecountFiring(s);
       }
-      auto it = services.find(s.def->name);
-      if (it == services.end()) {
-        restored.push_back(std::move(s));
-        continue;
-      }
-      const json& j = *it;
-      s.paused = j.at("paused").get<bool>();
-      s.versions = j.at("versions").get<std::vector<std::string>>();
-      s.versions_known = j.at("versions_known").get<bool>();
-      s.version = j.at("version").get<std::string>();
-      s.last_deploy = TimeFrom(j.at("last_deploy"));
-      s.episode_rollback_id = j.at("episode_rollback_id").get<std::string>();
-      s.last_rollback = TimeFrom(j.at("last_rollback"));
-      // Kept even if [rollback] was removed since: an unfinished rollback must still be reported.
-      if (const json& f = j.at("in_flight"); !f.is_null()) {
-        s.in_flight =
-            internal::InFlight{f.at("id").get<std::string>(),
-                               f.at("cause_id").get<std::string>(),
-                               f.at("trigger").get<std::string>(),
-                               f.at("labels").get<LabelMap>(),
-                               SeverityFrom(f.at("severity")),
-                               Time(std::chrono::milliseconds(f.at("started").get<int64_t>()))};
-      }
-      if (const json& v = j.at("verifying"); !v.is_null()) {
-        s.verifying =
-            internal::Verifying{v.at("rollback_id").get<std::string>(),
-                                v.at("trigger").get<std::string>(),
-                                v.at("labels").get<LabelMap>(),
-                                SeverityFrom(v.at("severity")),
-                                Time(std::chrono::milliseconds(v.at("since").get<int64_t>())),
-                                Time(std::chrono::milliseconds(v.at("deadline").get<int64_t>()))};
-      }
-      const json& rules = j.at("rules");
-      for (Rule& r : s.rules) {
-        auto rit = rules.find(r.name);
-        if (rit == rules.end() || rit->at("fingerprint").get<std::string>() != Hex(r.fingerprint)) {
-          continue;  // new or changed: starts anew
-        }
-        r.error_since = TimeFrom(rit->at("error_since"));
-        r.source_down = rit->at("source_down").get<bool>();
-        r.last_error = rit->at("last_error").get<std::string>();
-        for (const json& sj : rit->at("series")) {
-          std::vector<Labels::Pair> pairs;
-          for (const auto& [k, v] : sj.at("labels").items())
-            pairs.emplace_back(k, v.get<std::string>());
-          SeriesState st;
-          st.phase = PhaseFrom(sj.at("phase").get<std::string>());
-          st.pending_since = Time(std::chrono::milliseconds(sj.at("pending_since").get<int64_t>()));
-          st.firing_since = Time(std::chrono::milliseconds(sj.at("firing_since").get<int64_t>()));
-          st.last_value = NumberFrom(sj.at("last_value"));
-          st.snapshot = NumberFrom(sj.at("snapshot"));
-          st.firing_id = sj.at("firing_id").get<std::string>();
-          r.series.Insert(Labels(std::move(pairs)), std::move(st));
-        }
-      }
-      impl_->RecountFiring(s);
       restored.push_back(std::move(s));
     }
   } catch (const json::exception& e) {
@@ -199,6 +214,45 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
     return false;
   }
   impl_->services = std::move(restored);
+  return true;
+}
+
+std::string Engine::SaveServiceState(std::string_view service) const {
+  const ServiceRuntime* s = impl_->FindService(service);
+  if (s == nullptr) return "";
+  return Dump({{"format", kFormat}, {"service", ServiceJson(*s, false)}});
+}
+
+bool Engine::RestoreServiceState(std::string_view service, std::string_view text,
+                                 std::string* error) {
+  ServiceRuntime* current = impl_->FindService(service);
+  if (current == nullptr) {
+    *error = "unknown service " + std::string(service);
+    return false;
+  }
+  ServiceRuntime s = Fresh(*current);
+  if (!text.empty()) {
+    try {
+      json root = json::parse(text);
+      if (root.value("format", 0) != kFormat) {
+        *error = "unsupported state format " + root.value("format", json(nullptr)).dump();
+        return false;
+      }
+      ServiceFrom(root.at("service"), s);
+    } catch (const json::exception& e) {
+      *error = std::string("invalid state: ") + e.what();
+      return false;
+    }
+  }
+  impl_->RecountFiring(s);
+  *current = std::move(s);
+  return true;
+}
+
+bool Engine::SetActive(std::string_view service, bool active) {
+  ServiceRuntime* s = impl_->FindService(service);
+  if (s == nullptr) return false;
+  s->active = active;
   return true;
 }
 
