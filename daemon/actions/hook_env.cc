@@ -148,6 +148,7 @@ HookEnv HookEnvironment(const Event& e) {
   if (e.threshold) b.Set("ROLLBACKD_THRESHOLD", Number(*e.threshold));
   if (e.baseline) b.Set("ROLLBACKD_BASELINE", Number(*e.baseline));
   if (!e.version.empty()) b.Set("ROLLBACKD_VERSION", e.version);
+  if (e.fencing_token) b.Set("ROLLBACKD_FENCING_TOKEN", std::to_string(*e.fencing_token));
   return b.Finish(omitted);
 }
 

@@ -19,6 +19,10 @@ void TransportHookRunner::Run(HookRun run, std::function<void(RollbackOutcome)> 
                                      run.credentials.signing_key, now_s, hook.timeout);
     req.method = h.method;
     for (const auto& [k, v] : h.headers) req.headers.emplace_back(k, v);
+    if (run.started.fencing_token) {
+      req.headers.emplace_back("Rollbackd-Fencing-Token",
+                               std::to_string(*run.started.fencing_token));
+    }
     req.bearer_token = run.credentials.bearer_token;
     req.basic_username = run.credentials.basic_username;
     req.basic_password = run.credentials.basic_password;

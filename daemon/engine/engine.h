@@ -134,6 +134,7 @@ class Engine {
   bool RestoreServiceState(std::string_view service, std::string_view json, std::string* error);
   // An inactive service is not evaluated (another member owns it). Every service starts active.
   bool SetActive(std::string_view service, bool active);
+  bool active(size_t index) const;  // of config().services[index]
 
  private:
   struct Impl;

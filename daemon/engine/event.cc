@@ -10,10 +10,11 @@
 namespace rollbackd {
 namespace {
 
-constexpr std::array<std::string_view, kEventKindCount> kNames{
-    "trigger.pending",    "trigger.firing",  "trigger.resolved",  "rollback.started",
+constexpr std::array<std::string_view, kAllEventKindCount> kNames{
+    "trigger.pending",  "trigger.firing",  "trigger.resolved",  "rollback.started",
     "rollback.succeeded", "rollback.failed", "rollback.verified", "rollback.not_recovered",
-    "rollback.skipped",   "source.down",     "source.up"};
+    "rollback.skipped", "source.down",     "source.up",         "cluster.down",
+    "cluster.up"};
 
 nlohmann::json Number(const std::optional<double>& v) {
   if (!v) return nullptr;
@@ -103,6 +104,8 @@ std::string EventToJson(const Event& e) {
     r["duration_seconds"] =
         e.duration ? nlohmann::json(e.duration->count() / 1000.0) : nlohmann::json(nullptr);
     r["output"] = e.output;
+    r["fencing_token"] =
+        e.fencing_token ? nlohmann::json(*e.fencing_token) : nlohmann::json(nullptr);
     j["rollback"] = r;
   }
   // Replace invalid UTF-8 (hook output is arbitrary bytes) instead of throwing.

@@ -25,8 +25,13 @@ enum class EventKind {
   kRollbackSkipped,
   kSourceDown,
   kSourceUp,
+  // Cluster mode: this member lost (and regained) contact with etcd. Not a service's event: no
+  // service, trigger or labels, and not among the kEventKindCount kinds route checks reason about.
+  kClusterDown,
+  kClusterUp,
 };
-inline constexpr int kEventKindCount = 11;
+inline constexpr int kEventKindCount = 11;  // the services' kinds
+inline constexpr int kAllEventKindCount = 13;
 
 std::string_view EventKindName(EventKind k);  // "trigger.firing"
 std::optional<EventKind> ParseEventKind(std::string_view name);
@@ -69,6 +74,9 @@ struct Event {
   std::optional<int> exit_status;
   std::optional<Duration> duration;
   std::string output;  // the tail of the hook's output
+  // rollback.started in cluster mode: the etcd revision of the rollback's intent, strictly
+  // increasing across the cluster (docs/operations.md, "The fencing token").
+  std::optional<int64_t> fencing_token;
 };
 
 // The JSON payload as documented in docs/events.md; `time` is RFC 3339 UTC with milliseconds.

@@ -249,6 +249,10 @@ bool Engine::RestoreServiceState(std::string_view service, std::string_view text
   return true;
 }
 
+bool Engine::active(size_t index) const {
+  return index < impl_->services.size() && impl_->services[index].active;
+}
+
 bool Engine::SetActive(std::string_view service, bool active) {
   ServiceRuntime* s = impl_->FindService(service);
   if (s == nullptr) return false;

@@ -28,6 +28,7 @@ struct Transfer {
   std::function<void(HttpResponse)> done;
   std::string body;
   bool too_large = false;
+  bool aborted = false;  // on_data said stop
   char error[CURL_ERROR_SIZE] = {};
   SteadyClock::time_point start;
 };
@@ -160,6 +161,11 @@ struct HttpClient::Impl {
   static size_t OnWrite(char* data, size_t size, size_t n, void* userp) {
     auto* t = static_cast<Transfer*>(userp);
     const size_t bytes = size * n;
+    if (t->request.on_data) {
+      if (t->request.on_data(std::string_view(data, bytes))) return bytes;
+      t->aborted = true;
+      return 0;
+    }
     if (t->body.size() + bytes > kMaxBody) {
       t->too_large = true;
       return 0;  // aborts the transfer
@@ -185,6 +191,9 @@ struct HttpClient::Impl {
       if (code == CURLE_OK) {
         r.status = static_cast<int>(status);
         r.body = std::move(t->body);
+      } else if (t->aborted) {
+        r.transport = TransportError::kOther;
+        r.error = "aborted";
       } else if (t->too_large) {
         r.transport = TransportError::kTooLarge;
         r.error = "response larger than " + std::to_string(kMaxBody >> 20) + " MiB";

@@ -30,6 +30,10 @@ struct HttpRequest {
   std::string bearer_token;
   std::string basic_username;
   std::string basic_password;
+  // A streamed response (etcd's watch): when set, the body is not kept; each piece is handed to
+  // `on_data` as it arrives, inside the transport's loop. It must not call into the transport;
+  // false aborts the exchange (`done` then reports kOther, "aborted"). `timeout` still bounds it.
+  std::function<bool(std::string_view piece)> on_data;
 
   const std::string* Header(std::string_view name) const;  // case-insensitive; nullptr if absent
 };

@@ -7,9 +7,13 @@ namespace {
 
 using nlohmann::json;
 
-bool FiringLike(EventKind k) { return k == EventKind::kTriggerFiring || k == EventKind::kSourceDown; }
+bool FiringLike(EventKind k) {
+  return k == EventKind::kTriggerFiring || k == EventKind::kSourceDown ||
+         k == EventKind::kClusterDown;
+}
 bool ResolvingLike(EventKind k) {
-  return k == EventKind::kTriggerResolved || k == EventKind::kSourceUp;
+  return k == EventKind::kTriggerResolved || k == EventKind::kSourceUp ||
+         k == EventKind::kClusterUp;
 }
 bool IsRollback(EventKind k) {
   switch (k) {
@@ -70,7 +74,9 @@ std::string Dispatcher::Key(const Event& e) {
   key += '\x1f';
   key += e.trigger;
   key += '\x1f';
-  key += (e.kind == EventKind::kSourceDown || e.kind == EventKind::kSourceUp) ? "source" : "trigger";
+  key += (e.kind == EventKind::kSourceDown || e.kind == EventKind::kSourceUp)     ? "source"
+         : (e.kind == EventKind::kClusterDown || e.kind == EventKind::kClusterUp) ? "cluster"
+                                                                                   : "trigger";
   for (const auto& [k, v] : e.labels) {
     key += '\x1f';
     key += k;
@@ -202,7 +208,9 @@ Dispatch Dispatcher::OnEvent(const Event& e, Time now) {
       // Firing before this daemon knew (state lost): the resolution describes the series well
       // enough for Alertmanager, which matches alerts by labels.
       f.event = json::parse(payload);
-      f.event["event"] = e.kind == EventKind::kSourceUp ? "source.down" : "trigger.firing";
+      f.event["event"] = e.kind == EventKind::kSourceUp    ? "source.down"
+                         : e.kind == EventKind::kClusterUp ? "cluster.down"
+                                                           : "trigger.firing";
       f.trigger = e.trigger;
       f.service = e.service;
     }

@@ -94,6 +94,10 @@ ServerResponse Api::Pause(const ServerRequest& r, const std::string& name, bool 
       return ErrorResponse(500,
                            "applied, but the state could not be saved: it will not "
                            "survive a restart (see the log)");
+    case ControlResult::kNotOwner:
+      return ErrorResponse(409, "this cluster member does not own " + name +
+                                    " now; send the request to its owner (GET /api/v1/status "
+                                    "shows it)");
     case ControlResult::kDone:
       break;
   }
@@ -120,6 +124,10 @@ ServerResponse Api::Deploy(const ServerRequest& r) {
       return ErrorResponse(500,
                            "recorded, but the state could not be saved: it will not "
                            "survive a restart (see the log)");
+    case ControlResult::kNotOwner:
+      return ErrorResponse(409, "this cluster member does not own " + service +
+                                    " now; send the request to its owner (GET /api/v1/status "
+                                    "shows it)");
     case ControlResult::kDone:
       break;
   }

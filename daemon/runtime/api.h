@@ -20,6 +20,7 @@ enum class ControlResult {
   kDone,
   kUnknownService,
   kNotSaved,  // applied, but the state could not be saved: it will not survive a restart
+  kNotOwner,  // cluster mode: another member owns the service (or none does right now)
 };
 
 class DaemonControl {

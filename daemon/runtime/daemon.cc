@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <set>
 
 #include "daemon/config/redact.h"
 #include "daemon/notify/notifier.h"
 #include "daemon/runtime/api.h"
+#include "daemon/runtime/cluster_sync.h"
 #include "daemon/runtime/config_set.h"
 #include "daemon/runtime/event_log.h"
 #include "daemon/runtime/metrics.h"
@@ -69,8 +71,13 @@ struct Daemon::Impl : DaemonControl {
       spdlog::error("{}", err);
       return false;
     }
+    if (loaded->config->cluster && !MakeCluster(*loaded)) return Rejected();
     if (!Adopt(std::move(*loaded))) return Rejected();
     if (!RestoreState()) return false;
+    if (cluster) {
+      // etcd holds the services' state; each is restored from there when this member owns it.
+      for (const Service& s : config->services) engine->RestoreServiceState(s.name, "", &err);
+    }
     std::vector<Event> events;
     ReconcileJournal(*engine, store.journal(), rounds.Now(), &events);
     const std::string listen =
@@ -81,6 +88,7 @@ struct Daemon::Impl : DaemonControl {
     }
     spdlog::info("listening on http://{}:{}", listen.substr(0, listen.rfind(':')), server.port());
     Process(std::move(events));
+    if (cluster) cluster->Start();
     service_manager.StartWatchdog();
     if (rounds.empty()) MarkReady();  // nothing to read: loaded is ready
     rounds.ScheduleNext();
@@ -90,6 +98,54 @@ struct Daemon::Impl : DaemonControl {
   bool Rejected() {
     metrics.Reload(false, 0);
     return false;
+  }
+
+  bool MakeCluster(const ConfigSet& loaded) {
+    const ClusterSettings& settings = *loaded.config->cluster;
+    if (!env.etcd) {
+      spdlog::error("{}: [cluster] is set, and this build has no etcd client", options.config_path);
+      return false;
+    }
+    etcd = env.etcd(settings, loaded.secrets.etcd_password,
+                    [this](std::string_view op, double seconds, bool failed) {
+                      metrics.EtcdRequest(op, seconds, failed);
+                    });
+    ClusterSync::Callbacks callbacks;
+    callbacks.ownership_changed = [this] { UpdateClusterMetrics(); };
+    callbacks.health = [this](bool up) { ClusterHealth(up); };
+    callbacks.renewed = [this](bool ok) {
+      metrics.LeaseRenewal(ok);
+      UpdateClusterMetrics();
+    };
+    callbacks.events = [this](std::vector<Event> events) { Process(std::move(events)); };
+    callbacks.running = [this](const std::string& id) { return running_ids.contains(id); };
+    callbacks.outcome = [this](const std::string& id) { return store.journal().Outcome(id); };
+    cluster = std::make_unique<ClusterSync>(*etcd, env.clock, settings, std::move(callbacks));
+    spdlog::info("cluster mode: member {} of {} at {} (lease {})", settings.name, settings.prefix,
+                 fmt::join(settings.etcd, ", "), FormatDuration(settings.lease_ttl));
+    return true;
+  }
+
+  // cluster.down after lease_ttl without an answer from etcd; cluster.up at the next.
+  void ClusterHealth(bool up) {
+    Event e;
+    e.kind = up ? EventKind::kClusterUp : EventKind::kClusterDown;
+    e.time = rounds.Now();
+    e.severity = Severity::kWarning;
+    e.trigger = config->cluster->name;
+    e.labels = {{"member", config->cluster->name}};
+    e.reason = up ? "etcd answers again: this member takes part in the cluster again"
+                  : "no answer from etcd for " + FormatDuration(config->cluster->lease_ttl) +
+                        " (lease_ttl): this member runs no rollback hook until it answers";
+    e.id = MakeEventId(e.kind, "", e.trigger, 0, e.time);
+    UpdateClusterMetrics();
+    Process({std::move(e)});
+  }
+
+  void UpdateClusterMetrics() {
+    if (!cluster) return;
+    const Membership& m = cluster->membership();
+    metrics.Cluster(m.members().size(), cluster->owned(), m.live());
   }
 
   // Whole or not at all: every step that can fail comes before the first change.
@@ -108,6 +164,7 @@ struct Daemon::Impl : DaemonControl {
       return false;
     }
     engine = std::move(engine_next);
+    if (cluster) cluster->Attach(*engine);
     config = std::move(next.config);
     secrets = std::move(next.secrets);
     api.SetToken(secrets.api_token);
@@ -175,6 +232,7 @@ struct Daemon::Impl : DaemonControl {
 
   void Evaluate(const RoundRunner::Round& round) {
     if (is_stopping) return;  // draining: no new evaluations
+    if (cluster) cluster->Refresh();  // no service is evaluated under a lease in doubt
     std::vector<Event> events;
     engine->Evaluate(round.time, *round.inputs, &events);
     metrics.RoundDone(round.seconds);
@@ -187,9 +245,11 @@ struct Daemon::Impl : DaemonControl {
     } else {
       service_manager.Status(StatusLine(status));
     }
-    Process(std::move(events));
-    if (reload_pending) Reload();
-    rounds.ScheduleNext();
+    // The next round waits for this one's rollback intents (cluster mode: etcd transactions).
+    Process(std::move(events), [this] {
+      if (reload_pending) Reload();
+      rounds.ScheduleNext();
+    });
   }
 
   void MarkReady() {
@@ -201,8 +261,60 @@ struct Daemon::Impl : DaemonControl {
   // engine state goes to disk with the round's notifications, then the notifications to the
   // outbox, and only then do hooks start (each after its journal intent): a crash at any point
   // cannot lead to a second decision for the same episode, nor lose a notification decided.
-  void Process(std::vector<Event> events) {
-    if (events.empty()) return;
+  //
+  // Cluster mode: first each rollback.started's intent transaction; one that fails is not
+  // notified and its hook does not run (another member owns the service, or etcd is gone).
+  void Process(std::vector<Event> events, std::function<void()> then = {}) {
+    const size_t started = static_cast<size_t>(
+        std::count_if(events.begin(), events.end(),
+                      [](const Event& e) { return e.kind == EventKind::kRollbackStarted; }));
+    if (!cluster || started == 0) {
+      Record(std::move(events));
+      if (then) then();
+      return;
+    }
+    struct Batch {
+      std::vector<Event> events;
+      std::vector<std::string> refused;  // by index; empty: the intent holds
+      size_t waiting;
+      std::function<void()> then;
+    };
+    auto batch = std::make_shared<Batch>();
+    batch->refused.resize(events.size());
+    batch->waiting = started;
+    batch->then = std::move(then);
+    batch->events = std::move(events);
+    for (size_t i = 0; i < batch->events.size(); ++i) {
+      if (batch->events[i].kind != EventKind::kRollbackStarted) continue;
+      cluster->Intent(batch->events[i], [this, alive = std::weak_ptr<bool>(alive), batch, i](
+                                            std::optional<int64_t> token, std::string err) {
+        if (!alive.lock()) return;
+        if (token) {
+          batch->events[i].fencing_token = *token;
+        } else {
+          batch->refused[i] = err.empty() ? "refused" : err;
+        }
+        if (--batch->waiting != 0) return;
+        std::vector<Event> kept;
+        for (size_t j = 0; j < batch->events.size(); ++j) {
+          if (batch->refused[j].empty()) {
+            kept.push_back(std::move(batch->events[j]));
+          } else {
+            spdlog::warn("rollback {} of {} not started here: {}", batch->events[j].id,
+                         batch->events[j].service, batch->refused[j]);
+          }
+        }
+        Record(std::move(kept));
+        if (batch->then) batch->then();
+      });
+    }
+  }
+
+  void Record(std::vector<Event> events) {
+    if (events.empty()) {
+      if (cluster) cluster->Sync();
+      return;
+    }
     for (const Event& e : events) {
       LogEvent(e, *engine, store.decisions());
       metrics.EventEmitted(e);
@@ -224,6 +336,7 @@ struct Daemon::Impl : DaemonControl {
     for (const Event& e : events) {
       if (e.kind == EventKind::kRollbackStarted) StartHook(e, refuse);
     }
+    if (cluster) cluster->Sync();
   }
 
   // Never runs a hook twice: the journal must not know the id, and must have the intent on disk.
@@ -255,6 +368,7 @@ struct Daemon::Impl : DaemonControl {
       return;
     }
     metrics.HooksRunning(++hooks_running);
+    running_ids.insert(id);
     HookRun run{id, started, *service->rollback, secrets.HookCredentialsFor(started.service)};
     env.hooks.Run(std::move(run),
                   [this, id, alive = std::weak_ptr<bool>(alive)](RollbackOutcome o) {
@@ -265,6 +379,7 @@ struct Daemon::Impl : DaemonControl {
   void HookDone(const std::string& id, const RollbackOutcome& outcome, bool ran) {
     std::string err;
     if (ran) {
+      running_ids.erase(id);
       if (!store.journal().RecordOutcome(id, outcome, rounds.Now(), &err)) {
         spdlog::error("journal: {}", err);
       }
@@ -302,8 +417,13 @@ struct Daemon::Impl : DaemonControl {
     }
     notifier.Drain(kNotificationDrain, [this] {
       SaveState(nullptr);
-      spdlog::info("stopped");
-      if (shutdown_done) Post(std::move(shutdown_done));
+      auto stopped = [this] {
+        spdlog::info("stopped");
+        if (shutdown_done) Post(std::move(shutdown_done));
+      };
+      if (!cluster) return stopped();
+      cluster->Sync();
+      cluster->Stop(stopped);  // the lease is revoked: the others take over at once
     });
   }
 
@@ -313,15 +433,35 @@ struct Daemon::Impl : DaemonControl {
   bool stopping() const override { return is_stopping; }
   std::string MetricsText() override { return metrics.Serialize(); }
   std::string StatusDocument() override {
-    return StatusJson(*config, engine->Status(), {options.version, is_ready});
+    DaemonInfo info{options.version, is_ready, std::nullopt};
+    if (cluster) {
+      const Membership& m = cluster->membership();
+      info.cluster = DaemonInfo::Cluster{m.name(), m.members(), m.healthy(), m.live(), m.lease(),
+                                         [this](const std::string& s) {
+                                           return cluster->OwnerOf(s);
+                                         }};
+    }
+    return StatusJson(*config, engine->Status(), info);
+  }
+  // Cluster mode: only the owner changes a service's state (it writes it to etcd).
+  bool Elsewhere(const std::string& service) {
+    if (!cluster) return false;
+    for (const ServiceStatus& s : engine->Status()) {
+      if (s.name == service) return !s.active;
+    }
+    return false;
   }
   ControlResult RecordDeploy(const std::string& service, const std::string& version) override {
+    if (Elsewhere(service)) return ControlResult::kNotOwner;
     if (!engine->RecordDeploy(service, version, rounds.Now()))
       return ControlResult::kUnknownService;
+    if (cluster) cluster->Sync();
     return SaveState(nullptr) ? ControlResult::kDone : ControlResult::kNotSaved;
   }
   ControlResult SetPaused(const std::string& service, bool paused) override {
+    if (Elsewhere(service)) return ControlResult::kNotOwner;
     if (!engine->SetPaused(service, paused)) return ControlResult::kUnknownService;
+    if (cluster) cluster->Sync();
     return SaveState(nullptr) ? ControlResult::kDone : ControlResult::kNotSaved;
   }
 
@@ -350,6 +490,9 @@ struct Daemon::Impl : DaemonControl {
   std::unique_ptr<Engine> engine;
   ConfigSecrets secrets;
   std::vector<OutboxEntry> carried;  // notifications the outbox could not take
+  std::unique_ptr<Etcd> etcd;            // cluster mode
+  std::unique_ptr<ClusterSync> cluster;  // cluster mode
+  std::set<std::string> running_ids;     // rollbacks whose hook runs now
 
   bool is_ready = false;
   bool reload_pending = false;

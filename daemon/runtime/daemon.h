@@ -23,6 +23,7 @@
 #include <string>
 
 #include "daemon/actions/hook_runner.h"
+#include "daemon/cluster/etcd.h"
 #include "daemon/engine/engine.h"
 #include "daemon/io/clock.h"
 #include "daemon/io/file_system.h"
@@ -49,6 +50,11 @@ struct DaemonEnv {
   HookRunner& hooks;    // rollback hooks
   HttpTransport& http;  // notification channels
   ProcessRunner& exec;  // exec channels
+  // Cluster mode ([cluster]): builds the etcd client from the settings and the password read from
+  // password_file. Unset: a configuration with [cluster] is refused.
+  std::function<std::unique_ptr<Etcd>(const ClusterSettings&, const std::string& password,
+                                      EtcdObserver observer)>
+      etcd;
 };
 
 class Daemon {

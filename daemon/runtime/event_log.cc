@@ -21,6 +21,7 @@ spdlog::level::level_enum EventLevel(EventKind k) {
     case EventKind::kTriggerPending:
     case EventKind::kTriggerResolved:
     case EventKind::kSourceUp:
+    case EventKind::kClusterUp:
     case EventKind::kRollbackSucceeded:
     case EventKind::kRollbackVerified:
       return spdlog::level::info;

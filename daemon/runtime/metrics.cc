@@ -221,6 +221,54 @@ void Metrics::UpdateStatus(const std::vector<ServiceStatus>& status) {
 
 void Metrics::HooksRunning(size_t n) { hooks_running_.Add({}).Set(static_cast<double>(n)); }
 
+// Registered at the first use: a standalone daemon shows none of these.
+void Metrics::RegisterCluster() {
+  if (cluster_members_ != nullptr) return;
+  cluster_members_ = &BuildGauge()
+                          .Name("rollbackd_cluster_members")
+                          .Help("Live cluster members in this member's view, itself included.")
+                          .Register(*registry_);
+  owned_services_ = &BuildGauge()
+                         .Name("rollbackd_cluster_owned_services")
+                         .Help("Services this member owns and evaluates.")
+                         .Register(*registry_);
+  lease_live_ = &BuildGauge()
+                     .Name("rollbackd_cluster_lease_live")
+                     .Help("1 while this member holds a lease that is alive beyond doubt.")
+                     .Register(*registry_);
+  lease_renewals_ = &BuildCounter()
+                         .Name("rollbackd_cluster_lease_renewals_total")
+                         .Help("Lease renewals, by result (ok, failed).")
+                         .Register(*registry_);
+  etcd_seconds_ = &BuildHistogram()
+                       .Name("rollbackd_etcd_request_seconds")
+                       .Help("etcd requests' durations, by operation.")
+                       .Register(*registry_);
+  etcd_errors_ = &BuildCounter()
+                      .Name("rollbackd_etcd_request_errors_total")
+                      .Help("etcd requests that failed, by operation.")
+                      .Register(*registry_);
+}
+
+void Metrics::Cluster(size_t members, size_t owned, bool live) {
+  RegisterCluster();
+  cluster_members_->Add({}).Set(static_cast<double>(members));
+  owned_services_->Add({}).Set(static_cast<double>(owned));
+  lease_live_->Add({}).Set(live ? 1 : 0);
+}
+
+void Metrics::LeaseRenewal(bool ok) {
+  RegisterCluster();
+  lease_renewals_->Add({{"result", ok ? "ok" : "failed"}}).Increment();
+}
+
+void Metrics::EtcdRequest(std::string_view op, double seconds, bool failed) {
+  RegisterCluster();
+  const std::string name(op);
+  etcd_seconds_->Add({{"op", name}}, LatencyBuckets()).Observe(seconds);
+  if (failed) etcd_errors_->Add({{"op", name}}).Increment();
+}
+
 std::string Metrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }

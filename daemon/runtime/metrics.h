@@ -46,6 +46,10 @@ class Metrics : public ReadObserver {
   // Sets the per-series gauges to the engine's current view (after each round).
   void UpdateStatus(const std::vector<ServiceStatus>& status);
   void HooksRunning(size_t n);
+  // Cluster mode.
+  void Cluster(size_t members, size_t owned, bool live);
+  void LeaseRenewal(bool ok);
+  void EtcdRequest(std::string_view op, double seconds, bool failed);
 
   std::string Serialize() const;
 
@@ -68,6 +72,13 @@ class Metrics : public ReadObserver {
   prometheus::Family<prometheus::Gauge>& trigger_series_;
   prometheus::Family<prometheus::Gauge>& paused_;
   prometheus::Family<prometheus::Gauge>& hooks_running_;
+  prometheus::Family<prometheus::Gauge>* cluster_members_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* owned_services_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* lease_live_ = nullptr;
+  prometheus::Family<prometheus::Counter>* lease_renewals_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* etcd_seconds_ = nullptr;
+  prometheus::Family<prometheus::Counter>* etcd_errors_ = nullptr;
+  void RegisterCluster();
   // Kept from round to round, set in place: see UpdateStatus.
   std::map<std::tuple<std::string, std::string, std::string>, prometheus::Gauge*> series_gauges_;
   std::map<std::string, prometheus::Gauge*> paused_gauges_;

@@ -53,7 +53,8 @@ void RoundRunner::Start() {
   const SteadyTime slot = schedule_.empty() ? now : schedule_.next();
   const auto& specs = engine_->inputs();
   std::vector<char> due(specs.size(), 0);
-  outstanding_ = schedule_.TakeDue(now, &due);
+  outstanding_ = schedule_.TakeDue(now, &due, std::chrono::milliseconds(5),
+                                   [this](size_t service) { return !engine_->active(service); });
   if (outstanding_ == 0) {
     ScheduleNext();
     return;

@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "daemon/actions/hook_runner.h"
+#include "daemon/cluster/etcd_client.h"
 #include "daemon/io/clock.h"
 #include "daemon/io/exec_runner.h"
 #include "daemon/io/file_system.h"
@@ -25,7 +26,17 @@ int RunDaemon(const DaemonOptions& options) {
   ExecRunner exec(io);
   HttpInputReader inputs(http);
   TransportHookRunner hooks(exec, http, clock);
-  Daemon daemon(DaemonEnv{io, clock, RealFileSystem(), inputs, hooks, http, exec}, options);
+  auto etcd = [&](const ClusterSettings& c, const std::string& password, EtcdObserver observer) {
+    EtcdClientOptions o;
+    o.endpoints = c.etcd;
+    o.timeout = c.timeout;
+    o.watch_timeout = std::max<Duration>(c.lease_ttl * 3, std::chrono::seconds(30));
+    o.tls = c.tls;
+    o.username = c.username;
+    o.password = password;
+    return std::unique_ptr<Etcd>(std::make_unique<EtcdClient>(io, http, std::move(o), std::move(observer)));
+  };
+  Daemon daemon(DaemonEnv{io, clock, RealFileSystem(), inputs, hooks, http, exec, etcd}, options);
   spdlog::info("rollbackd {} starting with {}", options.version, options.config_path);
   if (!daemon.Start()) return 1;
   bool stopping = false;

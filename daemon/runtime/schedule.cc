@@ -8,9 +8,10 @@ Schedule::Schedule(const Config& config, const Engine& engine, Clock::time_point
   auto add = [](std::vector<int>& v, int id) {
     if (id >= 0 && std::find(v.begin(), v.end(), id) == v.end()) v.push_back(id);
   };
-  for (const Service& s : config.services) {
+  for (size_t index = 0; index < config.services.size(); ++index) {
+    const Service& s = config.services[index];
     const Duration period = s.interval.value_or(config.daemon.interval);
-    Unit triggers{{}, period, now};
+    Unit triggers{{}, period, now, index};
     for (const Trigger& t : s.triggers) {
       if (auto in = engine.trigger_inputs(s.name, t.name)) {
         add(triggers.inputs, in->query);
@@ -21,7 +22,7 @@ Schedule::Schedule(const Config& config, const Engine& engine, Clock::time_point
     add(triggers.inputs, engine.version_input(s.name));
     if (!triggers.inputs.empty()) units_.push_back(std::move(triggers));
     for (const HealthCheck& h : s.health) {
-      Unit probe{{}, h.interval.count() > 0 ? h.interval : period, now};
+      Unit probe{{}, h.interval.count() > 0 ? h.interval : period, now, index};
       if (auto in = engine.trigger_inputs(s.name, h.name)) add(probe.inputs, in->query);
       if (!probe.inputs.empty()) units_.push_back(std::move(probe));
     }
@@ -34,10 +35,13 @@ Schedule::Clock::time_point Schedule::next() const {
   return next;
 }
 
-size_t Schedule::TakeDue(Clock::time_point now, std::vector<char>* due, Clock::duration slack) {
+size_t Schedule::TakeDue(Clock::time_point now, std::vector<char>* due, Clock::duration slack,
+                         const std::function<bool(size_t)>& skip) {
   for (Unit& u : units_) {
     if (u.next > now + slack) continue;
-    for (int id : u.inputs) (*due)[static_cast<size_t>(id)] = 1;
+    if (!skip || !skip(u.service)) {
+      for (int id : u.inputs) (*due)[static_cast<size_t>(id)] = 1;
+    }
     u.next += u.period;
     if (u.next <= now) u.next = now + u.period;
   }

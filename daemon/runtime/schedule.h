@@ -6,6 +6,7 @@
 #define ROLLBACKD_RUNTIME_SCHEDULE_H_
 
 #include <chrono>
+#include <functional>
 #include <vector>
 
 #include "daemon/config/model.h"
@@ -29,14 +30,18 @@ class Schedule {
   // by `now` (within `slack`, so units a few ms apart share a round) and moves those units on by
   // their period. A unit that fell behind (a slow round) is next due one period from now: no burst
   // of catch-up rounds. Returns how many inputs are due.
+  // Units of services for which `skip(service index)` holds move on without being read (cluster
+  // mode: another member owns them).
   size_t TakeDue(Clock::time_point now, std::vector<char>* due,
-                 Clock::duration slack = std::chrono::milliseconds(5));
+                 Clock::duration slack = std::chrono::milliseconds(5),
+                 const std::function<bool(size_t service)>& skip = {});
 
  private:
   struct Unit {
     std::vector<int> inputs;
     Duration period{0};
     Clock::time_point next{};
+    size_t service = 0;  // index in config.services
   };
   std::vector<Unit> units_;
 };

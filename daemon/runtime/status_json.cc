@@ -67,12 +67,24 @@ std::string StatusJson(const Config& config, const std::vector<ServiceStatus>& s
                         {"last_rollback", OptionalTime(s.last_rollback)},
                         {"rollback_in_flight", OptionalString(s.rollback_in_flight)},
                         {"triggers", triggers}});
+    if (info.cluster) {
+      const std::string owner = info.cluster->owner(s.name);
+      services.back()["owner"] = OptionalString(owner);
+      services.back()["evaluated_here"] = s.active;
+    }
   }
   json doc = {{"version", info.version},
               {"config_file", config.file},
               {"ready", info.ready},
               {"dry_run", config.daemon.dry_run},
               {"services", services}};
+  if (info.cluster) {
+    doc["cluster"] = {{"name", info.cluster->name},
+                      {"members", info.cluster->members},
+                      {"healthy", info.cluster->healthy},
+                      {"lease", {{"id", std::to_string(info.cluster->lease)},
+                                 {"live", info.cluster->live}}}};
+  }
   return doc.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 

@@ -3,6 +3,8 @@
 #ifndef ROLLBACKD_RUNTIME_STATUS_JSON_H_
 #define ROLLBACKD_RUNTIME_STATUS_JSON_H_
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,16 @@ namespace rollbackd {
 struct DaemonInfo {
   std::string version;
   bool ready = false;
+  // Cluster mode: the document gains "cluster" and each service its "owner".
+  struct Cluster {
+    std::string name;
+    std::vector<std::string> members;
+    bool healthy = false;
+    bool live = false;
+    int64_t lease = 0;
+    std::function<std::string(const std::string& service)> owner;
+  };
+  std::optional<Cluster> cluster;
 };
 
 std::string StatusJson(const Config& config, const std::vector<ServiceStatus>& status,

@@ -1,0 +1,308 @@
+#include "daemon/runtime/cluster_sync.h"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+namespace rollbackd {
+namespace {
+
+MembershipOptions OptionsFrom(const ClusterSettings& s) {
+  return MembershipOptions{s.name, s.prefix, s.lease_ttl};
+}
+
+}  // namespace
+
+ClusterSync::ClusterSync(Etcd& etcd, Clock& clock, const ClusterSettings& settings,
+                         Callbacks callbacks)
+    : etcd_(etcd),
+      clock_(clock),
+      settings_(settings),
+      callbacks_(std::move(callbacks)),
+      membership_(etcd, clock, OptionsFrom(settings),
+                  Membership::Callbacks{[this] { Refresh(); },
+                                        [this](bool up) {
+                                          if (callbacks_.health) callbacks_.health(up);
+                                        },
+                                        [this](bool ok) {
+                                          if (callbacks_.renewed) callbacks_.renewed(ok);
+                                        }}),
+      retry_(clock.NewTimer()) {}
+
+ClusterSync::~ClusterSync() = default;
+
+void ClusterSync::Start() { membership_.Start(); }
+
+void ClusterSync::Stop(std::function<void()> done) {
+  retry_->Cancel();
+  membership_.Stop(std::move(done));
+}
+
+std::string ClusterSync::StateKey(const std::string& service) const {
+  return settings_.prefix + "/services/" + service + "/state";
+}
+std::string ClusterSync::RollbackKey(const std::string& service) const {
+  return settings_.prefix + "/services/" + service + "/rollback";
+}
+
+size_t ClusterSync::owned() const {
+  size_t n = 0;
+  for (const auto& [name, r] : records_) n += r.loaded ? 1 : 0;
+  return n;
+}
+
+void ClusterSync::Attach(Engine& engine) {
+  engine_ = &engine;
+  std::map<std::string, Record> kept;
+  for (const Service& s : engine.config().services) {
+    auto it = records_.find(s.name);
+    if (it != records_.end()) kept.emplace(s.name, std::move(it->second));
+    engine.SetActive(s.name, it != records_.end() && kept[s.name].loaded);
+  }
+  records_ = std::move(kept);
+  Refresh();
+}
+
+void ClusterSync::Drop(const std::string& service, const std::string& why) {
+  Record& r = records_[service];
+  if (r.loaded) spdlog::info("cluster: service {} no longer evaluated here: {}", service, why);
+  std::vector<std::function<void()>> waiting = std::move(r.after_write);
+  r = Record{};
+  if (engine_) engine_->SetActive(service, false);
+  for (auto& w : waiting) w();  // intents: they fail now
+}
+
+void ClusterSync::WriteEnded(const std::string& service) {
+  Record& r = records_[service];
+  r.writing = false;
+  std::vector<std::function<void()>> waiting = std::move(r.after_write);
+  r.after_write.clear();
+  for (auto& w : waiting) w();
+}
+
+void ClusterSync::Refresh() {
+  if (engine_ == nullptr) return;
+  bool need_load = false;
+  bool changed = false;
+  const bool live = membership_.live();
+  for (const Service& s : engine_->config().services) {
+    Record& r = records_[s.name];
+    const bool owns = live && membership_.Owns(s.name);
+    if (r.owned && !owns) {
+      changed |= r.loaded;
+      Drop(s.name, live ? "owned by " + membership_.OwnerOf(s.name) + " now"
+                        : "this member's lease is in doubt");
+    } else if (!r.owned && owns) {
+      r.owned = true;
+      need_load = true;
+    } else if (r.owned && !r.loaded) {
+      need_load = true;  // a load that was deferred or failed
+    }
+  }
+  if (changed && callbacks_.ownership_changed) callbacks_.ownership_changed();
+  if (need_load) Load();
+}
+
+// One range over every service's keys; each service owned and not yet loaded is restored from it.
+void ClusterSync::Load() {
+  if (loading_) {
+    load_again_ = true;
+    return;
+  }
+  loading_ = true;
+  const std::string prefix = settings_.prefix + "/services/";
+  etcd_.Range(prefix, PrefixEnd(prefix), [this, alive = std::weak_ptr<bool>(alive_),
+                                           prefix](EtcdRangeResult result) {
+    if (!alive.lock()) return;
+    loading_ = false;
+    if (engine_ == nullptr) return;
+    bool retry = !result.status.ok();
+    if (!result.status.ok()) {
+      spdlog::warn("cluster: reading service states failed: {}", result.status.error);
+    }
+    struct Stored {
+      const EtcdKv* state = nullptr;
+      const EtcdKv* rollback = nullptr;
+    };
+    std::map<std::string, Stored> stored;
+    for (const EtcdKv& kv : result.kvs) {
+      const std::string rest = kv.key.substr(prefix.size());
+      const size_t slash = rest.rfind('/');
+      if (slash == std::string::npos) continue;
+      Stored& st = stored[rest.substr(0, slash)];
+      if (rest.compare(slash, std::string::npos, "/state") == 0) st.state = &kv;
+      if (rest.compare(slash, std::string::npos, "/rollback") == 0) st.rollback = &kv;
+    }
+    const std::vector<std::string> live_members = membership_.members();
+    std::vector<Event> orphans;
+    bool changed = false;
+    for (const Service& s : engine_->config().services) {
+      Record& r = records_[s.name];
+      if (!result.status.ok() || !r.owned || r.loaded || !membership_.Owns(s.name)) continue;
+      const Stored& st = stored[s.name];
+      std::string err;
+      if (!engine_->RestoreServiceState(s.name, st.state ? st.state->value : "", &err)) {
+        spdlog::error("cluster: the state of {} in etcd cannot be read ({}); not evaluated", s.name,
+                      err);
+        continue;
+      }
+      // A rollback in flight: whose?
+      std::string in_flight;
+      for (const ServiceStatus& status : engine_->Status()) {
+        if (status.name == s.name) in_flight = status.rollback_in_flight;
+      }
+      std::string starter;
+      if (!in_flight.empty() && st.rollback) {
+        auto j = nlohmann::json::parse(st.rollback->value, nullptr, false);
+        if (j.is_object() && j.value("id", "") == in_flight) starter = j.value("member", "");
+      }
+      if (!in_flight.empty() && starter != settings_.name &&
+          std::find(live_members.begin(), live_members.end(), starter) != live_members.end()) {
+        // Its hook runs there; this member carries on once that member recorded the outcome.
+        spdlog::info("cluster: {} moves here once rollback {} at {} has ended", s.name, in_flight,
+                     starter);
+        retry = true;
+        continue;
+      }
+      r.loaded = true;
+      r.revision = st.state ? st.state->mod_revision : 0;
+      r.text = engine_->SaveServiceState(s.name);
+      engine_->SetActive(s.name, true);
+      changed = true;
+      if (!in_flight.empty() && !(callbacks_.running && callbacks_.running(in_flight))) {
+        RollbackOutcome o;
+        if (auto known = callbacks_.outcome ? callbacks_.outcome(in_flight) : std::nullopt) {
+          o = *known;
+        } else {
+          o.error = starter.empty() || starter == settings_.name
+                      ? "interrupted: its intent was not confirmed by etcd in time"
+                      : "interrupted: member " + starter + ", which ran its hook, left the cluster";
+        }
+        engine_->RollbackFinished(in_flight, o, std::chrono::time_point_cast<std::chrono::milliseconds>(
+                                                    clock_.WallNow()),
+                                  &orphans);
+      }
+    }
+    if (changed) {
+      spdlog::info("cluster: member {} evaluates {} service(s) of {} ({} member(s) live)",
+                   settings_.name, owned(), records_.size(), live_members.size());
+      if (callbacks_.ownership_changed) callbacks_.ownership_changed();
+    }
+    if (!orphans.empty() && callbacks_.events) callbacks_.events(std::move(orphans));
+    if (load_again_) {
+      load_again_ = false;
+      Load();
+    } else if (retry) {
+      retry_->At(clock_.SteadyNow() + std::chrono::seconds(1), [this] { Refresh(); });
+    }
+  });
+}
+
+std::vector<EtcdCompare> ClusterSync::Conditions(const Record& r,
+                                                 const std::string& service) const {
+  return {{EtcdCompare::Target::kLease, membership_.member_key(), membership_.lease(), ""},
+          {EtcdCompare::Target::kModRevision, StateKey(service), r.revision, ""}};
+}
+
+void ClusterSync::Sync() {
+  if (engine_ == nullptr) return;
+  for (auto& [name, r] : records_) {
+    if (!r.loaded) continue;
+    if (r.writing) {
+      r.dirty = true;
+      continue;
+    }
+    Write(name);
+  }
+}
+
+void ClusterSync::Write(const std::string& service) {
+  Record& r = records_[service];
+  std::string text = engine_->SaveServiceState(service);
+  if (text == r.text || !membership_.live()) return;
+  EtcdTxn txn;
+  txn.compare = Conditions(r, service);
+  txn.success.push_back({EtcdOp::Kind::kPut, StateKey(service), text, 0, ""});
+  r.writing = true;
+  ++writes_;
+  etcd_.Txn(std::move(txn), [this, alive = std::weak_ptr<bool>(alive_), service,
+                             text = std::move(text)](EtcdTxnResult result) {
+    if (!alive.lock()) return;
+    Record& r = records_[service];
+    if (!r.writing) return;  // dropped meanwhile
+    if (!result.status.ok()) {
+      spdlog::warn("cluster: writing the state of {} failed: {}", service, result.status.error);
+      WriteEnded(service);  // the next round writes it again
+      return;
+    }
+    if (!result.succeeded) {
+      Drop(service, "its state in etcd was written by another member, or this lease ended");
+      Refresh();
+      return;
+    }
+    r.revision = result.revision;
+    r.text = text;
+    const bool dirty = r.dirty;
+    r.dirty = false;
+    WriteEnded(service);
+    if (dirty && !records_[service].writing) Write(service);
+  });
+}
+
+void ClusterSync::Intent(const Event& started,
+                         std::function<void(std::optional<int64_t>, std::string)> done) {
+  const std::string service = started.service;
+  Record& r = records_[service];
+  if (!r.loaded || !membership_.live()) {
+    done(std::nullopt, "this member does not own the service under a live lease");
+    return;
+  }
+  if (r.writing) {
+    // The conditions need the revision that write brings back: an intent waits for it (bounded
+    // by the request timeout).
+    r.after_write.push_back([this, started, done = std::move(done)]() mutable {
+      Intent(started, std::move(done));
+    });
+    return;
+  }
+  const std::string id = started.rollback_id.empty() ? started.id : started.rollback_id;
+  const std::string text = engine_->SaveServiceState(service);
+  const nlohmann::json intent = {{"id", id},
+                                 {"member", settings_.name},
+                                 {"trigger", started.trigger},
+                                 {"time", FormatTime(started.time)}};
+  EtcdTxn txn;
+  txn.compare = Conditions(r, service);
+  txn.success.push_back({EtcdOp::Kind::kPut, StateKey(service), text, 0, ""});
+  txn.success.push_back({EtcdOp::Kind::kPut, RollbackKey(service), intent.dump(), 0, ""});
+  r.writing = true;
+  ++writes_;
+  etcd_.Txn(std::move(txn), [this, alive = std::weak_ptr<bool>(alive_), service, text,
+                             done = std::move(done)](EtcdTxnResult result) {
+    if (!alive.lock()) return;
+    Record& r = records_[service];
+    if (!result.status.ok()) {
+      // It may have been applied: the service is read again from etcd, where a rollback in
+      // flight that this member never ran is reported failed ("interrupted").
+      Drop(service, "etcd did not confirm a rollback intent");
+      done(std::nullopt, "etcd did not confirm the intent: " + result.status.error);
+      return;
+    }
+    if (!result.succeeded) {
+      Drop(service, "another member wrote its state in etcd, or this lease ended");
+      done(std::nullopt,
+           "the intent transaction failed: this member no longer owns the service under a live "
+           "lease, or another member changed its state in etcd");
+      return;
+    }
+    r.revision = result.revision;
+    r.text = text;
+    const bool dirty = r.dirty;
+    r.dirty = false;
+    done(result.revision, "");
+    WriteEnded(service);
+    if (dirty && !records_[service].writing && records_[service].loaded) Write(service);
+  });
+}
+
+}  // namespace rollbackd

@@ -1,0 +1,106 @@
+// Cluster mode's side of the daemon (docs/operations.md, "Cluster mode"): which services this
+// member evaluates, their decision state in etcd, and the rollback intent transaction.
+//
+// - Ownership: the services Membership says this member owns are active in the engine, each once
+//   its state is loaded from etcd (`<prefix>/services/<name>/state`); the others are inactive. A
+//   service whose rollback is in flight at another live member is taken over only when it ends.
+// - State: after each round, a service whose decision state changed is written, conditioned on
+//   this member's live lease and on the revision it last read or wrote (nobody else wrote since).
+//   In steady state nothing is written. A write that finds another member's state hands the
+//   service back: it is inactive until loaded again.
+// - Intent: a rollback.started becomes one transaction, on the same two conditions, that writes
+//   the state (with the rollback in flight) and `<prefix>/services/<name>/rollback`; its revision
+//   is the fencing token. Without it, the hook does not run.
+//
+// Threading: on the daemon's loop.
+#ifndef ROLLBACKD_RUNTIME_CLUSTER_SYNC_H_
+#define ROLLBACKD_RUNTIME_CLUSTER_SYNC_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/cluster/etcd.h"
+#include "daemon/cluster/membership.h"
+#include "daemon/config/model.h"
+#include "daemon/engine/engine.h"
+#include "daemon/io/clock.h"
+
+namespace rollbackd {
+
+class ClusterSync {
+ public:
+  struct Callbacks {
+    std::function<void()> ownership_changed;    // services became active or inactive
+    std::function<void(bool healthy)> health;   // cluster.down / cluster.up
+    std::function<void(bool ok)> renewed;       // lease renewals, for metrics
+    // Rollbacks in flight that were taken over from a member no longer live (or that this
+    // member's etcd write left unconfirmed): the events of reporting them failed, as a restart
+    // would. `running` tells the ones whose hook runs here.
+    std::function<void(std::vector<Event>)> events;
+    std::function<bool(const std::string& rollback_id)> running;
+    // The outcome this member's journal recorded, if any (a hook that ended before a restart).
+    std::function<std::optional<RollbackOutcome>(const std::string& rollback_id)> outcome;
+  };
+  ClusterSync(Etcd& etcd, Clock& clock, const ClusterSettings& settings, Callbacks callbacks);
+  ~ClusterSync();
+
+  void Start();
+  void Stop(std::function<void()> done);  // revokes the lease
+
+  // The engine rounds evaluate, again after each reload: every service inactive until owned and
+  // loaded. The engine must stay alive until the next Attach or the end.
+  void Attach(Engine& engine);
+  // Applies Membership's view: deactivates services no longer owned (all of them when the lease
+  // is in doubt), loads those newly owned. Cheap when nothing changed; called before each round.
+  void Refresh();
+  // Writes the state of owned services whose decisions changed.
+  void Sync();
+  // The intent of `started` (a rollback.started of an owned service); `done` gets the fencing
+  // token, or nullopt and why not.
+  void Intent(const Event& started,
+              std::function<void(std::optional<int64_t> token, std::string error)> done);
+
+  const Membership& membership() const { return membership_; }
+  std::string OwnerOf(const std::string& service) const { return membership_.OwnerOf(service); }
+  size_t owned() const;
+  uint64_t writes() const { return writes_; }  // etcd write transactions sent (state, intents)
+
+ private:
+  struct Record {
+    bool owned = false;   // this member took it: loading, or active once loaded
+    bool loaded = false;  // active in the engine
+    int64_t revision = 0;  // the state key's mod_revision as last read or written (0: none)
+    std::string text;      // the state as last read or written
+    bool writing = false;
+    bool dirty = false;  // changed again while a write was in flight
+    std::vector<std::function<void()>> after_write;  // intents waiting for `writing` to end
+  };
+  void Load();
+  void Write(const std::string& service);
+  void Drop(const std::string& service, const std::string& why);
+  void WriteEnded(const std::string& service);
+  std::string StateKey(const std::string& service) const;
+  std::string RollbackKey(const std::string& service) const;
+  std::vector<EtcdCompare> Conditions(const Record& r, const std::string& service) const;
+
+  Etcd& etcd_;
+  Clock& clock_;
+  ClusterSettings settings_;
+  Callbacks callbacks_;
+  Membership membership_;
+  Engine* engine_ = nullptr;
+  std::map<std::string, Record> records_;
+  bool loading_ = false;
+  bool load_again_ = false;
+  std::unique_ptr<Timer> retry_;
+  uint64_t writes_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace rollbackd
+
+#endif  // ROLLBACKD_RUNTIME_CLUSTER_SYNC_H_
