@@ -90,7 +90,7 @@ class DaemonTest : public ::testing::Test {
     o.version = "test";
     o.listen_override = "127.0.0.1:0";
     return std::make_unique<Daemon>(
-        DaemonEnv{io_, clock_, RealFileSystem(), inputs_, hooks_, client_, exec_}, o);
+        DaemonEnv{io_, clock_, RealFileSystem(), inputs_, hooks_, client_, exec_, {}}, o);
   }
 
   HttpResponse Call(const Daemon& d, const std::string& method, const std::string& target,

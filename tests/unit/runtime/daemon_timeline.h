@@ -70,7 +70,7 @@ class Timeline {
     o.config_path = dir_.path() + "/rollbackd.toml";
     o.listen_override = "127.0.0.1:0";
     daemon_ = std::make_unique<Daemon>(
-        DaemonEnv{io_, clock_, *fs_, *inputs_, *hooks_, *http_, *exec_}, o);
+        DaemonEnv{io_, clock_, *fs_, *inputs_, *hooks_, *http_, *exec_, {}}, o);
     const bool ok = daemon_->Start();
     clock_.RunReady();
     return ok;

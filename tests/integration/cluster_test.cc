@@ -1,0 +1,192 @@
+// Cluster mode end to end: a real 3-member etcd cluster (testing/etcd_cluster.h), three rollbackd
+// members sharing one Prometheus, the sample service and the webhook receiver. Each test takes
+// something away the way it happens in production (a bad deploy, a member killed while its trigger
+// is pending, etcd losing its quorum) and asserts what the service and the receiver saw: one hook.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "testing/etcd_cluster.h"
+#include "testing/harness.h"
+
+namespace rollbackd::it {
+namespace {
+
+using std::chrono::steady_clock;
+
+std::string Rule(const std::string& hold) {
+  return R"(service  = "shop"
+interval = "1s"
+
+[[trigger]]
+name     = "error_rate"
+query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
+above    = 0.05
+for      = ")" +
+         hold + R"("
+severity = "critical"
+
+[deploy]
+version_query = 'max by (version) (sample_build_info)'
+
+[rollback]
+exec     = ["${SAMPLE_BIN}", "deploy", "--url", "${SAMPLE_URL}", "--version", "v1"]
+timeout  = "10s"
+cooldown = "1h"
+verify   = "10s"
+)";
+}
+
+std::string ClusterTable(const EtcdCluster& etcd, const std::string& name) {
+  std::string t = "[cluster]\nname = \"" + name + "\"\netcd = [";
+  for (const std::string& e : etcd.endpoints()) t += "\"" + e + "\", ";
+  t += "]\nprefix = \"/it\"\nlease_ttl = \"3s\"\n";
+  return t;
+}
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  const size_t at = s.find(from);
+  if (at != std::string::npos) s.replace(at, from.size(), to);
+  return s;
+}
+
+// The Stack's daemon is member "a"; "b" and "c" run from copies of its configuration with their own
+// port, state_dir and name.
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    etcd_ = std::make_unique<EtcdCluster>(etcd_dir_.path());
+    ASSERT_TRUE(etcd_->WaitHealthy(30s));
+  }
+
+  void StartMembers(const std::string& hold) {
+    StackOptions o(Rule(hold));
+    o.config_extra = ClusterTable(*etcd_, "a");
+    stack_ = std::make_unique<Stack>(o);
+    const std::string base = ReadFile(stack_->dir() + "/rollbackd.toml");
+    const std::string listen = stack_->daemon_url().substr(7);  // 127.0.0.1:PORT
+    for (const std::string name : {"b", "c"}) {
+      const int port = FreePort();
+      std::string config = Replace(base, "listen = \"" + listen + "\"",
+                                   "listen = \"127.0.0.1:" + std::to_string(port) + "\"");
+      config = Replace(config, "state_dir = \"state\"", "state_dir = \"state-" + name + "\"");
+      config = Replace(config, "name = \"a\"", "name = \"" + name + "\"");
+      WriteFile(stack_->dir() + "/" + name + ".toml", config);
+      urls_[name] = "http://127.0.0.1:" + std::to_string(port);
+      others_[name] = std::make_unique<Process>(
+          std::vector<std::string>{BinaryPath("rollbackd"), "run", "--config",
+                                   stack_->dir() + "/" + name + ".toml", "--log-level", "debug"},
+          stack_->dir() + "/rollbackd-" + name + ".log");
+    }
+    urls_["a"] = stack_->daemon_url();
+    ASSERT_TRUE(stack_->StartDaemon()) << stack_->daemon().log();
+    for (auto& [name, p] : others_) {
+      ASSERT_TRUE(WaitFor([&] { return Http("GET", urls_[name] + "/readyz").status == 200; }, 30s))
+          << p->log();
+    }
+    // Every member sees all three, and exactly one evaluates the service.
+    ASSERT_TRUE(WaitFor([&] { return EvaluatedBy().size() == 1 && Members("a") == 3; }, 20s))
+        << Logs();
+  }
+
+  json Status(const std::string& member) {
+    return json::parse(Http("GET", urls_[member] + "/api/v1/status").body, nullptr, false);
+  }
+  size_t Members(const std::string& member) {
+    json st = Status(member);
+    return st.is_object() ? st["cluster"]["members"].size() : 0;
+  }
+  // The members that say they evaluate "shop" now.
+  std::vector<std::string> EvaluatedBy() {
+    std::vector<std::string> out;
+    for (const std::string name : {"a", "b", "c"}) {
+      if (name != "a" && !others_[name]->running()) continue;
+      if (name == "a" && !stack_->daemon().running()) continue;
+      json st = Status(name);
+      if (st.is_object() && st["services"][0].value("evaluated_here", false)) out.push_back(name);
+    }
+    return out;
+  }
+  void Kill9(const std::string& member) {
+    if (member == "a") {
+      stack_->Kill9Daemon();
+    } else {
+      others_[member]->Kill9();
+    }
+  }
+  std::string Logs() {
+    std::string all = "--- a\n" + stack_->daemon().log();
+    for (auto& [name, p] : others_) all += "--- " + name + "\n" + p->log();
+    return all;
+  }
+  int Deploys() { return stack_->SampleState().value("deploys", -1); }
+
+  TempDir etcd_dir_;
+  std::unique_ptr<EtcdCluster> etcd_;
+  std::unique_ptr<Stack> stack_;
+  std::map<std::string, std::unique_ptr<Process>> others_;
+  std::map<std::string, std::string> urls_;
+};
+
+TEST_F(ClusterTest, BadDeployIsRolledBackOnceAcrossThreeMembersWithAFencingToken) {
+  StartMembers("3s");
+  ASSERT_TRUE(stack_->SampleDeploy("v2"));
+  ASSERT_TRUE(stack_->WaitEvent("rollback.started", 30s)) << Logs();
+  ASSERT_TRUE(stack_->WaitEvent("rollback.verified", 40s)) << Logs();
+  ASSERT_TRUE(stack_->WaitRounds(3));
+  EXPECT_EQ(Deploys(), 2) << "the bad deploy and exactly one rollback";
+  ASSERT_EQ(stack_->Events("rollback.started").size(), 1u);
+  const json started = stack_->Events("rollback.started")[0];
+  ASSERT_TRUE(started["rollback"]["fencing_token"].is_number_integer()) << started.dump();
+  EXPECT_GT(started["rollback"]["fencing_token"].get<int64_t>(), 0);
+  EXPECT_EQ(stack_->SampleState().value("version", ""), "v1");
+}
+
+TEST_F(ClusterTest, KillingTheOwnerWhilePendingFiresOnTimeFromAnotherMember) {
+  StartMembers("8s");
+  const std::string owner = EvaluatedBy().at(0);
+  ASSERT_TRUE(stack_->SampleDeploy("v2"));
+  ASSERT_TRUE(stack_->WaitEvent("trigger.pending", 20s)) << Logs();
+  const auto pending = steady_clock::now();
+  Kill9(owner);
+  ASSERT_TRUE(stack_->WaitEvent("rollback.started", 40s)) << Logs();
+  const double seconds = std::chrono::duration<double>(steady_clock::now() - pending).count();
+  std::printf("owner %s killed while pending; rollback.started %.1f s after pending (for 8s)\n",
+              owner.c_str(), seconds);
+  // first breach + for, at most + lease_ttl + 2 intervals (and a delivery's second).
+  EXPECT_LE(seconds, 8 + 3 + 2 + 1.5);
+  ASSERT_TRUE(WaitFor([&] { return Deploys() == 2; }, 20s)) << Logs();
+  ASSERT_TRUE(stack_->WaitEvent("rollback.succeeded", 20s)) << Logs();
+  EXPECT_EQ(stack_->Events("trigger.pending").size(), 1u) << "the window was carried on";
+  EXPECT_EQ(stack_->Events("rollback.started").size(), 1u);
+  const std::vector<std::string> now = EvaluatedBy();
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_NE(now[0], owner);
+}
+
+TEST_F(ClusterTest, WithoutAnEtcdQuorumNoHookRunsAndDecisionsResumeAfter) {
+  StartMembers("3s");
+  etcd_->Kill(1);
+  etcd_->Kill(2);
+  ASSERT_TRUE(stack_->SampleDeploy("v2"));
+  ASSERT_TRUE(stack_->WaitEvent("cluster.down", 20s)) << Logs();
+  // Well past first breach + for: nobody acted alone.
+  EXPECT_FALSE(WaitFor([&] { return Deploys() != 1; }, 8s)) << Logs();
+  EXPECT_TRUE(stack_->Events("rollback.started").empty());
+  etcd_->Restart(1);
+  etcd_->Restart(2);
+  ASSERT_TRUE(etcd_->WaitHealthy(30s));
+  ASSERT_TRUE(stack_->WaitEvent("rollback.started", 40s)) << Logs();
+  ASSERT_TRUE(WaitFor([&] { return Deploys() == 2; }, 20s)) << Logs();
+  ASSERT_TRUE(stack_->WaitEvent("cluster.up", 20s)) << Logs();
+  ASSERT_TRUE(stack_->WaitRounds(3));
+  EXPECT_EQ(stack_->Events("rollback.started").size(), 1u);
+  EXPECT_EQ(Deploys(), 2);
+}
+
+}  // namespace
+}  // namespace rollbackd::it
