@@ -163,7 +163,7 @@ size_t Collect(char* data, size_t size, size_t n, void* out) {
 }  // namespace
 
 HttpResult Http(const std::string& method, const std::string& url, const std::string& body,
-                const std::vector<std::string>& headers) {
+                const std::vector<std::string>& headers, std::chrono::milliseconds timeout) {
   HttpResult r;
   CURL* c = curl_easy_init();
   curl_slist* list = nullptr;
@@ -175,7 +175,7 @@ HttpResult Http(const std::string& method, const std::string& url, const std::st
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);

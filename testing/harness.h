@@ -1,7 +1,8 @@
 // The integration harness: real processes on loopback (the Debian `prometheus` and
 // `prometheus-alertmanager`, the sample service, the webhook receiver, rollbackd itself), each in a
 // temp dir, each stopped when the test ends. The integration tests (tests/integration) and the
-// side-by-side benchmarks (bench/) both start their processes through it.
+// side-by-side benchmarks (bench/) both start their processes through it. A real etcd cluster
+// (Debian's etcd, three members) is in etcd_cluster.h.
 // Every wait is bounded in time and polls an observable fact (a file line, an HTTP answer).
 #ifndef ROLLBACKD_TESTING_HARNESS_H_
 #define ROLLBACKD_TESTING_HARNESS_H_
@@ -71,8 +72,10 @@ struct HttpResult {
   std::string body;
   std::string error;
 };
+// One request with curl; `timeout` bounds the whole exchange (connect, send, answer).
 HttpResult Http(const std::string& method, const std::string& url, const std::string& body = "",
-                const std::vector<std::string>& headers = {});
+                const std::vector<std::string>& headers = {},
+                std::chrono::milliseconds timeout = 5s);
 
 // The value of one series in Prometheus text format ("name{a=\"b\"}"), nullopt when absent.
 std::optional<double> MetricValue(const std::string& text, const std::string& series);
