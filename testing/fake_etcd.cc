@@ -22,6 +22,7 @@ bool FakeEtcd::InRange(const std::string& k, const std::string& key, const std::
 }
 
 void FakeEtcd::Expire() {
+  if (down) return;
   std::vector<EtcdWatchEvent> changes;
   for (auto it = leases_.begin(); it != leases_.end();) {
     if (it->second.expires > clock_.SteadyNow()) {
@@ -55,6 +56,7 @@ const EtcdKv* FakeEtcd::Get(const std::string& key) const {
 
 void FakeEtcd::Notify(const std::vector<EtcdWatchEvent>& changes) {
   if (changes.empty()) return;
+  history_.insert(history_.end(), changes.begin(), changes.end());
   for (const Watcher& w : watchers_) {
     if (w.alive.use_count() == 0 || !*w.alive) continue;
     std::vector<EtcdWatchEvent> mine;
@@ -200,10 +202,20 @@ struct FakeWatch : Etcd::Watch {
 }  // namespace
 
 std::unique_ptr<Etcd::Watch> FakeEtcd::StartWatch(
-    std::string key, std::string range_end, int64_t,
+    std::string key, std::string range_end, int64_t start_revision,
     std::function<void(int64_t, std::vector<EtcdWatchEvent>)> events,
     std::function<void(EtcdStatus)>) {
   auto w = std::make_unique<FakeWatch>();
+  std::vector<EtcdWatchEvent> past;
+  for (const EtcdWatchEvent& e : history_) {
+    if (e.kv.mod_revision >= start_revision && InRange(e.kv.key, key, range_end)) past.push_back(e);
+  }
+  if (!past.empty()) {
+    boost::asio::post(io_, [alive = std::weak_ptr<bool>(w->alive), events, rev = revision_,
+                            past = std::move(past)]() mutable {
+      if (auto a = alive.lock(); a && *a) events(rev, std::move(past));
+    });
+  }
   watchers_.push_back({std::move(key), std::move(range_end), std::move(events), w->alive});
   return w;
 }

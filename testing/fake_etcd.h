@@ -1,7 +1,8 @@
 // An in-memory etcd (the Etcd interface): one revision counter, keys with create and mod
 // revisions, leases that expire on the Clock's steady time, transactions with their compares, and
 // watches. Answers come later on the loop, as the real client's do. `down` makes every request
-// fail as etcd without a quorum does (nothing is applied); the leases keep running out meanwhile.
+// fail as etcd without a quorum does: nothing is applied, and no lease expires (no leader expires
+// them) until it is back.
 #ifndef ROLLBACKD_TESTING_FAKE_ETCD_H_
 #define ROLLBACKD_TESTING_FAKE_ETCD_H_
 
@@ -64,6 +65,7 @@ class FakeEtcd : public Etcd {
   std::map<std::string, EtcdKv> kvs_;
   std::map<int64_t, Lease> leases_;
   std::vector<Watcher> watchers_;
+  std::vector<EtcdWatchEvent> history_;  // every change, for watches from an earlier revision
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

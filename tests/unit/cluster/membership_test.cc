@@ -70,13 +70,15 @@ TEST_F(MembershipTest, LiveOnceRegisteredAndStopsActingBeforeTheLeaseCanExpire) 
   // cluster.down once lease_ttl has passed without an answer, and only once.
   ASSERT_TRUE(clock.Advance(10s));
   EXPECT_EQ(a.health, std::vector<bool>{false});
-  EXPECT_FALSE(etcd.LeaseAlive(a.membership.lease()));
 
-  // etcd is back: a new lease, live again, cluster.up.
+  // etcd is back (its leases ran out meanwhile): a new lease, live again, cluster.up.
   etcd.down = false;
+  const int64_t old = a.membership.lease();
+  EXPECT_FALSE(etcd.LeaseAlive(old));
   ASSERT_TRUE(clock.Advance(3s));
   EXPECT_TRUE(a.membership.live());
   EXPECT_EQ(a.health, (std::vector<bool>{false, true}));
+  EXPECT_NE(a.membership.lease(), old);
   EXPECT_TRUE(etcd.LeaseAlive(a.membership.lease()));
 }
 
