@@ -3,7 +3,6 @@
 #include <simdjson.h>
 
 #include <boost/asio/post.hpp>
-
 #include <nlohmann/json.hpp>
 
 #include "daemon/io/signing.h"
@@ -184,9 +183,9 @@ struct EtcdClient::Impl : std::enable_shared_from_this<Impl> {
       } else if (parser.parse(r.body).get(doc) != simdjson::SUCCESS) {
         status = {EtcdStatus::Code::kUnavailable,
                   self->endpoint() + ": HTTP " + std::to_string(r.status) + ", not JSON"};
-      } else if (std::string_view message; doc["error"].get_string().get(message) ==
-                                               simdjson::SUCCESS ||
-                                           r.status < 200 || r.status >= 300) {
+      } else if (std::string_view message;
+                 doc["error"].get_string().get(message) == simdjson::SUCCESS || r.status < 200 ||
+                 r.status >= 300) {
         if (message.empty()) message = "HTTP error";
         const int64_t code = Int(doc, "code");
         const bool auth = message.find("auth token") != std::string_view::npos || code == 16;
@@ -360,9 +359,9 @@ bool WatchMessage(WatchStream::Shared& s, std::string_view line) {
   }
   bool canceled = false;
   if (result["canceled"].get_bool().get(canceled) == simdjson::SUCCESS && canceled) {
-    s.stream_error = {EtcdStatus::Code::kUnavailable,
-                      Int(result, "compact_revision") != 0 ? "watch: revision compacted"
-                                                           : "watch canceled by etcd"};
+    s.stream_error = {EtcdStatus::Code::kUnavailable, Int(result, "compact_revision") != 0
+                                                          ? "watch: revision compacted"
+                                                          : "watch canceled by etcd"};
     return false;
   }
   const int64_t revision = Int(result["header"], "revision");
@@ -379,9 +378,10 @@ bool WatchMessage(WatchStream::Shared& s, std::string_view line) {
     }
   }
   // Handed over on the loop, not inside the transport's callback (the receiver sends requests).
-  boost::asio::post(*s.io, [shared = s.self.lock(), revision, events = std::move(events)]() mutable {
-    if (shared && !shared->stopped) shared->events(revision, std::move(events));
-  });
+  boost::asio::post(*s.io,
+                    [shared = s.self.lock(), revision, events = std::move(events)]() mutable {
+                      if (shared && !shared->stopped) shared->events(revision, std::move(events));
+                    });
   return true;
 }
 
@@ -425,8 +425,8 @@ std::unique_ptr<Etcd::Watch> EtcdClient::StartWatch(
       status = r.error.empty() ? EtcdStatus{EtcdStatus::Code::kUnavailable, "watch stream ended"}
                                : EtcdStatus{EtcdStatus::Code::kUnavailable, r.error};
     }
-    if (auto self = weak.lock(); self && r.transport != TransportError::kTimeout &&
-                                 r.transport != TransportError::kNone) {
+    if (auto self = weak.lock();
+        self && r.transport != TransportError::kTimeout && r.transport != TransportError::kNone) {
       self->MoveOn();
     }
     shared->ended(status);

@@ -156,25 +156,25 @@ void Membership::ScheduleRenew(Duration after) {
 
 void Membership::Renew() {
   const SteadyTime sent = clock_.SteadyNow();
-  etcd_.KeepAlive(lease_, [this, alive = std::weak_ptr<bool>(alive_), sent,
-                           lease = lease_](EtcdLeaseResult r) {
-    if (!alive.lock() || stopping_ || lease != lease_) return;
-    if (callbacks_.renewed) callbacks_.renewed(r.status.ok() && r.ttl > 0);
-    if (!r.status.ok()) {
-      spdlog::debug("cluster: lease renewal failed: {}", r.status.error);
-      // Again soon, on the next endpoint; the expiry timer ends live() on time regardless.
-      ScheduleRenew(std::min<Duration>(options_.lease_ttl / 6, std::chrono::seconds(1)));
-      return;
-    }
-    Answered();
-    if (r.ttl <= 0) {
-      LeaseLost("etcd no longer knows lease " + std::to_string(lease_));
-      return;
-    }
-    valid_until_ = sent + Seconds(r.ttl);
-    ScheduleExpiry();
-    ScheduleRenew(options_.lease_ttl / 3);
-  });
+  etcd_.KeepAlive(
+      lease_, [this, alive = std::weak_ptr<bool>(alive_), sent, lease = lease_](EtcdLeaseResult r) {
+        if (!alive.lock() || stopping_ || lease != lease_) return;
+        if (callbacks_.renewed) callbacks_.renewed(r.status.ok() && r.ttl > 0);
+        if (!r.status.ok()) {
+          spdlog::debug("cluster: lease renewal failed: {}", r.status.error);
+          // Again soon, on the next endpoint; the expiry timer ends live() on time regardless.
+          ScheduleRenew(std::min<Duration>(options_.lease_ttl / 6, std::chrono::seconds(1)));
+          return;
+        }
+        Answered();
+        if (r.ttl <= 0) {
+          LeaseLost("etcd no longer knows lease " + std::to_string(lease_));
+          return;
+        }
+        valid_until_ = sent + Seconds(r.ttl);
+        ScheduleExpiry();
+        ScheduleRenew(options_.lease_ttl / 3);
+      });
 }
 
 void Membership::ScheduleExpiry() {
@@ -218,31 +218,32 @@ void Membership::Unanswered() {
 void Membership::Load() {
   if (stopping_) return;
   const std::string prefix = options_.prefix + "/members/";
-  etcd_.Range(prefix, PrefixEnd(prefix), [this, alive = std::weak_ptr<bool>(alive_),
-                                           prefix](EtcdRangeResult r) {
-    if (!alive.lock() || stopping_) return;
-    if (!r.status.ok()) {
-      watch_timer_->At(clock_.SteadyNow() + std::chrono::seconds(1), [this] { Load(); });
-      return;
-    }
-    Answered();
-    std::vector<std::string> others;
-    self_seen_ = false;
-    for (const EtcdKv& kv : r.kvs) {
-      const std::string name = kv.key.substr(prefix.size());
-      if (name == options_.name) {
-        self_seen_ = true;
-      } else {
-        others.push_back(name);
-      }
-    }
-    std::sort(others.begin(), others.end());
-    if (others != others_) {
-      others_ = std::move(others);
-      Changed();
-    }
-    Watch(r.revision + 1);
-  });
+  etcd_.Range(prefix, PrefixEnd(prefix),
+              [this, alive = std::weak_ptr<bool>(alive_), prefix](EtcdRangeResult r) {
+                if (!alive.lock() || stopping_) return;
+                if (!r.status.ok()) {
+                  watch_timer_->At(clock_.SteadyNow() + std::chrono::seconds(1),
+                                   [this] { Load(); });
+                  return;
+                }
+                Answered();
+                std::vector<std::string> others;
+                self_seen_ = false;
+                for (const EtcdKv& kv : r.kvs) {
+                  const std::string name = kv.key.substr(prefix.size());
+                  if (name == options_.name) {
+                    self_seen_ = true;
+                  } else {
+                    others.push_back(name);
+                  }
+                }
+                std::sort(others.begin(), others.end());
+                if (others != others_) {
+                  others_ = std::move(others);
+                  Changed();
+                }
+                Watch(r.revision + 1);
+              });
 }
 
 void Membership::Watch(int64_t from) {

@@ -40,9 +40,9 @@ std::string RendezvousOwner(std::string_view service, const std::vector<std::str
 class Membership {
  public:
   struct Callbacks {
-    std::function<void()> changed;              // live(), or the members, changed
-    std::function<void(bool healthy)> health;   // cluster.down (false) / cluster.up (true)
-    std::function<void(bool ok)> renewed;       // each lease renewal, for metrics
+    std::function<void()> changed;             // live(), or the members, changed
+    std::function<void(bool healthy)> health;  // cluster.down (false) / cluster.up (true)
+    std::function<void(bool ok)> renewed;      // each lease renewal, for metrics
   };
   Membership(Etcd& etcd, Clock& clock, MembershipOptions options, Callbacks callbacks);
   ~Membership();

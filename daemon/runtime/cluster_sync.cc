@@ -111,91 +111,94 @@ void ClusterSync::Load() {
   }
   loading_ = true;
   const std::string prefix = settings_.prefix + "/services/";
-  etcd_.Range(prefix, PrefixEnd(prefix), [this, alive = std::weak_ptr<bool>(alive_),
-                                           prefix](EtcdRangeResult result) {
-    if (!alive.lock()) return;
-    loading_ = false;
-    if (engine_ == nullptr) return;
-    bool retry = !result.status.ok();
-    if (!result.status.ok()) {
-      spdlog::warn("cluster: reading service states failed: {}", result.status.error);
-    }
-    struct Stored {
-      const EtcdKv* state = nullptr;
-      const EtcdKv* rollback = nullptr;
-    };
-    std::map<std::string, Stored> stored;
-    for (const EtcdKv& kv : result.kvs) {
-      const std::string rest = kv.key.substr(prefix.size());
-      const size_t slash = rest.rfind('/');
-      if (slash == std::string::npos) continue;
-      Stored& st = stored[rest.substr(0, slash)];
-      if (rest.compare(slash, std::string::npos, "/state") == 0) st.state = &kv;
-      if (rest.compare(slash, std::string::npos, "/rollback") == 0) st.rollback = &kv;
-    }
-    const std::vector<std::string> live_members = membership_.members();
-    std::vector<Event> orphans;
-    bool changed = false;
-    for (const Service& s : engine_->config().services) {
-      Record& r = records_[s.name];
-      if (!result.status.ok() || !r.owned || r.loaded || !membership_.Owns(s.name)) continue;
-      const Stored& st = stored[s.name];
-      std::string err;
-      if (!engine_->RestoreServiceState(s.name, st.state ? st.state->value : "", &err)) {
-        spdlog::error("cluster: the state of {} in etcd cannot be read ({}); not evaluated", s.name,
-                      err);
-        continue;
-      }
-      // A rollback in flight: whose?
-      std::string in_flight;
-      for (const ServiceStatus& status : engine_->Status()) {
-        if (status.name == s.name) in_flight = status.rollback_in_flight;
-      }
-      std::string starter;
-      if (!in_flight.empty() && st.rollback) {
-        auto j = nlohmann::json::parse(st.rollback->value, nullptr, false);
-        if (j.is_object() && j.value("id", "") == in_flight) starter = j.value("member", "");
-      }
-      if (!in_flight.empty() && starter != settings_.name &&
-          std::find(live_members.begin(), live_members.end(), starter) != live_members.end()) {
-        // Its hook runs there; this member carries on once that member recorded the outcome.
-        spdlog::info("cluster: {} moves here once rollback {} at {} has ended", s.name, in_flight,
-                     starter);
-        retry = true;
-        continue;
-      }
-      r.loaded = true;
-      r.revision = st.state ? st.state->mod_revision : 0;
-      r.text = engine_->SaveServiceState(s.name);
-      engine_->SetActive(s.name, true);
-      changed = true;
-      if (!in_flight.empty() && !(callbacks_.running && callbacks_.running(in_flight))) {
-        RollbackOutcome o;
-        if (auto known = callbacks_.outcome ? callbacks_.outcome(in_flight) : std::nullopt) {
-          o = *known;
-        } else {
-          o.error = starter.empty() || starter == settings_.name
+  etcd_.Range(
+      prefix, PrefixEnd(prefix),
+      [this, alive = std::weak_ptr<bool>(alive_), prefix](EtcdRangeResult result) {
+        if (!alive.lock()) return;
+        loading_ = false;
+        if (engine_ == nullptr) return;
+        bool retry = !result.status.ok();
+        if (!result.status.ok()) {
+          spdlog::warn("cluster: reading service states failed: {}", result.status.error);
+        }
+        struct Stored {
+          const EtcdKv* state = nullptr;
+          const EtcdKv* rollback = nullptr;
+        };
+        std::map<std::string, Stored> stored;
+        for (const EtcdKv& kv : result.kvs) {
+          const std::string rest = kv.key.substr(prefix.size());
+          const size_t slash = rest.rfind('/');
+          if (slash == std::string::npos) continue;
+          Stored& st = stored[rest.substr(0, slash)];
+          if (rest.compare(slash, std::string::npos, "/state") == 0) st.state = &kv;
+          if (rest.compare(slash, std::string::npos, "/rollback") == 0) st.rollback = &kv;
+        }
+        const std::vector<std::string> live_members = membership_.members();
+        std::vector<Event> orphans;
+        bool changed = false;
+        for (const Service& s : engine_->config().services) {
+          Record& r = records_[s.name];
+          if (!result.status.ok() || !r.owned || r.loaded || !membership_.Owns(s.name)) continue;
+          const Stored& st = stored[s.name];
+          std::string err;
+          if (!engine_->RestoreServiceState(s.name, st.state ? st.state->value : "", &err)) {
+            spdlog::error("cluster: the state of {} in etcd cannot be read ({}); not evaluated",
+                          s.name, err);
+            continue;
+          }
+          // A rollback in flight: whose?
+          std::string in_flight;
+          for (const ServiceStatus& status : engine_->Status()) {
+            if (status.name == s.name) in_flight = status.rollback_in_flight;
+          }
+          std::string starter;
+          if (!in_flight.empty() && st.rollback) {
+            auto j = nlohmann::json::parse(st.rollback->value, nullptr, false);
+            if (j.is_object() && j.value("id", "") == in_flight) starter = j.value("member", "");
+          }
+          if (!in_flight.empty() && starter != settings_.name &&
+              std::find(live_members.begin(), live_members.end(), starter) != live_members.end()) {
+            // Its hook runs there; this member carries on once that member recorded the outcome.
+            spdlog::info("cluster: {} moves here once rollback {} at {} has ended", s.name,
+                         in_flight, starter);
+            retry = true;
+            continue;
+          }
+          r.loaded = true;
+          r.revision = st.state ? st.state->mod_revision : 0;
+          r.text = engine_->SaveServiceState(s.name);
+          engine_->SetActive(s.name, true);
+          changed = true;
+          if (!in_flight.empty() && !(callbacks_.running && callbacks_.running(in_flight))) {
+            RollbackOutcome o;
+            if (auto known = callbacks_.outcome ? callbacks_.outcome(in_flight) : std::nullopt) {
+              o = *known;
+            } else {
+              o.error =
+                  starter.empty() || starter == settings_.name
                       ? "interrupted: its intent was not confirmed by etcd in time"
                       : "interrupted: member " + starter + ", which ran its hook, left the cluster";
+            }
+            engine_->RollbackFinished(
+                in_flight, o,
+                std::chrono::time_point_cast<std::chrono::milliseconds>(clock_.WallNow()),
+                &orphans);
+          }
         }
-        engine_->RollbackFinished(in_flight, o, std::chrono::time_point_cast<std::chrono::milliseconds>(
-                                                    clock_.WallNow()),
-                                  &orphans);
-      }
-    }
-    if (changed) {
-      spdlog::info("cluster: member {} evaluates {} service(s) of {} ({} member(s) live)",
-                   settings_.name, owned(), records_.size(), live_members.size());
-      if (callbacks_.ownership_changed) callbacks_.ownership_changed();
-    }
-    if (!orphans.empty() && callbacks_.events) callbacks_.events(std::move(orphans));
-    if (load_again_) {
-      load_again_ = false;
-      Load();
-    } else if (retry) {
-      retry_->At(clock_.SteadyNow() + std::chrono::seconds(1), [this] { Refresh(); });
-    }
-  });
+        if (changed) {
+          spdlog::info("cluster: member {} evaluates {} service(s) of {} ({} member(s) live)",
+                       settings_.name, owned(), records_.size(), live_members.size());
+          if (callbacks_.ownership_changed) callbacks_.ownership_changed();
+        }
+        if (!orphans.empty() && callbacks_.events) callbacks_.events(std::move(orphans));
+        if (load_again_) {
+          load_again_ = false;
+          Load();
+        } else if (retry) {
+          retry_->At(clock_.SteadyNow() + std::chrono::seconds(1), [this] { Refresh(); });
+        }
+      });
 }
 
 std::vector<EtcdCompare> ClusterSync::Conditions(const Record& r,
@@ -260,9 +263,8 @@ void ClusterSync::Intent(const Event& started,
   if (r.writing) {
     // The conditions need the revision that write brings back: an intent waits for it (bounded
     // by the request timeout).
-    r.after_write.push_back([this, started, done = std::move(done)]() mutable {
-      Intent(started, std::move(done));
-    });
+    r.after_write.push_back(
+        [this, started, done = std::move(done)]() mutable { Intent(started, std::move(done)); });
     return;
   }
   const std::string id = started.rollback_id.empty() ? started.id : started.rollback_id;

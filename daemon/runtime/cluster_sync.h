@@ -34,9 +34,9 @@ namespace rollbackd {
 class ClusterSync {
  public:
   struct Callbacks {
-    std::function<void()> ownership_changed;    // services became active or inactive
-    std::function<void(bool healthy)> health;   // cluster.down / cluster.up
-    std::function<void(bool ok)> renewed;       // lease renewals, for metrics
+    std::function<void()> ownership_changed;   // services became active or inactive
+    std::function<void(bool healthy)> health;  // cluster.down / cluster.up
+    std::function<void(bool ok)> renewed;      // lease renewals, for metrics
     // Rollbacks in flight that were taken over from a member no longer live (or that this
     // member's etcd write left unconfirmed): the events of reporting them failed, as a restart
     // would. `running` tells the ones whose hook runs here.
@@ -71,12 +71,12 @@ class ClusterSync {
 
  private:
   struct Record {
-    bool owned = false;   // this member took it: loading, or active once loaded
-    bool loaded = false;  // active in the engine
+    bool owned = false;    // this member took it: loading, or active once loaded
+    bool loaded = false;   // active in the engine
     int64_t revision = 0;  // the state key's mod_revision as last read or written (0: none)
     std::string text;      // the state as last read or written
     bool writing = false;
-    bool dirty = false;  // changed again while a write was in flight
+    bool dirty = false;                              // changed again while a write was in flight
     std::vector<std::function<void()>> after_write;  // intents waiting for `writing` to end
   };
   void Load();

@@ -53,9 +53,13 @@ void RoundRunner::Start() {
   const SteadyTime slot = schedule_.empty() ? now : schedule_.next();
   const auto& specs = engine_->inputs();
   std::vector<char> due(specs.size(), 0);
-  outstanding_ = schedule_.TakeDue(now, &due, std::chrono::milliseconds(5),
-                                   [this](size_t service) { return !engine_->active(service); });
-  if (outstanding_ == 0) {
+  size_t skipped = 0;
+  outstanding_ = schedule_.TakeDue(
+      now, &due, std::chrono::milliseconds(5),
+      [this](size_t service) { return !engine_->active(service); }, &skipped);
+  // Only other members' services due: an evaluation all the same, with nothing read (it reports
+  // readiness, metrics and the cluster's state on the same beat).
+  if (outstanding_ == 0 && skipped == 0) {
     ScheduleNext();
     return;
   }

@@ -36,11 +36,13 @@ Schedule::Clock::time_point Schedule::next() const {
 }
 
 size_t Schedule::TakeDue(Clock::time_point now, std::vector<char>* due, Clock::duration slack,
-                         const std::function<bool(size_t)>& skip) {
+                         const std::function<bool(size_t)>& skip, size_t* skipped) {
   for (Unit& u : units_) {
     if (u.next > now + slack) continue;
     if (!skip || !skip(u.service)) {
       for (int id : u.inputs) (*due)[static_cast<size_t>(id)] = 1;
+    } else if (skipped != nullptr) {
+      ++*skipped;
     }
     u.next += u.period;
     if (u.next <= now) u.next = now + u.period;

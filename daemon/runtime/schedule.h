@@ -31,10 +31,10 @@ class Schedule {
   // their period. A unit that fell behind (a slow round) is next due one period from now: no burst
   // of catch-up rounds. Returns how many inputs are due.
   // Units of services for which `skip(service index)` holds move on without being read (cluster
-  // mode: another member owns them).
+  // mode: another member owns them); `skipped` counts them.
   size_t TakeDue(Clock::time_point now, std::vector<char>* due,
                  Clock::duration slack = std::chrono::milliseconds(5),
-                 const std::function<bool(size_t service)>& skip = {});
+                 const std::function<bool(size_t service)>& skip = {}, size_t* skipped = nullptr);
 
  private:
   struct Unit {

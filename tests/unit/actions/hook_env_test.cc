@@ -42,7 +42,10 @@ TEST(HookEnvTest, CarriesTheDecisionAndEveryLabel) {
   EXPECT_THAT(env, Contains(Pair("ROLLBACKD_LABEL_POD", "api-1; rm -rf /")));
   EXPECT_THAT(env, Contains(Pair("ROLLBACKD_LABEL_REGION", "eu")));
   EXPECT_THAT(env, Contains(Pair("ROLLBACKD_LABEL_SERVICE", "shadowed?")));
+  EXPECT_THAT(env, Not(Contains(Pair("ROLLBACKD_FENCING_TOKEN", ::testing::_))));
   EXPECT_TRUE(std::is_sorted(env.begin(), env.end()));
+  e.fencing_token = 4711;
+  EXPECT_THAT(HookEnvironment(e).vars, Contains(Pair("ROLLBACKD_FENCING_TOKEN", "4711")));
 }
 
 Event Started() {

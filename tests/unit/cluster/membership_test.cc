@@ -1,11 +1,12 @@
 // A member's lease and view on the fake clock and an in-memory etcd (testing/fake_etcd.h): it
 // stops acting before its lease can have expired, reports the cluster down after lease_ttl without
 // an answer, and two members split services and take over each other's.
+#include "daemon/cluster/membership.h"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 
-#include "daemon/cluster/membership.h"
 #include "testing/fake_clock.h"
 #include "testing/fake_etcd.h"
 
@@ -19,8 +20,8 @@ using testing::FakeEtcd;
 struct Member {
   Member(FakeEtcd& etcd, FakeClock& clock, const std::string& name)
       : membership(etcd, clock, MembershipOptions{name, "/t", 10s},
-                   Membership::Callbacks{[this] { ++changes; },
-                                         [this](bool up) { health.push_back(up); }, {}}) {}
+                   Membership::Callbacks{
+                       [this] { ++changes; }, [this](bool up) { health.push_back(up); }, {}}) {}
   int changes = 0;
   std::vector<bool> health;
   Membership membership;

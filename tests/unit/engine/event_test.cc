@@ -181,8 +181,13 @@ TEST(EventJsonTest, RollbackStartedCarriesTheRollbackObject) {
   EXPECT_EQ(j["version"], "v2");
   ASSERT_TRUE(j.contains("rollback"));
   const json& rb = j["rollback"];
-  EXPECT_EQ(Keys(rb), (std::set<std::string>{"id", "cause_id", "skip_reason", "hook",
-                                             "exit_status", "duration_seconds", "output"}));
+  EXPECT_EQ(Keys(rb),
+            (std::set<std::string>{"id", "cause_id", "skip_reason", "hook", "exit_status",
+                                   "duration_seconds", "output", "fencing_token"}));
+  EXPECT_TRUE(rb["fencing_token"].is_null()) << "standalone: no token";
+  Event fenced = r.started;
+  fenced.fencing_token = 9007199254740000LL;
+  EXPECT_EQ(json::parse(EventToJson(fenced))["rollback"]["fencing_token"], 9007199254740000LL);
   EXPECT_EQ(rb["id"], r.started.id);
   EXPECT_EQ(rb["id"], j["id"]);
   EXPECT_EQ(rb["cause_id"], r.firing.id);
