@@ -1,0 +1,181 @@
+// Cluster mode's state and intents (ClusterSync) on an in-memory etcd and the fake clock: a round
+// without transitions writes nothing, a decision writes the service's state once, and the intent
+// transaction holds only for the owner under a live lease whose view of the state is current.
+#include "daemon/runtime/cluster_sync.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "testing/fake_clock.h"
+#include "testing/fake_etcd.h"
+#include "tests/unit/engine/engine_test_util.h"
+
+namespace rollbackd {
+namespace {
+
+using namespace std::chrono_literals;
+using enginetest::EngineHarness;
+using enginetest::Kinds;
+using enginetest::Only;
+using enginetest::Value;
+using testing::FakeClock;
+using testing::FakeEtcd;
+
+constexpr char kShop[] = R"(
+service = "shop"
+[[trigger]]
+name = "errors"
+query = 'errors'
+above = 0.05
+for = "30s"
+[rollback]
+exec = ["undo"]
+cooldown = "1h"
+)";
+
+ClusterSettings Settings(const std::string& name) {
+  ClusterSettings s;
+  s.name = name;
+  s.prefix = "/t";
+  s.lease_ttl = 10s;
+  return s;
+}
+
+struct Member {
+  Member(FakeEtcd& etcd, FakeClock& clock, const std::string& name)
+      : engine(kShop), sync(etcd, clock, Settings(name), {}) {
+    sync.Attach(engine.engine());
+    sync.Start();
+  }
+  bool active() { return engine.engine().Status().at(0).active; }
+  // The intent of the rollback.started among `events`.
+  std::pair<std::optional<int64_t>, std::string> Intent(const std::vector<Event>& events,
+                                                        FakeClock& clock) {
+    std::pair<std::optional<int64_t>, std::string> result{std::nullopt, "no answer"};
+    sync.Intent(Only(events, EventKind::kRollbackStarted),
+                [&](std::optional<int64_t> token, std::string err) {
+                  result = {token, err};
+                });
+    EXPECT_TRUE(clock.RunReady());
+    return result;
+  }
+  EngineHarness engine;
+  ClusterSync sync;
+};
+
+class ClusterSyncTest : public ::testing::Test {
+ protected:
+  boost::asio::io_context io;
+  FakeClock clock{&io};
+  FakeEtcd etcd{io, clock};
+};
+
+TEST_F(ClusterSyncTest, SteadyStateWritesNothingAndADecisionWritesOnce) {
+  Member a(etcd, clock, "a");
+  ASSERT_TRUE(clock.RunReady());
+  ASSERT_TRUE(a.active());
+  a.engine.Set("errors", Value(0.01));
+  a.engine.Eval("0s");  // the series appears: written once
+  a.sync.Sync();
+  ASSERT_TRUE(clock.RunReady());
+  const size_t after_start = etcd.write_txns;
+  for (int i = 1; i < 100; ++i) {
+    a.engine.Eval(std::to_string(i * 15) + "s");
+    a.sync.Sync();
+    ASSERT_TRUE(clock.RunReady());
+  }
+  EXPECT_EQ(etcd.write_txns, after_start) << "no transition, no write";
+
+  a.engine.Set("errors", Value(0.5));
+  EXPECT_EQ(Kinds(a.engine.Eval("1500s")), std::vector<std::string>{"trigger.pending"});
+  a.sync.Sync();
+  ASSERT_TRUE(clock.RunReady());
+  for (int i = 1; i < 2; ++i) {  // still pending, another value: nothing new to write
+    a.engine.Set("errors", Value(0.6));
+    a.engine.Eval("1510s");
+    a.sync.Sync();
+    ASSERT_TRUE(clock.RunReady());
+  }
+  EXPECT_EQ(etcd.write_txns, after_start + 1);
+  ASSERT_NE(etcd.Get("/t/services/shop/state"), nullptr);
+  EXPECT_EQ(etcd.Get("/t/services/shop/state")->value, a.engine.engine().SaveServiceState("shop"));
+}
+
+TEST_F(ClusterSyncTest, TheIntentGivesAnIncreasingFencingTokenToTheOwner) {
+  Member a(etcd, clock, "a");
+  ASSERT_TRUE(clock.RunReady());
+  a.engine.Set("errors", Value(0.5));
+  std::vector<Event> events = a.engine.Run("0s", "30s", "10s");
+  const int64_t before = etcd.revision();
+  auto [token, err] = a.Intent(events, clock);
+  ASSERT_TRUE(token.has_value()) << err;
+  EXPECT_GT(*token, before);
+  EXPECT_EQ(*token, etcd.revision());
+  const EtcdKv* intent = etcd.Get("/t/services/shop/rollback");
+  ASSERT_NE(intent, nullptr);
+  EXPECT_EQ(intent->mod_revision, *token);
+  EXPECT_NE(intent->value.find("\"member\":\"a\""), std::string::npos);
+  // The state written with it has the rollback in flight: a new owner never runs it again.
+  EXPECT_NE(
+      etcd.Get("/t/services/shop/state")->value.find(Only(events, EventKind::kRollbackStarted).id),
+      std::string::npos);
+}
+
+TEST_F(ClusterSyncTest, TheIntentFailsWhenAnotherMemberWroteTheStateMeanwhile) {
+  Member a(etcd, clock, "a");
+  ASSERT_TRUE(clock.RunReady());
+  a.engine.Set("errors", Value(0.5));
+  std::vector<Event> events = a.engine.Run("0s", "30s", "10s");
+  // Another member (say, one that took the service over during a pause) wrote its state.
+  EtcdTxn other;
+  other.success.push_back({EtcdOp::Kind::kPut, "/t/services/shop/state", "{}", 0, ""});
+  etcd.Txn(other, [](EtcdTxnResult) {});
+  ASSERT_TRUE(clock.RunReady());
+  auto [token, err] = a.Intent(events, clock);
+  EXPECT_FALSE(token.has_value());
+  EXPECT_NE(err.find("intent transaction failed"), std::string::npos) << err;
+  EXPECT_EQ(etcd.Get("/t/services/shop/rollback"), nullptr);
+  EXPECT_FALSE(a.active()) << "handed back until read again from etcd";
+}
+
+TEST_F(ClusterSyncTest, NoIntentWithoutALiveLease) {
+  Member a(etcd, clock, "a");
+  ASSERT_TRUE(clock.RunReady());
+  a.engine.Set("errors", Value(0.5));
+  std::vector<Event> events = a.engine.Run("0s", "30s", "10s");
+  etcd.down = true;
+  ASSERT_TRUE(clock.Advance(9s));  // renewals fail; the lease is in doubt from ttl - margin on
+  auto [token, err] = a.Intent(events, clock);
+  EXPECT_FALSE(token.has_value());
+  etcd.down = false;
+  EXPECT_EQ(etcd.Get("/t/services/shop/rollback"), nullptr);
+}
+
+TEST_F(ClusterSyncTest, ANewOwnerCarriesOnThePendingWindowAndNeverRollsBackTwice) {
+  auto a = std::make_unique<Member>(etcd, clock, "a");
+  ASSERT_TRUE(clock.RunReady());
+  a->engine.Set("errors", Value(0.5));
+  EXPECT_EQ(Kinds(a->engine.Run("0s", "10s", "10s")), std::vector<std::string>{"trigger.pending"});
+  a->sync.Sync();
+  ASSERT_TRUE(clock.RunReady());
+
+  Member b(etcd, clock, "b");
+  ASSERT_TRUE(clock.RunReady());
+  // One of them evaluates the service; stop `a` and `b` has it.
+  bool stopped = false;
+  a->sync.Stop([&] { stopped = true; });
+  ASSERT_TRUE(clock.Advance(1s));
+  ASSERT_TRUE(stopped);
+  a.reset();
+  b.sync.Refresh();
+  ASSERT_TRUE(clock.RunReady());
+  ASSERT_TRUE(b.active());
+  b.engine.Set("errors", Value(0.5));
+  // Fires at first breach (0s) + for (30s), not 30s after the takeover.
+  EXPECT_EQ(Kinds(b.engine.Run("20s", "30s", "10s")),
+            (std::vector<std::string>{"trigger.firing", "rollback.started"}));
+}
+
+}  // namespace
+}  // namespace rollbackd
