@@ -352,6 +352,7 @@ void Stack::WriteConfig() {
   WriteFile(d + "/rollbackd.toml", config);
   std::string rule = Replace(options_.rule, "${SAMPLE_URL}", sample_url());
   rule = Replace(rule, "${SAMPLE_BIN}", BinaryPath("rollbackd-sample"));
+  rule = Replace(rule, "${RECEIVER_URL}", "http://127.0.0.1:" + std::to_string(receiver_port_));
   WriteFile(d + "/rules/shop.toml", rule);
 }
 

@@ -203,7 +203,8 @@ class Alertmanager {
 struct StackOptions {
   StackOptions(std::string r, std::string extra = "")  // NOLINT: implicit, for Stack s({rule})
       : rule(std::move(r)), daemon_extra(std::move(extra)) {}
-  // The rule file: ${SAMPLE_URL} and ${SAMPLE_BIN} are replaced. Written as rules/shop.toml.
+  // The rule file: ${SAMPLE_URL}, ${SAMPLE_BIN} and ${RECEIVER_URL} (the webhook receiver's
+  // http://127.0.0.1:PORT) are replaced. Written as rules/shop.toml.
   std::string rule;
   std::string daemon_extra;  // lines appended to [daemon]
   std::vector<std::string> sample_bad = {"v2=error_rate=0.3", "v3=error_rate=0.3", "v4=health=503"};

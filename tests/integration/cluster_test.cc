@@ -3,6 +3,7 @@
 // something away the way it happens in production (a bad deploy, a member killed while its trigger
 // is pending, etcd losing its quorum) and asserts what the service and the receiver saw: one hook.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <map>
@@ -41,6 +42,19 @@ verify   = "10s"
 )";
 }
 
+// The hook is an http hook to the webhook receiver (path /hook), which records the fencing token
+// header; the test plays the deploy tool and rolls the service back itself.
+std::string HttpHookRule(const std::string& hold) {
+  std::string rule = Rule(hold);
+  rule = rule.substr(0, rule.find("[rollback]"));
+  return rule + R"([rollback]
+http     = { url = "${RECEIVER_URL}/hook", secret_file = "../webhook.secret" }
+timeout  = "5s"
+cooldown = "1s"
+verify   = "10s"
+)";
+}
+
 std::string ClusterTable(const EtcdCluster& etcd, const std::string& name) {
   std::string t = "[cluster]\nname = \"" + name + "\"\netcd = [";
   for (const std::string& e : etcd.endpoints()) t += "\"" + e + "\", ";
@@ -63,10 +77,17 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(etcd_->WaitHealthy(30s));
   }
 
-  void StartMembers(const std::string& hold) {
-    StackOptions o(Rule(hold));
+  // `extra_services`: that many more services, each with one query of its own, every 5 s.
+  void StartMembers(const std::string& hold, bool http_hook = false, int extra_services = 0) {
+    StackOptions o(http_hook ? HttpHookRule(hold) : Rule(hold));
     o.config_extra = ClusterTable(*etcd_, "a");
     stack_ = std::make_unique<Stack>(o);
+    for (int i = 0; i < extra_services; ++i) {
+      WriteFile(stack_->dir() + "/rules/s" + std::to_string(i) + ".toml",
+                "service = \"s" + std::to_string(i) +
+                    "\"\ninterval = \"5s\"\n[[trigger]]\nname = \"t\"\nquery = 'count(up) * 0 + " +
+                    std::to_string(i) + "'\nabove = 1e9\nfor = \"1m\"\n");
+    }
     const std::string base = ReadFile(stack_->dir() + "/rollbackd.toml");
     const std::string listen = stack_->daemon_url().substr(7);  // 127.0.0.1:PORT
     for (const std::string name : {"b", "c"}) {
@@ -100,6 +121,28 @@ class ClusterTest : public ::testing::Test {
     json st = Status(member);
     return st.is_object() ? st["cluster"]["members"].size() : 0;
   }
+  // Service -> the members that say they evaluate it now.
+  std::map<std::string, std::vector<std::string>> Evaluators() {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const std::string name : {"a", "b", "c"}) {
+      if (!ProcessOf(name).running()) continue;
+      json st = Status(name);
+      if (!st.is_object()) continue;
+      for (const json& s : st["services"]) {
+        std::vector<std::string>& v = out[s.value("name", "")];
+        if (s.value("evaluated_here", false)) v.push_back(name);
+      }
+    }
+    return out;
+  }
+  bool EachEvaluatedOnce(size_t services) {
+    auto all = Evaluators();
+    if (all.size() != services) return false;
+    for (const auto& [service, by] : all) {
+      if (by.size() != 1) return false;
+    }
+    return true;
+  }
   // The members that say they evaluate "shop" now.
   std::vector<std::string> EvaluatedBy() {
     std::vector<std::string> out;
@@ -124,6 +167,17 @@ class ClusterTest : public ::testing::Test {
     return all;
   }
   int Deploys() { return stack_->SampleState().value("deploys", -1); }
+  // The http hook's calls, as the receiver recorded them.
+  std::vector<json> HookCalls() {
+    std::vector<json> out;
+    for (const json& d : stack_->Deliveries()) {
+      if (d.value("path", "") == "/hook") out.push_back(d);
+    }
+    return out;
+  }
+  Process& ProcessOf(const std::string& member) {
+    return member == "a" ? stack_->daemon() : *others_[member];
+  }
 
   TempDir etcd_dir_;
   std::unique_ptr<EtcdCluster> etcd_;
@@ -166,6 +220,74 @@ TEST_F(ClusterTest, KillingTheOwnerWhilePendingFiresOnTimeFromAnotherMember) {
   const std::vector<std::string> now = EvaluatedBy();
   ASSERT_EQ(now.size(), 1u);
   EXPECT_NE(now[0], owner);
+}
+
+TEST_F(ClusterTest, AnOwnerPausedPastItsLeaseRunsNoSecondHookAndTokensIncrease) {
+  StartMembers("6s", /*http_hook=*/true);
+  const std::string owner = EvaluatedBy().at(0);
+  ASSERT_TRUE(stack_->SampleDeploy("v2"));
+  ASSERT_TRUE(stack_->WaitEvent("trigger.pending", 20s)) << Logs();
+  ProcessOf(owner).Signal(SIGSTOP);  // a GC pause, a frozen VM
+  const auto stopped = steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return HookCalls().size() == 1; }, 30s)) << Logs();
+  // Paused for at least 2 x lease_ttl, and resumed after the new owner rolled back.
+  ASSERT_TRUE(WaitFor([&] { return steady_clock::now() - stopped >= 6s; }, 10s));
+  ProcessOf(owner).Signal(SIGCONT);
+  ASSERT_TRUE(stack_->SampleDeploy("v1"));  // what the deploy tool behind the hook does
+  ASSERT_TRUE(WaitFor([&] { return Members(owner) == 3; }, 20s)) << Logs();
+  EXPECT_FALSE(WaitFor([&] { return HookCalls().size() > 1; }, 5s)) << Logs();
+  const json first = HookCalls().at(0);
+  ASSERT_TRUE(first["fencing_token"].is_string()) << first.dump();
+  EXPECT_EQ(first["body"]["rollback"]["fencing_token"],
+            std::stoll(first["fencing_token"].get<std::string>()));
+
+  // The next bad deploy: its rollback's token is higher.
+  ASSERT_TRUE(stack_->SampleDeploy("v3"));
+  ASSERT_TRUE(WaitFor([&] { return HookCalls().size() == 2; }, 30s)) << Logs();
+  const json second = HookCalls().at(1);
+  EXPECT_GT(std::stoll(second["fencing_token"].get<std::string>()),
+            std::stoll(first["fencing_token"].get<std::string>()));
+  EXPECT_EQ(stack_->Events("rollback.started").size(), 2u);
+}
+
+TEST_F(ClusterTest, ThreeHundredServicesAreSplitAndMoveWhenAMemberDies) {
+  StartMembers("3s", false, 300);
+  ASSERT_TRUE(WaitFor([&] { return EachEvaluatedOnce(301); }, 30s)) << Logs();
+  std::map<std::string, int> owned;
+  for (const auto& [service, by] : Evaluators()) ++owned[by.at(0)];
+  ASSERT_EQ(owned.size(), 3u);
+  for (const auto& [member, n] : owned) {
+    std::printf("member %s evaluates %d services\n", member.c_str(), n);
+    EXPECT_GT(n, 60) << member;
+  }
+  // Each member sends only its own services' queries.
+  ASSERT_TRUE(stack_->WaitRounds(6));
+  const std::string b_metrics = Http("GET", urls_["b"] + "/metrics").body;
+  const std::optional<double> b_owned = MetricValue(b_metrics, "rollbackd_cluster_owned_services");
+  ASSERT_TRUE(b_owned.has_value());
+  EXPECT_EQ(*b_owned, owned["b"]);
+
+  const auto killed = steady_clock::now();
+  Kill9("c");
+  // Its services move within lease_ttl + 1 interval (5 s), and a little.
+  ASSERT_TRUE(WaitFor([&] { return EachEvaluatedOnce(301); }, 15s)) << Logs();
+  const double seconds = std::chrono::duration<double>(steady_clock::now() - killed).count();
+  std::printf("member c killed: its %d services moved in %.1f s (lease_ttl 3s)\n", owned["c"],
+              seconds);
+  EXPECT_LE(seconds, 3 + 5 + 2);
+  for (const auto& [service, by] : Evaluators()) EXPECT_NE(by.at(0), "c") << service;
+}
+
+TEST_F(ClusterTest, LosingOneEtcdMemberChangesNothing) {
+  StartMembers("3s");
+  etcd_->Kill(etcd_->Leader() >= 0 ? etcd_->Leader() : 0);
+  ASSERT_TRUE(stack_->SampleDeploy("v2"));
+  ASSERT_TRUE(stack_->WaitEvent("rollback.started", 30s)) << Logs();
+  ASSERT_TRUE(WaitFor([&] { return Deploys() == 2; }, 20s)) << Logs();
+  ASSERT_TRUE(stack_->WaitRounds(3));
+  EXPECT_TRUE(stack_->Events("cluster.down").empty());
+  EXPECT_EQ(stack_->Events("rollback.started").size(), 1u);
+  EXPECT_EQ(Deploys(), 2);
 }
 
 TEST_F(ClusterTest, WithoutAnEtcdQuorumNoHookRunsAndDecisionsResumeAfter) {

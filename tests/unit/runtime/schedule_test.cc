@@ -58,6 +58,24 @@ int Count(const std::vector<char>& due) {
   return static_cast<int>(std::count(due.begin(), due.end(), 1));
 }
 
+TEST(ScheduleTest, SkippedServicesAreNotReadButMoveOn) {
+  auto config = TwoServices();
+  Engine engine(config);
+  const Clock::time_point t0{};
+  Schedule s(*config, engine, t0);
+  std::vector<char> due(engine.inputs().size(), 0);
+  size_t skipped = 0;
+  // Cluster mode: another member owns "b" (index 1): its trigger and its probe are not read.
+  s.TakeDue(t0, &due, 5ms, [](size_t service) { return service == 1; }, &skipped);
+  EXPECT_EQ(skipped, 2u);
+  const auto lat = *engine.trigger_inputs("a", "lat");
+  EXPECT_EQ(due[static_cast<size_t>(lat.query)], 1);  // q1, which "a" shares with "b"
+  EXPECT_EQ(due[static_cast<size_t>(engine.trigger_inputs("b", "up")->query)], 0);
+  EXPECT_EQ(Count(due), 3);
+  // The skipped units moved on: the probe is next due at +5s, not at once.
+  EXPECT_EQ(s.next(), t0 + 5s);
+}
+
 TEST(ScheduleTest, EveryUnitReadsAtOnceFirstThenOnItsOwnPeriod) {
   auto config = TwoServices();
   Engine engine(config);
