@@ -97,6 +97,7 @@ void Deliverer::Requeue(std::vector<OutboxEntry> loaded) {
       spdlog::warn("notification {} ({} of service {}) dropped: channel {} is not configured",
                    e.id, e.kind, e.service, e.channel);
       Report(e.channel, DeliveryOutcome::kDropped);
+      if (ended_) ended_(e);
       continue;
     }
     it->second->queue.Push(std::move(e));
@@ -200,6 +201,7 @@ void Deliverer::End(Lane& lane, DeliveryOutcome outcome, const RetryQueue::Item&
                      : "; last error: " + last_error);
   }
   Report(lane.name, outcome);
+  if (ended_) ended_(item.entry);
 }
 
 void Deliverer::Apply(Lane& lane, std::vector<RetryQueue::Change> changes) {

@@ -42,6 +42,8 @@ class Deliverer : public std::enable_shared_from_this<Deliverer> {
   // Where endings are recorded; nullptr (the default): in memory only. Must outlive it.
   void set_outbox(Outbox* outbox) { outbox_ = outbox; }
   void set_observer(DeliveryObserver observer) { observer_ = std::move(observer); }
+  // Told of each notification that left the queue (delivered, rejected, expired or dropped).
+  void set_ended(std::function<void(const OutboxEntry&)> ended) { ended_ = std::move(ended); }
 
   // The channels from now on: lanes of removed channels are dropped (each notification reported
   // "dropped"), queued notifications go out with their channel's new settings. `dispatcher`
@@ -101,6 +103,7 @@ class Deliverer : public std::enable_shared_from_this<Deliverer> {
   const NotifierOptions options_;
   std::map<ChannelType, std::unique_ptr<ChannelSender>> senders_;
   DeliveryObserver observer_;
+  std::function<void(const OutboxEntry&)> ended_;
   Outbox* outbox_ = nullptr;
   const Dispatcher* dispatcher_ = nullptr;
   OutboxSettings limits_;

@@ -212,6 +212,10 @@ uint64_t Notifier::outbox_bytes() const {
   return impl_->outbox ? impl_->outbox->live_bytes() : 0;
 }
 
+void Notifier::SetEndObserver(std::function<void(const OutboxEntry&)> ended) {
+  impl_->deliverer->set_ended(std::move(ended));
+}
+
 void Notifier::SetObserver(DeliveryObserver observer) {
   impl_->deliverer->set_observer(std::move(observer));
 }

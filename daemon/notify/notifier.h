@@ -122,6 +122,9 @@ class Notifier {
   uint64_t outbox_bytes() const;
 
   void SetObserver(DeliveryObserver observer);
+  // Told of each queued notification when it leaves the queue (delivered, rejected, expired or
+  // dropped); cluster mode removes its copy in etcd then.
+  void SetEndObserver(std::function<void(const OutboxEntry&)> ended);
 
   // For shutdown: calls `done` once nothing is pending, or once `limit` has passed; then no new
   // attempt starts and what is left stays in the outbox (logged with its count). `done` is never

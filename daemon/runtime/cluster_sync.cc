@@ -82,6 +82,13 @@ void ClusterSync::WriteEnded(const std::string& service) {
 
 void ClusterSync::Refresh() {
   if (engine_ == nullptr) return;
+  const std::vector<std::string> members = membership_.members();
+  const bool someone_left = std::any_of(last_members_.begin(), last_members_.end(),
+                                        [&](const std::string& m) {
+                                          return std::find(members.begin(), members.end(), m) ==
+                                                 members.end();
+                                        });
+  last_members_ = members;
   bool need_load = false;
   bool changed = false;
   const bool live = membership_.live();
@@ -100,7 +107,11 @@ void ClusterSync::Refresh() {
     }
   }
   if (changed && callbacks_.ownership_changed) callbacks_.ownership_changed();
-  if (need_load) Load();
+  if (need_load) {
+    Load();  // scans the outbox once loaded
+  } else if (someone_left && owned() > 0) {
+    ScanOutbox();
+  }
 }
 
 // One range over every service's keys; each service owned and not yet loaded is restored from it.
@@ -192,6 +203,7 @@ void ClusterSync::Load() {
           if (callbacks_.ownership_changed) callbacks_.ownership_changed();
         }
         if (!orphans.empty() && callbacks_.events) callbacks_.events(std::move(orphans));
+    if (changed) ScanOutbox();
         if (load_again_) {
           load_again_ = false;
           Load();
@@ -249,6 +261,99 @@ void ClusterSync::Write(const std::string& service) {
     r.dirty = false;
     WriteEnded(service);
     if (dirty && !records_[service].writing) Write(service);
+  });
+}
+
+std::string ClusterSync::OutboxKey(const std::string& service, const std::string& channel,
+                                   const std::string& id) const {
+  return settings_.prefix + "/outbox/" + service + "/" + channel + "/" + id;
+}
+
+void ClusterSync::Publish(const std::vector<OutboxEntry>& entries) {
+  if (engine_ == nullptr || !membership_.live()) return;
+  std::vector<EtcdTxn> txns(1);
+  size_t bytes = 0;
+  for (const OutboxEntry& e : entries) {
+    auto r = records_.find(e.service);
+    if (r == records_.end() || !r->second.loaded) continue;
+    const nlohmann::json value = {{"member", settings_.name}, {"entry", OutboxEntryToJson(e)}};
+    std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (text.size() > kOutboxEntryMax || outbox_count_[e.service] >= kOutboxPerService) {
+      spdlog::warn(
+          "cluster: notification {} to {} ({} of {}) stays in this member's outbox only: {}",
+          e.id, e.channel, e.kind, e.service,
+          text.size() > kOutboxEntryMax ? "too large for etcd" : "the service's share is full");
+      continue;
+    }
+    const std::string key = OutboxKey(e.service, e.channel, e.id);
+    outbox_keys_[e.channel + '\n' + e.id] = key;
+    ++outbox_count_[e.service];
+    // Under the lease: a member's copies go when it does not, only by their delivery.
+    if (txns.back().success.size() >= 64 || bytes + text.size() > (1u << 20)) {
+      txns.emplace_back();
+      bytes = 0;
+    }
+    bytes += text.size() + key.size();
+    txns.back().success.push_back({EtcdOp::Kind::kPut, key, std::move(text), 0, ""});
+  }
+  for (EtcdTxn& txn : txns) {
+    if (txn.success.empty()) continue;
+    ++writes_;
+    etcd_.Txn(std::move(txn), [](EtcdTxnResult r) {
+      if (!r.status.ok()) {
+        spdlog::warn("cluster: notifications not copied to etcd ({}): they are delivered from "
+                     "this member's outbox only",
+                     r.status.error);
+      }
+    });
+  }
+}
+
+void ClusterSync::Ended(const OutboxEntry& e) {
+  auto it = outbox_keys_.find(e.channel + '\n' + e.id);
+  if (it == outbox_keys_.end()) return;
+  EtcdTxn txn;
+  txn.success.push_back({EtcdOp::Kind::kDelete, it->second, "", 0, ""});
+  outbox_keys_.erase(it);
+  if (size_t& n = outbox_count_[e.service]; n > 0) --n;
+  ++writes_;
+  etcd_.Txn(std::move(txn), [](EtcdTxnResult r) {
+    if (!r.status.ok()) {
+      spdlog::debug("cluster: a delivered notification's copy stays in etcd: {}", r.status.error);
+    }
+  });
+}
+
+void ClusterSync::ScanOutbox() {
+  const std::string prefix = settings_.prefix + "/outbox/";
+  etcd_.Range(prefix, PrefixEnd(prefix), [this, alive = std::weak_ptr<bool>(alive_),
+                                           prefix](EtcdRangeResult result) {
+    if (!alive.lock() || !result.status.ok() || engine_ == nullptr) return;
+    const std::vector<std::string> live = membership_.members();
+    std::vector<OutboxEntry> taken;
+    for (const EtcdKv& kv : result.kvs) {
+      auto j = nlohmann::json::parse(kv.value, nullptr, false);
+      if (!j.is_object()) continue;
+      const std::string member = j.value("member", "");
+      if (member == settings_.name ||
+          std::find(live.begin(), live.end(), member) != live.end()) {
+        continue;  // its member delivers it (this one, from its own outbox)
+      }
+      std::optional<OutboxEntry> e = OutboxEntryFromJson(j.value("entry", nlohmann::json()));
+      if (!e) continue;
+      auto r = records_.find(e->service);
+      if (r == records_.end() || !r->second.loaded) continue;
+      const std::string id = e->channel + '\n' + e->id;
+      if (outbox_keys_.contains(id)) continue;  // taken already
+      outbox_keys_[id] = kv.key;
+      ++outbox_count_[e->service];
+      taken.push_back(std::move(*e));
+    }
+    if (taken.empty()) return;
+    spdlog::warn("cluster: {} notification(s) left undelivered by members no longer live are "
+                 "sent from here, with their ids",
+                 taken.size());
+    if (callbacks_.recover) callbacks_.recover(std::move(taken));
   });
 }
 

@@ -11,6 +11,12 @@
 // - Intent: a rollback.started becomes one transaction, on the same two conditions, that writes
 //   the state (with the rollback in flight) and `<prefix>/services/<name>/rollback`; its revision
 //   is the fencing token. Without it, the hook does not run.
+// - Notifications: each one this member queues for an owned service is copied to
+//   `<prefix>/outbox/<service>/<channel>/<id>` and removed when it leaves the queue. A member
+//   taking a service over from one that is no longer live queues what that member left there,
+//   with the same ids (receivers deduplicate by webhook-id). Bounded: kOutboxPerService entries
+//   per service, kOutboxEntryMax bytes each; beyond that a notification stays in the local
+//   outbox only (logged).
 //
 // Threading: on the daemon's loop.
 #ifndef ROLLBACKD_RUNTIME_CLUSTER_SYNC_H_
@@ -28,6 +34,7 @@
 #include "daemon/config/model.h"
 #include "daemon/engine/engine.h"
 #include "daemon/io/clock.h"
+#include "daemon/notify/outbox.h"
 
 namespace rollbackd {
 
@@ -44,7 +51,11 @@ class ClusterSync {
     std::function<bool(const std::string& rollback_id)> running;
     // The outcome this member's journal recorded, if any (a hook that ended before a restart).
     std::function<std::optional<RollbackOutcome>(const std::string& rollback_id)> outcome;
+    // Notifications a member that is gone left undelivered, for services this member owns now.
+    std::function<void(std::vector<OutboxEntry>)> recover;
   };
+  static constexpr size_t kOutboxPerService = 1000;
+  static constexpr size_t kOutboxEntryMax = 256 << 10;  // etcd takes 1.5 MiB per request
   ClusterSync(Etcd& etcd, Clock& clock, const ClusterSettings& settings, Callbacks callbacks);
   ~ClusterSync();
 
@@ -63,6 +74,11 @@ class ClusterSync {
   // token, or nullopt and why not.
   void Intent(const Event& started,
               std::function<void(std::optional<int64_t> token, std::string error)> done);
+
+  // Copies to etcd the notifications of owned services among `entries` (just queued here).
+  void Publish(const std::vector<OutboxEntry>& entries);
+  // A notification left this member's queue: its copy in etcd goes.
+  void Ended(const OutboxEntry& entry);
 
   const Membership& membership() const { return membership_; }
   std::string OwnerOf(const std::string& service) const { return membership_.OwnerOf(service); }
@@ -86,6 +102,9 @@ class ClusterSync {
   std::string StateKey(const std::string& service) const;
   std::string RollbackKey(const std::string& service) const;
   std::vector<EtcdCompare> Conditions(const Record& r, const std::string& service) const;
+  std::string OutboxKey(const std::string& service, const std::string& channel,
+                        const std::string& id) const;
+  void ScanOutbox();  // takes over what members no longer live left for services owned here
 
   Etcd& etcd_;
   Clock& clock_;
@@ -98,6 +117,9 @@ class ClusterSync {
   bool load_again_ = false;
   std::unique_ptr<Timer> retry_;
   uint64_t writes_ = 0;
+  std::map<std::string, std::string> outbox_keys_;  // channel + '\n' + id -> its key in etcd
+  std::map<std::string, size_t> outbox_count_;      // per service, published and not ended
+  std::vector<std::string> last_members_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -120,6 +120,13 @@ struct Daemon::Impl : DaemonControl {
     callbacks.events = [this](std::vector<Event> events) { Process(std::move(events)); };
     callbacks.running = [this](const std::string& id) { return running_ids.contains(id); };
     callbacks.outcome = [this](const std::string& id) { return store.journal().Outcome(id); };
+    callbacks.recover = [this](std::vector<OutboxEntry> entries) {
+      notifier.Recover(std::move(entries));
+      UpdateOutboxMetrics();
+    };
+    notifier.SetEndObserver([this](const OutboxEntry& e) {
+      if (cluster) cluster->Ended(e);
+    });
     cluster = std::make_unique<ClusterSync>(*etcd, env.clock, settings, std::move(callbacks));
     spdlog::info("cluster mode: member {} of {} at {} (lease {})", settings.name, settings.prefix,
                  fmt::join(settings.etcd, ", "), FormatDuration(settings.lease_ttl));
@@ -326,6 +333,7 @@ struct Daemon::Impl : DaemonControl {
     }
     std::vector<OutboxEntry> copy;
     if (carried.size() + notifications.size() <= kCarriedMax) copy = notifications;
+    if (cluster) cluster->Publish(notifications);  // so that a new owner can deliver them
     std::string outbox_error;
     if (!notifier.Commit(std::move(notifications), &outbox_error)) {
       // Sent all the same; kept in state.json so that a crash does not lose them.

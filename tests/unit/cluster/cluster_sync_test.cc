@@ -177,5 +177,49 @@ TEST_F(ClusterSyncTest, ANewOwnerCarriesOnThePendingWindowAndNeverRollsBackTwice
             (std::vector<std::string>{"trigger.firing", "rollback.started"}));
 }
 
+TEST_F(ClusterSyncTest, NotificationsADeadMemberLeftAreTakenOverWithTheirIds) {
+  auto a = std::make_unique<Member>(etcd, clock, "a");
+  ASSERT_TRUE(clock.RunReady());
+  OutboxEntry e;
+  e.channel = "pager";
+  e.id = "evt_1";
+  e.kind = "rollback.started";
+  e.service = "shop";
+  e.payload = "{}";
+  OutboxEntry other = e;
+  other.service = "unknown";  // not a service of this member: not copied
+  a->sync.Publish({e, other});
+  ASSERT_TRUE(clock.RunReady());
+  ASSERT_NE(etcd.Get("/t/outbox/shop/pager/evt_1"), nullptr);
+  EXPECT_EQ(etcd.Get("/t/outbox/unknown/pager/evt_1"), nullptr);
+
+  // Delivered: the copy goes.
+  a->sync.Ended(e);
+  ASSERT_TRUE(clock.RunReady());
+  EXPECT_EQ(etcd.Get("/t/outbox/shop/pager/evt_1"), nullptr);
+
+  // Not delivered when `a` dies (its lease runs out): `b` takes it over.
+  e.id = "evt_2";
+  a->sync.Publish({e});
+  ASSERT_TRUE(clock.RunReady());
+  std::vector<OutboxEntry> recovered;
+  ClusterSync::Callbacks callbacks;
+  callbacks.recover = [&](std::vector<OutboxEntry> entries) { recovered = std::move(entries); };
+  EngineHarness b_engine(kShop);
+  ClusterSync b(etcd, clock, Settings("b"), callbacks);
+  b.Attach(b_engine.engine());
+  b.Start();
+  ASSERT_TRUE(clock.RunReady());
+  EXPECT_TRUE(recovered.empty()) << "a is live: it delivers its own";
+  a.reset();  // a dies without a word: its lease expires (the fake etcd notices at b's renewals)
+  ASSERT_TRUE(clock.Advance(15s));
+  ASSERT_EQ(recovered.size(), 1u);
+  EXPECT_EQ(recovered[0].id, "evt_2");
+  EXPECT_EQ(recovered[0].channel, "pager");
+  b.Ended(recovered[0]);
+  ASSERT_TRUE(clock.RunReady());
+  EXPECT_EQ(etcd.Get("/t/outbox/shop/pager/evt_2"), nullptr);
+}
+
 }  // namespace
 }  // namespace rollbackd
