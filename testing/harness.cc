@@ -290,12 +290,7 @@ Stack::Stack(StackOptions options) : options_(std::move(options)) {
 
   if (options_.with_receiver) {
     WriteFile(d + "/webhook.secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
-    receiver_ = std::make_unique<Process>(
-        std::vector<std::string>{BinaryPath("rollbackd-webhook-receiver"), "--listen",
-                                 "127.0.0.1:0", "--secret-file", d + "/webhook.secret", "--out",
-                                 d + "/deliveries.jsonl", "--port-file", d + "/receiver.port"},
-        d + "/receiver.log");
-    receiver_port_ = WaitPortFile(d + "/receiver.port", *receiver_);
+    if (!RestartReceiver()) throw std::runtime_error("the webhook receiver did not start");
   }
 
   prometheus_port_ = FreePort();
@@ -379,6 +374,28 @@ void Stack::Kill9Daemon() {
 }
 
 void Stack::StopPrometheus() { prometheus_->Stop(); }
+
+void Stack::KillReceiver() {
+  if (receiver_) receiver_->Kill9();
+}
+
+bool Stack::RestartReceiver() {
+  const std::string d = dir_.path();
+  const std::string listen =
+      "127.0.0.1:" + std::to_string(receiver_port_);  // 0 the first time: the kernel chooses
+  fs::remove(d + "/receiver.port");
+  receiver_ = std::make_unique<Process>(
+      std::vector<std::string>{BinaryPath("rollbackd-webhook-receiver"), "--listen", listen,
+                               "--secret-file", d + "/webhook.secret", "--out",
+                               d + "/deliveries.jsonl", "--port-file", d + "/receiver.port"},
+      d + "/receiver.log");
+  try {
+    receiver_port_ = WaitPortFile(d + "/receiver.port", *receiver_);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return receiver_port_ > 0;
+}
 
 std::string Stack::sample_url() const { return "http://127.0.0.1:" + std::to_string(sample_port_); }
 std::string Stack::daemon_url() const { return "http://127.0.0.1:" + std::to_string(daemon_port_); }

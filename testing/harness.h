@@ -224,6 +224,9 @@ class Stack {
   void StopDaemon();
   void Kill9Daemon();
   void StopPrometheus();
+  // The webhook receiver killed (-9), and started again on its port and files.
+  void KillReceiver();
+  bool RestartReceiver();
   Process& daemon() { return *daemon_; }
 
   std::string sample_url() const;

@@ -278,6 +278,29 @@ TEST_F(ClusterTest, ThreeHundredServicesAreSplitAndMoveWhenAMemberDies) {
   for (const auto& [service, by] : Evaluators()) EXPECT_NE(by.at(0), "c") << service;
 }
 
+TEST_F(ClusterTest, NotificationsADeadOwnerDecidedAreDeliveredByTheNewOwner) {
+  StartMembers("3s");
+  const std::string owner = EvaluatedBy().at(0);
+  stack_->KillReceiver();
+  ASSERT_TRUE(stack_->SampleDeploy("v2"));
+  ASSERT_TRUE(WaitFor([&] { return Deploys() == 2; }, 30s)) << Logs();  // rolled back
+  const auto killed = steady_clock::now();
+  Kill9(owner);  // with rollback.started and its outcome not delivered (the receiver is down)
+  ASSERT_TRUE(stack_->RestartReceiver());
+  ASSERT_TRUE(stack_->WaitEvent("rollback.started", 30s)) << Logs();
+  ASSERT_TRUE(stack_->WaitEvent("rollback.succeeded", 30s)) << Logs();
+  std::printf("owner %s killed with its notifications queued: delivered by another %.1f s later\n",
+              owner.c_str(),
+              std::chrono::duration<double>(steady_clock::now() - killed).count());
+  const json started = stack_->Events("rollback.started").at(0);
+  for (const json& d : stack_->Deliveries()) {
+    if (d["body"].is_object() && d["body"].value("event", "") == "rollback.started") {
+      EXPECT_EQ(d["webhook_id"], started["id"]) << "the id it was decided with";
+    }
+  }
+  EXPECT_EQ(Deploys(), 2);
+}
+
 TEST_F(ClusterTest, LosingOneEtcdMemberChangesNothing) {
   StartMembers("3s");
   etcd_->Kill(etcd_->Leader() >= 0 ? etcd_->Leader() : 0);
