@@ -89,7 +89,7 @@ void BM_DeliverWebhook(benchmark::State& state) {
   size_t received = 0;
   HttpServer server(io, [&](const ServerRequest&) {
     ++received;
-    return ServerResponse{204, "text/plain", "", {}};
+    return ServerResponse{204, "text/plain", "", {}, {}};
   });
   std::string error;
   if (!server.Listen("127.0.0.1:0", &error)) {

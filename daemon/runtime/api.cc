@@ -31,7 +31,7 @@ ServerResponse MethodNotAllowed(const std::string& allow) {
 }
 
 ServerResponse Text(int status, std::string body) {
-  return {status, "text/plain; charset=utf-8", std::move(body), {}};
+  return {status, "text/plain; charset=utf-8", std::move(body), {}, {}};
 }
 
 }  // namespace
@@ -44,10 +44,10 @@ ServerResponse Api::Handle(const ServerRequest& r) {
     return Text(503, control_.stopping() ? "stopping\n" : "not ready: first evaluation not done\n");
   }
   if (r.path == "/metrics" && get) {
-    return {200, "text/plain; version=0.0.4; charset=utf-8", control_.MetricsText(), {}};
+    return {200, "text/plain; version=0.0.4; charset=utf-8", control_.MetricsText(), {}, {}};
   }
   if (r.path == "/api/v1/status" && get) {
-    return {200, "application/json", control_.StatusDocument(), {}};
+    return {200, "application/json", control_.StatusDocument(), {}, {}};
   }
   if (r.path == "/api/v1/deploys") {
     if (r.method != "POST") return MethodNotAllowed("POST");
@@ -86,6 +86,34 @@ std::optional<ServerResponse> Api::Authorize(const ServerRequest& r) const {
   return std::nullopt;
 }
 
+// Cluster mode: another member owns the service. The change goes to it through etcd; the answer
+// (202) comes once etcd has it, and says which member applies it.
+ServerResponse Api::Forward(const ServerRequest& r, const std::string& service,
+                            const std::string& op, const std::string& version) {
+  ServerResponse later;
+  later.later = [this, service, op, version,
+                 remote = r.remote](std::function<void(ServerResponse)> respond) {
+    control_.Forward(service, op, version, [=](DaemonControl::Forwarded f) {
+      if (!f.ok) {
+        respond(ErrorResponse(503, "not applied: etcd did not take the request for the owner of " +
+                                       service + " (" + f.error + "); try again"));
+        return;
+      }
+      spdlog::warn("{} of service {} through the API ({}): forwarded to {}", op, service, remote,
+                   f.owner.empty() ? "its next owner" : f.owner);
+      json body = {{"service", service},
+                   {"forwarded_to", f.owner.empty() ? json(nullptr) : json(f.owner)}};
+      if (op == "deploy") {
+        body["version"] = version;
+      } else {
+        body["paused"] = op == "pause";
+      }
+      respond(JsonResponse(202, body));
+    });
+  };
+  return later;
+}
+
 ServerResponse Api::Pause(const ServerRequest& r, const std::string& name, bool pause) {
   switch (control_.SetPaused(name, pause)) {
     case ControlResult::kUnknownService:
@@ -95,9 +123,7 @@ ServerResponse Api::Pause(const ServerRequest& r, const std::string& name, bool 
                            "applied, but the state could not be saved: it will not "
                            "survive a restart (see the log)");
     case ControlResult::kNotOwner:
-      return ErrorResponse(409, "this cluster member does not own " + name +
-                                    " now; send the request to its owner (GET /api/v1/status "
-                                    "shows it)");
+      return Forward(r, name, pause ? "pause" : "resume", "");
     case ControlResult::kDone:
       break;
   }
@@ -125,9 +151,7 @@ ServerResponse Api::Deploy(const ServerRequest& r) {
                            "recorded, but the state could not be saved: it will not "
                            "survive a restart (see the log)");
     case ControlResult::kNotOwner:
-      return ErrorResponse(409, "this cluster member does not own " + service +
-                                    " now; send the request to its owner (GET /api/v1/status "
-                                    "shows it)");
+      return Forward(r, service, "deploy", version);
     case ControlResult::kDone:
       break;
   }

@@ -7,6 +7,7 @@
 #ifndef ROLLBACKD_RUNTIME_API_H_
 #define ROLLBACKD_RUNTIME_API_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,17 @@ class DaemonControl {
   virtual std::string StatusDocument() = 0;
   virtual ControlResult RecordDeploy(const std::string& service, const std::string& version) = 0;
   virtual ControlResult SetPaused(const std::string& service, bool paused) = 0;
+  // Cluster mode, after kNotOwner: hands the change to the service's owner through etcd. `done`
+  // (later, once) gets the owner's name, or an error when etcd did not take it.
+  struct Forwarded {
+    bool ok = false;
+    std::string owner;  // "" when no member owns the service now (it applies once one does)
+    std::string error;
+  };
+  virtual void Forward(const std::string& /*service*/, const std::string& /*op*/,
+                       const std::string& /*version*/, std::function<void(Forwarded)> done) {
+    done(Forwarded{false, "", "not a cluster member"});
+  }
 };
 
 class Api {
@@ -47,6 +59,8 @@ class Api {
   std::optional<ServerResponse> Authorize(const ServerRequest& r) const;
   ServerResponse Deploy(const ServerRequest& r);
   ServerResponse Pause(const ServerRequest& r, const std::string& service, bool pause);
+  ServerResponse Forward(const ServerRequest& r, const std::string& service, const std::string& op,
+                         const std::string& version);
 
   DaemonControl& control_;
   std::string token_;

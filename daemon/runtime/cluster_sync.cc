@@ -27,14 +27,20 @@ ClusterSync::ClusterSync(Etcd& etcd, Clock& clock, const ClusterSettings& settin
                                         [this](bool ok) {
                                           if (callbacks_.renewed) callbacks_.renewed(ok);
                                         }}),
-      retry_(clock.NewTimer()) {}
+      retry_(clock.NewTimer()),
+      requests_retry_(clock.NewTimer()) {}
 
 ClusterSync::~ClusterSync() = default;
 
-void ClusterSync::Start() { membership_.Start(); }
+void ClusterSync::Start() {
+  membership_.Start();
+  WatchRequests(0);
+}
 
 void ClusterSync::Stop(std::function<void()> done) {
   retry_->Cancel();
+  requests_retry_->Cancel();
+  requests_watch_.reset();
   membership_.Stop(std::move(done));
 }
 
@@ -203,7 +209,10 @@ void ClusterSync::Load() {
           if (callbacks_.ownership_changed) callbacks_.ownership_changed();
         }
         if (!orphans.empty() && callbacks_.events) callbacks_.events(std::move(orphans));
-    if (changed) ScanOutbox();
+    if (changed) {
+      ScanOutbox();
+      ApplyRequests();
+    }
         if (load_again_) {
           load_again_ = false;
           Load();
@@ -354,6 +363,92 @@ void ClusterSync::ScanOutbox() {
                  "sent from here, with their ids",
                  taken.size());
     if (callbacks_.recover) callbacks_.recover(std::move(taken));
+  });
+}
+
+void ClusterSync::Request(const std::string& service, const std::string& op,
+                          const std::string& version,
+                          std::function<void(bool, std::string, std::string)> done) {
+  // Unique and in order per member; the owner applies them in etcd's order (mod_revision).
+  char seq[32];
+  std::snprintf(seq, sizeof seq, "%020llu", static_cast<unsigned long long>(++request_seq_));
+  const std::string key = settings_.prefix + "/requests/" + service + "/" + settings_.name + "-" +
+                          std::to_string(membership_.lease()) + "-" + seq;
+  const nlohmann::json value = {{"op", op}, {"version", version}, {"from", settings_.name}};
+  EtcdTxn txn;
+  txn.success.push_back({EtcdOp::Kind::kPut, key, value.dump(), 0, ""});
+  ++writes_;
+  etcd_.Txn(std::move(txn), [this, alive = std::weak_ptr<bool>(alive_), service,
+                             done = std::move(done)](EtcdTxnResult r) {
+    if (!alive.lock()) return;
+    if (!r.status.ok()) return done(false, "", r.status.error);
+    done(true, membership_.OwnerOf(service), "");
+  });
+}
+
+// Requests are rare: the watch only says "look", and ApplyRequests reads them all.
+void ClusterSync::WatchRequests(int64_t from) {
+  const std::string prefix = settings_.prefix + "/requests/";
+  requests_watch_ = etcd_.StartWatch(
+      prefix, PrefixEnd(prefix), from,
+      [this, next = std::make_shared<int64_t>(from)](int64_t revision,
+                                                     std::vector<EtcdWatchEvent> events) {
+        *next = std::max(*next, revision + 1);
+        if (std::any_of(events.begin(), events.end(),
+                        [](const EtcdWatchEvent& e) { return !e.deleted; })) {
+          ApplyRequests();
+        }
+      },
+      [this, alive = std::weak_ptr<bool>(alive_)](EtcdStatus) {
+        if (!alive.lock()) return;
+        requests_retry_->At(clock_.SteadyNow() + std::chrono::seconds(1), [this] {
+          ApplyRequests();  // whatever came while the watch was down
+          WatchRequests(0);
+        });
+      });
+}
+
+void ClusterSync::ApplyRequests() {
+  if (engine_ == nullptr || owned() == 0) return;
+  if (applying_) {
+    apply_again_ = true;
+    return;
+  }
+  applying_ = true;
+  const std::string prefix = settings_.prefix + "/requests/";
+  etcd_.Range(prefix, PrefixEnd(prefix), [this, alive = std::weak_ptr<bool>(alive_),
+                                           prefix](EtcdRangeResult result) {
+    if (!alive.lock()) return;
+    applying_ = false;
+    if (result.status.ok() && engine_ != nullptr) {
+      std::sort(result.kvs.begin(), result.kvs.end(), [](const EtcdKv& a, const EtcdKv& b) {
+        return a.mod_revision < b.mod_revision;
+      });
+      size_t applied = 0;
+      for (const EtcdKv& kv : result.kvs) {
+        const std::string rest = kv.key.substr(prefix.size());
+        const std::string service = rest.substr(0, rest.find('/'));
+        auto r = records_.find(service);
+        if (r == records_.end() || !r->second.loaded) continue;
+        auto j = nlohmann::json::parse(kv.value, nullptr, false);
+        if (j.is_object() && callbacks_.apply) {
+          callbacks_.apply(service, j.value("op", ""), j.value("version", ""),
+                           j.value("from", ""));
+        }
+        // Applied at least once: a member that dies before this delete leaves it to the next.
+        EtcdTxn done;
+        done.compare.push_back({EtcdCompare::Target::kModRevision, kv.key, kv.mod_revision, ""});
+        done.success.push_back({EtcdOp::Kind::kDelete, kv.key, "", 0, ""});
+        ++writes_;
+        etcd_.Txn(std::move(done), [](EtcdTxnResult) {});
+        if (++applied >= 64) break;  // the rest at the next look
+      }
+      if (applied > 0) Sync();  // the states they changed
+    }
+    if (apply_again_) {
+      apply_again_ = false;
+      ApplyRequests();
+    }
   });
 }
 

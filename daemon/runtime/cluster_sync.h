@@ -53,6 +53,11 @@ class ClusterSync {
     std::function<std::optional<RollbackOutcome>(const std::string& rollback_id)> outcome;
     // Notifications a member that is gone left undelivered, for services this member owns now.
     std::function<void(std::vector<OutboxEntry>)> recover;
+    // A pause, resume or deploy another member's API took for a service this member owns
+    // (op "pause", "resume" or "deploy"; `version` for a deploy).
+    std::function<void(const std::string& service, const std::string& op,
+                       const std::string& version, const std::string& from)>
+        apply;
   };
   static constexpr size_t kOutboxPerService = 1000;
   static constexpr size_t kOutboxEntryMax = 256 << 10;  // etcd takes 1.5 MiB per request
@@ -74,6 +79,12 @@ class ClusterSync {
   // token, or nullopt and why not.
   void Intent(const Event& started,
               std::function<void(std::optional<int64_t> token, std::string error)> done);
+
+  // Hands a pause, resume or deploy of `service` to its owner: `<prefix>/requests/<service>/...`,
+  // applied (in order) and removed by whichever member owns the service, now or once one does.
+  // `done` gets the owner in this member's view, or false and why etcd did not take it.
+  void Request(const std::string& service, const std::string& op, const std::string& version,
+               std::function<void(bool ok, std::string owner, std::string error)> done);
 
   // Copies to etcd the notifications of owned services among `entries` (just queued here).
   void Publish(const std::vector<OutboxEntry>& entries);
@@ -105,6 +116,8 @@ class ClusterSync {
   std::string OutboxKey(const std::string& service, const std::string& channel,
                         const std::string& id) const;
   void ScanOutbox();  // takes over what members no longer live left for services owned here
+  void WatchRequests(int64_t from);
+  void ApplyRequests();  // the requests for services loaded here, in order, then removed
 
   Etcd& etcd_;
   Clock& clock_;
@@ -120,6 +133,11 @@ class ClusterSync {
   std::map<std::string, std::string> outbox_keys_;  // channel + '\n' + id -> its key in etcd
   std::map<std::string, size_t> outbox_count_;      // per service, published and not ended
   std::vector<std::string> last_members_;
+  std::unique_ptr<Etcd::Watch> requests_watch_;
+  std::unique_ptr<Timer> requests_retry_;
+  bool applying_ = false;
+  bool apply_again_ = false;
+  uint64_t request_seq_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -124,6 +124,20 @@ struct Daemon::Impl : DaemonControl {
       notifier.Recover(std::move(entries));
       UpdateOutboxMetrics();
     };
+    callbacks.apply = [this](const std::string& service, const std::string& op,
+                             const std::string& version, const std::string& from) {
+      const bool known = op == "deploy" ? engine->RecordDeploy(service, version, rounds.Now())
+                                        : engine->SetPaused(service, op == "pause");
+      if (!known) return;
+      if (op == "deploy") {
+        spdlog::info("deploy of {} version {} recorded through member {}'s API", service, version,
+                     from);
+      } else {
+        spdlog::warn("service {} {} through member {}'s API", service,
+                     op == "pause" ? "paused" : "resumed", from);
+      }
+      SaveState(nullptr);
+    };
     notifier.SetEndObserver([this](const OutboxEntry& e) {
       if (cluster) cluster->Ended(e);
     });
@@ -450,6 +464,14 @@ struct Daemon::Impl : DaemonControl {
                                          }};
     }
     return StatusJson(*config, engine->Status(), info);
+  }
+  void Forward(const std::string& service, const std::string& op, const std::string& version,
+               std::function<void(Forwarded)> done) override {
+    if (!cluster) return done(Forwarded{false, "", "not a cluster member"});
+    cluster->Request(service, op, version,
+                     [done = std::move(done)](bool ok, std::string owner, std::string error) {
+                       done(Forwarded{ok, std::move(owner), std::move(error)});
+                     });
   }
   // Cluster mode: only the owner changes a service's state (it writes it to etcd).
   bool Elsewhere(const std::string& service) {

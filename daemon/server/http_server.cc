@@ -221,6 +221,15 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     answering_ = true;
     ServerResponse response = server->Answer(request);
     if (closed_) return;  // the handler destroyed the server
+    if (response.later) {
+      auto later = std::move(response.later);
+      // The callback keeps the session: no read or write of it is pending meanwhile.
+      later([self = shared_from_this(), version, keep_alive, head](ServerResponse r) {
+        if (self->closed_) return;
+        self->Respond(version, keep_alive && !self->stopping_, head, std::move(r));
+      });
+      return;
+    }
     Respond(version, keep_alive && !stopping_, head, std::move(response));
   }
 

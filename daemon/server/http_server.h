@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,10 @@ struct ServerResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra, e.g. WWW-Authenticate
+  // An answer that comes later (the handler waits for etcd): when set, the rest is ignored and
+  // `later` is called with the function that sends the real response, at most once, on the loop.
+  // The connection's write timeout does not run meanwhile: the caller bounds the wait.
+  std::function<void(std::function<void(ServerResponse)> respond)> later;
 };
 
 struct HttpServerOptions {

@@ -301,6 +301,23 @@ TEST_F(ClusterTest, NotificationsADeadOwnerDecidedAreDeliveredByTheNewOwner) {
   EXPECT_EQ(Deploys(), 2);
 }
 
+TEST_F(ClusterTest, PauseThroughAnyMemberReachesTheOwner) {
+  StartMembers("3s");
+  const std::string owner = EvaluatedBy().at(0);
+  const std::string other = owner == "a" ? "b" : "a";
+  HttpResult r = Http("POST", urls_[other] + "/api/v1/services/shop/pause", "",
+                      {"Authorization: Bearer " + stack_->api_token()});
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(json::parse(r.body)["forwarded_to"], owner) << r.body;
+  ASSERT_TRUE(WaitFor([&] { return Status(owner)["services"][0].value("paused", false); }, 10s))
+      << Logs();
+  ASSERT_TRUE(stack_->SampleDeploy("v2"));
+  ASSERT_TRUE(stack_->WaitEvent("rollback.skipped", 30s)) << Logs();
+  EXPECT_EQ(stack_->Events("rollback.skipped")[0]["rollback"]["skip_reason"], "paused");
+  EXPECT_TRUE(stack_->Events("rollback.started").empty());
+  EXPECT_EQ(Deploys(), 1);
+}
+
 TEST_F(ClusterTest, LosingOneEtcdMemberChangesNothing) {
   StartMembers("3s");
   etcd_->Kill(etcd_->Leader() >= 0 ? etcd_->Leader() : 0);

@@ -224,6 +224,30 @@ TEST_F(HttpServerTest, HandlerStatusPassesThrough) {
   EXPECT_EQ(r.body, "no such rule\n");
 }
 
+TEST_F(HttpServerTest, ALaterAnswerIsSentWhenItComesAndTheConnectionServesOn) {
+  std::function<void(ServerResponse)> pending;
+  handler_ = [&](const ServerRequest& r) {
+    if (r.path != "/later") return Hello(r);
+    ServerResponse out;
+    out.later = [&](std::function<void(ServerResponse)> respond) { pending = std::move(respond); };
+    return out;
+  };
+  Start();
+  auto got = std::make_shared<std::optional<HttpResponse>>();
+  client_.Send(Get(Url("/later")), [got](HttpResponse r) { *got = std::move(r); });
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return static_cast<bool>(pending); }));
+  io_.poll();
+  EXPECT_FALSE(got->has_value()) << "no answer before the handler gives one";
+  ServerResponse answer;
+  answer.status = 202;
+  answer.body = "forwarded\n";
+  pending(answer);
+  ASSERT_TRUE(testutil::RunUntil(io_, [got] { return got->has_value(); }));
+  EXPECT_EQ((*got)->status, 202);
+  EXPECT_EQ((*got)->body, "forwarded\n");
+  EXPECT_EQ(Fetch(Get(Url("/now"))).status, 200);
+}
+
 TEST_F(HttpServerTest, ResponsesCarryServerContentLengthAndExtraHeaders) {
   handler_ = [](const ServerRequest&) {
     ServerResponse out;
