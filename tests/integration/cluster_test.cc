@@ -105,9 +105,10 @@ class ClusterTest : public ::testing::Test {
     }
     urls_["a"] = stack_->daemon_url();
     ASSERT_TRUE(stack_->StartDaemon()) << stack_->daemon().log();
-    for (auto& [name, p] : others_) {
-      ASSERT_TRUE(WaitFor([&] { return Http("GET", urls_[name] + "/readyz").status == 200; }, 30s))
-          << p->log();
+    for (auto& member : others_) {
+      const std::string url = urls_[member.first];  // Clang 14 captures no structured binding
+      ASSERT_TRUE(WaitFor([&] { return Http("GET", url + "/readyz").status == 200; }, 30s))
+          << member.second->log();
     }
     // Every member sees all three, and exactly one evaluates the service.
     ASSERT_TRUE(WaitFor([&] { return EvaluatedBy().size() == 1 && Members("a") == 3; }, 20s))
