@@ -15,7 +15,11 @@
 // events emitted. The fleet is healthy: any trigger.firing event means the rules or the fan-out are
 // wrong and the driver exits 1. It never judges speed.
 //
-//   scale_bench [--services 1000] [--layout per-service|fanout|both] [--interval 15s]
+// A third layout, fanout-cluster (--layout cluster runs fanout and fanout-cluster, one after the
+// other), is fanout with rollbackd as the one member of a cluster on a real 3-member etcd: its cost
+// beside standalone, and the etcd requests and writes a round makes in steady state.
+//
+//   scale_bench [--services 1000] [--layout per-service|fanout|both|cluster] [--interval 15s]
 //               [--scrape-interval 15s] [--rounds 4] [--warmup-rounds 2] [--rate 10]
 //               [--out FILE]
 #include <sys/types.h>
@@ -41,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "testing/etcd_cluster.h"
 #include "testing/harness.h"
 
 namespace rollbackd::bench {
@@ -54,7 +59,8 @@ using it::TempDir;
 using json = nlohmann::ordered_json;  // keys in the order written
 
 constexpr char kUsage[] =
-    "usage: scale_bench [--services N] [--layout per-service|fanout|both] [--interval 15s]\n"
+    "usage: scale_bench [--services N] [--layout per-service|fanout|both|cluster] [--interval "
+    "15s]\n"
     "                   [--scrape-interval 15s] [--rounds 4] [--warmup-rounds 2] [--rate 10]\n"
     "                   [--out FILE]\n";
 
@@ -112,7 +118,9 @@ std::optional<Options> ParseOptions(int argc, char** argv, std::string* error) {
     } else if (flag == "--layout") {
       if (value == "both") {
         o.layouts = {"per-service", "fanout"};
-      } else if (value == "per-service" || value == "fanout") {
+      } else if (value == "cluster") {
+        o.layouts = {"fanout", "fanout-cluster"};
+      } else if (value == "per-service" || value == "fanout" || value == "fanout-cluster") {
         o.layouts = {value};
       } else {
         ok = false;
@@ -355,7 +363,7 @@ std::string Lit(const std::string& s) { return "'" + s + "'"; }
 
 std::string RuleFile(const std::string& layout, const std::string& service,
                      const std::string& sample_address, const Options& o) {
-  const bool fanout = layout == "fanout";
+  const bool fanout = layout == "fanout" || layout == "fanout-cluster";
   const Queries q = MakeQueries(fanout ? "" : "service=\"" + service + "\"");
   const std::string match = fanout ? "match = { service = \"" + service + "\" }\n" : "";
   std::ostringstream r;
@@ -381,8 +389,16 @@ std::string RuleFile(const std::string& layout, const std::string& service,
   return r.str();
 }
 
-std::string DaemonConfig(int port, const std::string& prometheus_url, const Options& o) {
-  return "[daemon]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+std::string DaemonConfig(int port, const std::string& prometheus_url, const Options& o,
+                         const it::EtcdCluster* etcd) {
+  std::string cluster;
+  if (etcd != nullptr) {
+    cluster =
+        "\n[cluster]\nname = \"bench\"\nprefix = \"/scale-" + std::to_string(port) + "\"\netcd = [";
+    for (const std::string& e : etcd->endpoints()) cluster += "\"" + e + "\", ";
+    cluster += "]\n";
+  }
+  return cluster + "[daemon]\nlisten = \"127.0.0.1:" + std::to_string(port) +
          "\"\nstate_dir = \"state\"\nrules = [\"rules/*.toml\"]\ninterval = \"" +
          DurationText(o.interval) + "\"\n\n[prometheus.default]\nurl = \"" + prometheus_url +
          "\"\ntimeout = \"10s\"\n\n[channel.log]\ntype = \"log\"\n\n[[route]]\n"
@@ -397,12 +413,14 @@ struct Snapshot {
   uint64_t prometheus_ticks = 0;
 };
 
-json RunLayout(const std::string& layout, Fleet& fleet, const Options& o, bool* ok) {
+json RunLayout(const std::string& layout, Fleet& fleet, const Options& o,
+               const it::EtcdCluster* etcd, bool* ok) {
   TempDir dir;
   const std::string d = dir.path();
   std::filesystem::create_directories(d + "/rules");
   const int port = it::FreePort();
-  it::WriteFile(d + "/rollbackd.toml", DaemonConfig(port, fleet.prometheus_url(), o));
+  it::WriteFile(d + "/rollbackd.toml", DaemonConfig(port, fleet.prometheus_url(), o,
+                                                    layout == "fanout-cluster" ? etcd : nullptr));
   for (int i = 1; i <= o.services; ++i) {
     const std::string name = ServiceName(i);
     it::WriteFile(d + "/rules/" + name + ".toml",
@@ -551,6 +569,13 @@ json RunLayout(const std::string& layout, Fleet& fleet, const Options& o, bool* 
   r["rss_mib"] = Num(rss, 1);
   r["hwm_mib"] = Num(hwm, 1);
   r["queries_per_round"] = Num(rounds > 0 ? queries / rounds : NAN, 1);
+  if (layout == "fanout-cluster") {
+    // Renewals, the watch, reads and writes; writes (txn) in steady state should be 0.
+    const double etcd_requests = delta("rollbackd_etcd_request_seconds_count");
+    const double etcd_txns = delta("rollbackd_etcd_request_seconds_count", {"op=\"txn\""});
+    r["etcd_requests_per_round"] = Num(rounds > 0 ? etcd_requests / rounds : NAN, 2);
+    r["etcd_writes_per_round"] = Num(rounds > 0 ? etcd_txns / rounds : NAN, 2);
+  }
   r["prometheus_queries_per_round"] = Num(rounds > 0 ? prom_queries / rounds : NAN, 1);
   r["distinct_queries"] = inputs ? json(*inputs) : json(nullptr);
   r["round_ms_mean"] = Num(rounds > 0 ? 1000 * round_seconds / rounds : NAN, 1);
@@ -617,11 +642,18 @@ int Main(int argc, char** argv) {
   bool ok = true;
   try {
     Fleet fleet(o);
+    std::unique_ptr<TempDir> etcd_dir;
+    std::unique_ptr<it::EtcdCluster> etcd;
+    if (std::find(o.layouts.begin(), o.layouts.end(), "fanout-cluster") != o.layouts.end()) {
+      etcd_dir = std::make_unique<TempDir>();
+      etcd = std::make_unique<it::EtcdCluster>(etcd_dir->path());
+      if (!etcd->WaitHealthy(60s)) throw std::runtime_error("the etcd cluster did not get healthy");
+    }
     for (const std::string& layout : o.layouts) {
       std::cerr << "scale_bench: " << layout << ": " << o.services << " services x 3 triggers, "
                 << DurationText(o.interval) << ", " << o.rounds << " rounds after "
                 << o.warmup_rounds << " of warm-up\n";
-      doc["layouts"][layout] = RunLayout(layout, fleet, o, &ok);
+      doc["layouts"][layout] = RunLayout(layout, fleet, o, etcd.get(), &ok);
     }
   } catch (const std::exception& e) {
     std::cerr << "scale_bench: " << e.what() << "\n";
@@ -632,18 +664,18 @@ int Main(int argc, char** argv) {
       {"rollbackd", FirstLine(std::string(ROLLBACKD_BINARY) + " version 2>&1")},
       {"prometheus", FirstLine(std::string(ROLLBACKD_PROMETHEUS) + " --version 2>&1")}};
 
-  std::printf("%-12s %8s %8s %8s %10s %9s %9s %9s %7s %6s\n", "layout", "cpu%", "rss_MiB",
+  std::printf("%-14s %8s %8s %8s %10s %9s %9s %9s %7s %6s\n", "layout", "cpu%", "rss_MiB",
               "hwm_MiB", "queries/r", "round_ms", "round_max", "prom_cpu%", "firing", "rounds");
   for (const auto& [name, r] : doc["layouts"].items()) {
     if (r.contains("error")) {
-      std::printf("%-12s error: %s\n", name.c_str(), r["error"].get<std::string>().c_str());
+      std::printf("%-14s error: %s\n", name.c_str(), r["error"].get<std::string>().c_str());
       continue;
     }
     // `r` by name: Clang 14 cannot capture a structured binding.
     auto f = [&layout = r](const char* key) {
       return layout[key].is_number() ? layout[key].get<double>() : NAN;
     };
-    std::printf("%-12s %8.2f %8.1f %8.1f %10.1f %9.1f %9.0f %9.2f %7.0f %6.0f\n", name.c_str(),
+    std::printf("%-14s %8.2f %8.1f %8.1f %10.1f %9.1f %9.0f %9.2f %7.0f %6.0f\n", name.c_str(),
                 f("cpu_pct_core"), f("rss_mib"), f("hwm_mib"), f("queries_per_round"),
                 f("round_ms_mean"), f("round_ms_max"), f("prometheus_cpu_pct_core"),
                 f("firing_events"), f("rounds"));
