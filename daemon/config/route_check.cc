@@ -103,11 +103,10 @@ std::vector<Domain> Domains(const Config& config) {
   std::vector<Domain> out;
   out.push_back(
       {"severity", {"info", "warning", "critical"}, "severity", "is not a severity", true});
-  out.push_back({"event",
-                 {kEventKinds.begin(), kEventKinds.end()},
-                 "event kind",
-                 "is not an event kind",
-                 true});
+  // The services' kinds, and cluster mode's two (no service's, so not in the per-service check).
+  std::vector<std::string> kinds(kEventKinds.begin(), kEventKinds.end());
+  kinds.insert(kinds.end(), {"cluster.down", "cluster.up"});
+  out.push_back({"event", std::move(kinds), "event kind", "is not an event kind", true});
   if (config.services.empty()) return out;
   Domain services{"service", {}, "service", "names no configured service", false};
   std::set<std::string> rule_names;

@@ -148,18 +148,20 @@ channels = ["journal"]
           At("9:1: warning: route[1]: match.event = \"rollback.start\" is not an event kind "
              "(trigger.pending, trigger.firing, trigger.resolved, rollback.started, "
              "rollback.succeeded, rollback.failed, rollback.verified, rollback.not_recovered, "
-             "rollback.skipped, source.down, source.up); this route never matches"),
+             "rollback.skipped, source.down, source.up, cluster.down, cluster.up); this route "
+             "never matches"),
           At("12:1: warning: route[2]: match_re.event = \"rollbacks\\..*\" matches no event kind "
              "(trigger.pending, trigger.firing, trigger.resolved, rollback.started, "
              "rollback.succeeded, rollback.failed, rollback.verified, rollback.not_recovered, "
-             "rollback.skipped, source.down, source.up); this route never matches"),
+             "rollback.skipped, source.down, source.up, cluster.down, cluster.up); this route "
+             "never matches"),
           At("15:1: warning: route[3]: match_re.severity = \"error|fatal\" matches no severity "
              "(info, warning, critical); this route never matches")));
 }
 
 TEST(RouteCheckTest, EveryEngineEventKindIsAKnownName) {
   std::string routes(kChannels);
-  for (int k = 0; k < kEventKindCount; ++k) {
+  for (int k = 0; k < kAllEventKindCount; ++k) {
     routes += "[[route]]\nmatch = { event = \"" +
               std::string(EventKindName(static_cast<EventKind>(k))) +
               "\" }\nchannels = [\"oncall\"]\n";
@@ -170,7 +172,7 @@ TEST(RouteCheckTest, EveryEngineEventKindIsAKnownName) {
   for (std::string_view name :
        {"trigger.pending", "trigger.firing", "trigger.resolved", "rollback.started",
         "rollback.succeeded", "rollback.failed", "rollback.verified", "rollback.not_recovered",
-        "rollback.skipped", "source.down", "source.up"}) {
+        "rollback.skipped", "source.down", "source.up", "cluster.down", "cluster.up"}) {
     EXPECT_TRUE(ParseEventKind(name).has_value()) << name;
   }
 }
