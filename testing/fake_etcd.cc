@@ -191,6 +191,11 @@ void FakeEtcd::Txn(EtcdTxn txn, std::function<void(EtcdTxnResult)> done) {
   }
   r.revision = revision_;
   Notify(changes);
+  if (lose_answers > 0) {
+    --lose_answers;
+    r = EtcdTxnResult{};
+    r.status = Unavailable();
+  }
   Later(std::move(done), std::move(r));
 }
 

@@ -33,6 +33,9 @@ class FakeEtcd : public Etcd {
       std::function<void(EtcdStatus)> ended) override;
 
   bool down = false;
+  // The next this-many transactions are applied, but their answer says kUnavailable (a request
+  // that timed out at the client and was committed all the same).
+  int lose_answers = 0;
   // Expires the leases whose time has passed (every request does this first).
   void Expire();
   bool LeaseAlive(int64_t lease);

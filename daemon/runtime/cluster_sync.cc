@@ -89,11 +89,10 @@ void ClusterSync::WriteEnded(const std::string& service) {
 void ClusterSync::Refresh() {
   if (engine_ == nullptr) return;
   const std::vector<std::string> members = membership_.members();
-  const bool someone_left = std::any_of(last_members_.begin(), last_members_.end(),
-                                        [&](const std::string& m) {
-                                          return std::find(members.begin(), members.end(), m) ==
-                                                 members.end();
-                                        });
+  const bool someone_left =
+      std::any_of(last_members_.begin(), last_members_.end(), [&](const std::string& m) {
+        return std::find(members.begin(), members.end(), m) == members.end();
+      });
   last_members_ = members;
   bool need_load = false;
   bool changed = false;
@@ -209,10 +208,10 @@ void ClusterSync::Load() {
           if (callbacks_.ownership_changed) callbacks_.ownership_changed();
         }
         if (!orphans.empty() && callbacks_.events) callbacks_.events(std::move(orphans));
-    if (changed) {
-      ScanOutbox();
-      ApplyRequests();
-    }
+        if (changed) {
+          ScanOutbox();
+          ApplyRequests();
+        }
         if (load_again_) {
           load_again_ = false;
           Load();
@@ -289,8 +288,8 @@ void ClusterSync::Publish(const std::vector<OutboxEntry>& entries) {
     std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (text.size() > kOutboxEntryMax || outbox_count_[e.service] >= kOutboxPerService) {
       spdlog::warn(
-          "cluster: notification {} to {} ({} of {}) stays in this member's outbox only: {}",
-          e.id, e.channel, e.kind, e.service,
+          "cluster: notification {} to {} ({} of {}) stays in this member's outbox only: {}", e.id,
+          e.channel, e.kind, e.service,
           text.size() > kOutboxEntryMax ? "too large for etcd" : "the service's share is full");
       continue;
     }
@@ -310,9 +309,10 @@ void ClusterSync::Publish(const std::vector<OutboxEntry>& entries) {
     ++writes_;
     etcd_.Txn(std::move(txn), [](EtcdTxnResult r) {
       if (!r.status.ok()) {
-        spdlog::warn("cluster: notifications not copied to etcd ({}): they are delivered from "
-                     "this member's outbox only",
-                     r.status.error);
+        spdlog::warn(
+            "cluster: notifications not copied to etcd ({}): they are delivered from "
+            "this member's outbox only",
+            r.status.error);
       }
     });
   }
@@ -335,35 +335,37 @@ void ClusterSync::Ended(const OutboxEntry& e) {
 
 void ClusterSync::ScanOutbox() {
   const std::string prefix = settings_.prefix + "/outbox/";
-  etcd_.Range(prefix, PrefixEnd(prefix), [this, alive = std::weak_ptr<bool>(alive_),
-                                           prefix](EtcdRangeResult result) {
-    if (!alive.lock() || !result.status.ok() || engine_ == nullptr) return;
-    const std::vector<std::string> live = membership_.members();
-    std::vector<OutboxEntry> taken;
-    for (const EtcdKv& kv : result.kvs) {
-      auto j = nlohmann::json::parse(kv.value, nullptr, false);
-      if (!j.is_object()) continue;
-      const std::string member = j.value("member", "");
-      if (member == settings_.name ||
-          std::find(live.begin(), live.end(), member) != live.end()) {
-        continue;  // its member delivers it (this one, from its own outbox)
-      }
-      std::optional<OutboxEntry> e = OutboxEntryFromJson(j.value("entry", nlohmann::json()));
-      if (!e) continue;
-      auto r = records_.find(e->service);
-      if (r == records_.end() || !r->second.loaded) continue;
-      const std::string id = e->channel + '\n' + e->id;
-      if (outbox_keys_.contains(id)) continue;  // taken already
-      outbox_keys_[id] = kv.key;
-      ++outbox_count_[e->service];
-      taken.push_back(std::move(*e));
-    }
-    if (taken.empty()) return;
-    spdlog::warn("cluster: {} notification(s) left undelivered by members no longer live are "
-                 "sent from here, with their ids",
-                 taken.size());
-    if (callbacks_.recover) callbacks_.recover(std::move(taken));
-  });
+  etcd_.Range(prefix, PrefixEnd(prefix),
+              [this, alive = std::weak_ptr<bool>(alive_), prefix](EtcdRangeResult result) {
+                if (!alive.lock() || !result.status.ok() || engine_ == nullptr) return;
+                const std::vector<std::string> live = membership_.members();
+                std::vector<OutboxEntry> taken;
+                for (const EtcdKv& kv : result.kvs) {
+                  auto j = nlohmann::json::parse(kv.value, nullptr, false);
+                  if (!j.is_object()) continue;
+                  const std::string member = j.value("member", "");
+                  if (member == settings_.name ||
+                      std::find(live.begin(), live.end(), member) != live.end()) {
+                    continue;  // its member delivers it (this one, from its own outbox)
+                  }
+                  std::optional<OutboxEntry> e =
+                      OutboxEntryFromJson(j.value("entry", nlohmann::json()));
+                  if (!e) continue;
+                  auto r = records_.find(e->service);
+                  if (r == records_.end() || !r->second.loaded) continue;
+                  const std::string id = e->channel + '\n' + e->id;
+                  if (outbox_keys_.contains(id)) continue;  // taken already
+                  outbox_keys_[id] = kv.key;
+                  ++outbox_count_[e->service];
+                  taken.push_back(std::move(*e));
+                }
+                if (taken.empty()) return;
+                spdlog::warn(
+                    "cluster: {} notification(s) left undelivered by members no longer live are "
+                    "sent from here, with their ids",
+                    taken.size());
+                if (callbacks_.recover) callbacks_.recover(std::move(taken));
+              });
 }
 
 void ClusterSync::Request(const std::string& service, const std::string& op,
@@ -416,39 +418,103 @@ void ClusterSync::ApplyRequests() {
   }
   applying_ = true;
   const std::string prefix = settings_.prefix + "/requests/";
-  etcd_.Range(prefix, PrefixEnd(prefix), [this, alive = std::weak_ptr<bool>(alive_),
-                                           prefix](EtcdRangeResult result) {
+  etcd_.Range(prefix, PrefixEnd(prefix),
+              [this, alive = std::weak_ptr<bool>(alive_), prefix](EtcdRangeResult result) {
+                if (!alive.lock()) return;
+                applying_ = false;
+                if (result.status.ok() && engine_ != nullptr) {
+                  std::sort(result.kvs.begin(), result.kvs.end(),
+                            [](const EtcdKv& a, const EtcdKv& b) {
+                              return a.mod_revision < b.mod_revision;
+                            });
+                  size_t applied = 0;
+                  for (const EtcdKv& kv : result.kvs) {
+                    const std::string rest = kv.key.substr(prefix.size());
+                    const std::string service = rest.substr(0, rest.find('/'));
+                    auto r = records_.find(service);
+                    if (r == records_.end() || !r->second.loaded) continue;
+                    auto j = nlohmann::json::parse(kv.value, nullptr, false);
+                    if (j.is_object() && callbacks_.apply) {
+                      callbacks_.apply(service, j.value("op", ""), j.value("version", ""),
+                                       j.value("from", ""));
+                    }
+                    // Applied at least once: a member that dies before this delete leaves it to the
+                    // next.
+                    EtcdTxn done;
+                    done.compare.push_back(
+                        {EtcdCompare::Target::kModRevision, kv.key, kv.mod_revision, ""});
+                    done.success.push_back({EtcdOp::Kind::kDelete, kv.key, "", 0, ""});
+                    ++writes_;
+                    etcd_.Txn(std::move(done), [](EtcdTxnResult) {});
+                    if (++applied >= 64) break;  // the rest at the next look
+                  }
+                  if (applied > 0) Sync();  // the states they changed
+                }
+                if (apply_again_) {
+                  apply_again_ = false;
+                  ApplyRequests();
+                }
+              });
+}
+
+// The intent's answer was lost. Rewriting the state as it was before the intent, on the same
+// condition (nobody wrote since), settles it: if that succeeds, the intent can never apply any
+// more (it was not applied: no hook); if the condition fails, etcd says who wrote: the intent
+// itself (the hook runs, with the intent's revision as its token) or another member.
+void ClusterSync::Confirm(const std::string& service, const std::string& id,
+                          const std::string& text, const std::string& error,
+                          std::function<void(std::optional<int64_t>, std::string)> done) {
+  Record& r = records_[service];
+  if (!r.loaded || !membership_.live()) {
+    Drop(service, "etcd did not confirm a rollback intent");
+    done(std::nullopt, "etcd did not confirm the intent (" + error +
+                           ") before this member's lease came in doubt");
+    return;
+  }
+  EtcdTxn txn;
+  txn.compare = Conditions(r, service);
+  txn.success.push_back({EtcdOp::Kind::kPut, StateKey(service), r.text, 0, ""});
+  txn.failure.push_back({EtcdOp::Kind::kRange, StateKey(service), "", 0, ""});
+  txn.failure.push_back({EtcdOp::Kind::kRange, RollbackKey(service), "", 0, ""});
+  ++writes_;
+  etcd_.Txn(std::move(txn), [this, alive = std::weak_ptr<bool>(alive_), service, id, text, error,
+                             done = std::move(done)](EtcdTxnResult result) mutable {
     if (!alive.lock()) return;
-    applying_ = false;
-    if (result.status.ok() && engine_ != nullptr) {
-      std::sort(result.kvs.begin(), result.kvs.end(), [](const EtcdKv& a, const EtcdKv& b) {
-        return a.mod_revision < b.mod_revision;
-      });
-      size_t applied = 0;
-      for (const EtcdKv& kv : result.kvs) {
-        const std::string rest = kv.key.substr(prefix.size());
-        const std::string service = rest.substr(0, rest.find('/'));
-        auto r = records_.find(service);
-        if (r == records_.end() || !r->second.loaded) continue;
-        auto j = nlohmann::json::parse(kv.value, nullptr, false);
-        if (j.is_object() && callbacks_.apply) {
-          callbacks_.apply(service, j.value("op", ""), j.value("version", ""),
-                           j.value("from", ""));
-        }
-        // Applied at least once: a member that dies before this delete leaves it to the next.
-        EtcdTxn done;
-        done.compare.push_back({EtcdCompare::Target::kModRevision, kv.key, kv.mod_revision, ""});
-        done.success.push_back({EtcdOp::Kind::kDelete, kv.key, "", 0, ""});
-        ++writes_;
-        etcd_.Txn(std::move(done), [](EtcdTxnResult) {});
-        if (++applied >= 64) break;  // the rest at the next look
-      }
-      if (applied > 0) Sync();  // the states they changed
+    Record& r = records_[service];
+    if (!result.status.ok()) {
+      // Still no answer: again shortly, for as long as the lease is beyond doubt.
+      std::unique_ptr<Timer>& timer = confirm_timers_[service];
+      if (!timer) timer = clock_.NewTimer();
+      timer->At(clock_.SteadyNow() + std::chrono::milliseconds(200),
+                [this, service, id, text, error, done = std::move(done)]() mutable {
+                  Confirm(service, id, text, error, std::move(done));
+                });
+      return;
     }
-    if (apply_again_) {
-      apply_again_ = false;
-      ApplyRequests();
+    if (result.succeeded) {
+      Drop(service, "a rollback intent was not applied");
+      done(std::nullopt, "etcd did not take the intent (" + error + "); it was not applied");
+      return;
     }
+    const EtcdKv* state =
+        result.ranges.size() > 0 && !result.ranges[0].empty() ? &result.ranges[0][0] : nullptr;
+    const EtcdKv* intent =
+        result.ranges.size() > 1 && !result.ranges[1].empty() ? &result.ranges[1][0] : nullptr;
+    auto j = intent ? nlohmann::json::parse(intent->value, nullptr, false) : nlohmann::json();
+    if (state != nullptr && intent != nullptr && j.is_object() && j.value("id", "") == id &&
+        j.value("member", "") == settings_.name && state->mod_revision == intent->mod_revision) {
+      spdlog::info("cluster: rollback intent {} of {} was applied after all (revision {})", id,
+                   service, intent->mod_revision);
+      r.revision = state->mod_revision;
+      r.text = text;
+      done(intent->mod_revision, "");
+      WriteEnded(service);
+      return;
+    }
+    Drop(service, "another member wrote its state in etcd, or this lease ended");
+    done(std::nullopt,
+         "the intent transaction failed: this member no longer owns the service under a live "
+         "lease, or another member changed its state in etcd");
   });
 }
 
@@ -479,15 +545,13 @@ void ClusterSync::Intent(const Event& started,
   txn.success.push_back({EtcdOp::Kind::kPut, RollbackKey(service), intent.dump(), 0, ""});
   r.writing = true;
   ++writes_;
-  etcd_.Txn(std::move(txn), [this, alive = std::weak_ptr<bool>(alive_), service, text,
-                             done = std::move(done)](EtcdTxnResult result) {
+  etcd_.Txn(std::move(txn), [this, alive = std::weak_ptr<bool>(alive_), service, text, id,
+                             done = std::move(done)](EtcdTxnResult result) mutable {
     if (!alive.lock()) return;
     Record& r = records_[service];
     if (!result.status.ok()) {
-      // It may have been applied: the service is read again from etcd, where a rollback in
-      // flight that this member never ran is reported failed ("interrupted").
-      Drop(service, "etcd did not confirm a rollback intent");
-      done(std::nullopt, "etcd did not confirm the intent: " + result.status.error);
+      // A request that timed out may still be committed later: ask etcd what became of it.
+      Confirm(service, id, text, result.status.error, std::move(done));
       return;
     }
     if (!result.succeeded) {

@@ -110,6 +110,9 @@ class ClusterSync {
   void Write(const std::string& service);
   void Drop(const std::string& service, const std::string& why);
   void WriteEnded(const std::string& service);
+  void Confirm(const std::string& service, const std::string& id, const std::string& text,
+               const std::string& error,
+               std::function<void(std::optional<int64_t>, std::string)> done);
   std::string StateKey(const std::string& service) const;
   std::string RollbackKey(const std::string& service) const;
   std::vector<EtcdCompare> Conditions(const Record& r, const std::string& service) const;
@@ -135,6 +138,7 @@ class ClusterSync {
   std::vector<std::string> last_members_;
   std::unique_ptr<Etcd::Watch> requests_watch_;
   std::unique_ptr<Timer> requests_retry_;
+  std::map<std::string, std::unique_ptr<Timer>> confirm_timers_;  // per service
   bool applying_ = false;
   bool apply_again_ = false;
   uint64_t request_seq_ = 0;

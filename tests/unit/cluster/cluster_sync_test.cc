@@ -139,6 +139,39 @@ TEST_F(ClusterSyncTest, TheIntentFailsWhenAnotherMemberWroteTheStateMeanwhile) {
   EXPECT_FALSE(a.active()) << "handed back until read again from etcd";
 }
 
+TEST_F(ClusterSyncTest, AnIntentWhoseAnswerWasLostIsSettledByEtcd) {
+  Member a(etcd, clock, "a");
+  ASSERT_TRUE(clock.RunReady());
+  a.engine.Set("errors", Value(0.5));
+  std::vector<Event> events = a.engine.Run("0s", "30s", "10s");
+  // Committed, but the answer timed out: the hook runs, with the intent's revision.
+  etcd.lose_answers = 1;
+  auto [token, err] = a.Intent(events, clock);
+  ASSERT_TRUE(token.has_value()) << err;
+  EXPECT_EQ(*token, etcd.Get("/t/services/shop/rollback")->mod_revision);
+  EXPECT_TRUE(a.active());
+}
+
+TEST_F(ClusterSyncTest, AnIntentThatDidNotApplyCannotApplyLater) {
+  Member a(etcd, clock, "a");
+  ASSERT_TRUE(clock.RunReady());
+  a.engine.Set("errors", Value(0.5));
+  std::vector<Event> events = a.engine.Run("0s", "30s", "10s");
+  etcd.down = true;  // nothing applied, no answer
+  std::optional<std::pair<std::optional<int64_t>, std::string>> result;
+  a.sync.Intent(Only(events, EventKind::kRollbackStarted),
+                [&](std::optional<int64_t> token, std::string e) { result.emplace(token, e); });
+  ASSERT_TRUE(clock.Advance(1s));
+  EXPECT_FALSE(result.has_value()) << "asked again while the lease is beyond doubt";
+  etcd.down = false;
+  ASSERT_TRUE(clock.Advance(1s));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_FALSE(result->first.has_value());
+  EXPECT_NE(result->second.find("not applied"), std::string::npos) << result->second;
+  EXPECT_EQ(etcd.Get("/t/services/shop/rollback"), nullptr);
+  EXPECT_FALSE(a.active()) << "read again from etcd, where the decision was never made";
+}
+
 TEST_F(ClusterSyncTest, NoIntentWithoutALiveLease) {
   Member a(etcd, clock, "a");
   ASSERT_TRUE(clock.RunReady());
