@@ -518,6 +518,61 @@ void ClusterSync::Confirm(const std::string& service, const std::string& id,
   });
 }
 
+void ClusterSync::Intents(std::vector<Event> events, std::function<void(std::vector<Event>)> done) {
+  struct Batch {
+    std::vector<Event> events;
+    std::vector<std::string> refused;  // by index; empty: the intent holds
+    size_t waiting = 0;
+    std::function<void(std::vector<Event>)> done;
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->refused.resize(events.size());
+  batch->waiting =
+      static_cast<size_t>(std::count_if(events.begin(), events.end(), [](const Event& e) {
+        return e.kind == EventKind::kRollbackStarted;
+      }));
+  batch->events = std::move(events);
+  batch->done = std::move(done);
+  auto finish = [](Batch& b) {
+    std::vector<Event> kept;
+    for (size_t j = 0; j < b.events.size(); ++j) {
+      if (b.refused[j].empty()) {
+        kept.push_back(std::move(b.events[j]));
+      } else {
+        spdlog::warn("rollback {} of {} not started here: {}", b.events[j].id, b.events[j].service,
+                     b.refused[j]);
+      }
+    }
+    b.done(std::move(kept));
+  };
+  if (batch->waiting == 0) return finish(*batch);
+  for (size_t i = 0; i < batch->events.size(); ++i) {
+    if (batch->events[i].kind != EventKind::kRollbackStarted) continue;
+    Intent(batch->events[i], [batch, i, finish](std::optional<int64_t> token, std::string err) {
+      if (token) {
+        batch->events[i].fencing_token = *token;
+      } else {
+        batch->refused[i] = err.empty() ? "refused" : err;
+      }
+      if (--batch->waiting == 0) finish(*batch);
+    });
+  }
+}
+
+Event ClusterSync::HealthEvent(const ClusterSettings& settings, bool up, Time now) {
+  Event e;
+  e.kind = up ? EventKind::kClusterUp : EventKind::kClusterDown;
+  e.time = now;
+  e.severity = Severity::kWarning;
+  e.trigger = settings.name;
+  e.labels = {{"member", settings.name}};
+  e.reason = up ? "etcd answers again: this member takes part in the cluster again"
+                : "no answer from etcd for " + FormatDuration(settings.lease_ttl) +
+                      " (lease_ttl): this member runs no rollback hook until it answers";
+  e.id = MakeEventId(e.kind, "", e.trigger, 0, e.time);
+  return e;
+}
+
 void ClusterSync::Intent(const Event& started,
                          std::function<void(std::optional<int64_t>, std::string)> done) {
   const std::string service = started.service;

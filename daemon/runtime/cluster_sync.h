@@ -79,6 +79,12 @@ class ClusterSync {
   // token, or nullopt and why not.
   void Intent(const Event& started,
               std::function<void(std::optional<int64_t> token, std::string error)> done);
+  // The intents of every rollback.started among `events`, at once; `done` gets the events with
+  // their fencing tokens, without the rollback.started whose intent failed (each logged).
+  void Intents(std::vector<Event> events, std::function<void(std::vector<Event>)> done);
+
+  // cluster.down (up = false) or cluster.up of this member, at `now`.
+  static Event HealthEvent(const ClusterSettings& settings, bool up, Time now);
 
   // Hands a pause, resume or deploy of `service` to its owner: `<prefix>/requests/<service>/...`,
   // applied (in order) and removed by whichever member owns the service, now or once one does.

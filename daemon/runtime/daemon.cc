@@ -149,18 +149,8 @@ struct Daemon::Impl : DaemonControl {
 
   // cluster.down after lease_ttl without an answer from etcd; cluster.up at the next.
   void ClusterHealth(bool up) {
-    Event e;
-    e.kind = up ? EventKind::kClusterUp : EventKind::kClusterDown;
-    e.time = rounds.Now();
-    e.severity = Severity::kWarning;
-    e.trigger = config->cluster->name;
-    e.labels = {{"member", config->cluster->name}};
-    e.reason = up ? "etcd answers again: this member takes part in the cluster again"
-                  : "no answer from etcd for " + FormatDuration(config->cluster->lease_ttl) +
-                        " (lease_ttl): this member runs no rollback hook until it answers";
-    e.id = MakeEventId(e.kind, "", e.trigger, 0, e.time);
     UpdateClusterMetrics();
-    Process({std::move(e)});
+    Process({ClusterSync::HealthEvent(*config->cluster, up, rounds.Now())});
   }
 
   void UpdateClusterMetrics() {
@@ -252,7 +242,7 @@ struct Daemon::Impl : DaemonControl {
   // ---- rounds and the exactly-once sequence ---------------------------------------------------
 
   void Evaluate(const RoundRunner::Round& round) {
-    if (is_stopping) return;  // draining: no new evaluations
+    if (is_stopping) return;          // draining: no new evaluations
     if (cluster) cluster->Refresh();  // no service is evaluated under a lease in doubt
     std::vector<Event> events;
     engine->Evaluate(round.time, *round.inputs, &events);
@@ -286,49 +276,19 @@ struct Daemon::Impl : DaemonControl {
   // Cluster mode: first each rollback.started's intent transaction; one that fails is not
   // notified and its hook does not run (another member owns the service, or etcd is gone).
   void Process(std::vector<Event> events, std::function<void()> then = {}) {
-    const size_t started = static_cast<size_t>(
-        std::count_if(events.begin(), events.end(),
-                      [](const Event& e) { return e.kind == EventKind::kRollbackStarted; }));
-    if (!cluster || started == 0) {
+    if (!cluster || std::none_of(events.begin(), events.end(), [](const Event& e) {
+          return e.kind == EventKind::kRollbackStarted;
+        })) {
       Record(std::move(events));
       if (then) then();
       return;
     }
-    struct Batch {
-      std::vector<Event> events;
-      std::vector<std::string> refused;  // by index; empty: the intent holds
-      size_t waiting;
-      std::function<void()> then;
-    };
-    auto batch = std::make_shared<Batch>();
-    batch->refused.resize(events.size());
-    batch->waiting = started;
-    batch->then = std::move(then);
-    batch->events = std::move(events);
-    for (size_t i = 0; i < batch->events.size(); ++i) {
-      if (batch->events[i].kind != EventKind::kRollbackStarted) continue;
-      cluster->Intent(batch->events[i], [this, alive = std::weak_ptr<bool>(alive), batch, i](
-                                            std::optional<int64_t> token, std::string err) {
-        if (!alive.lock()) return;
-        if (token) {
-          batch->events[i].fencing_token = *token;
-        } else {
-          batch->refused[i] = err.empty() ? "refused" : err;
-        }
-        if (--batch->waiting != 0) return;
-        std::vector<Event> kept;
-        for (size_t j = 0; j < batch->events.size(); ++j) {
-          if (batch->refused[j].empty()) {
-            kept.push_back(std::move(batch->events[j]));
-          } else {
-            spdlog::warn("rollback {} of {} not started here: {}", batch->events[j].id,
-                         batch->events[j].service, batch->refused[j]);
-          }
-        }
-        Record(std::move(kept));
-        if (batch->then) batch->then();
-      });
-    }
+    cluster->Intents(std::move(events), [this, alive = std::weak_ptr<bool>(alive),
+                                         then = std::move(then)](std::vector<Event> kept) {
+      if (!alive.lock()) return;
+      Record(std::move(kept));
+      if (then) then();
+    });
   }
 
   void Record(std::vector<Event> events) {
@@ -458,10 +418,10 @@ struct Daemon::Impl : DaemonControl {
     DaemonInfo info{options.version, is_ready, std::nullopt};
     if (cluster) {
       const Membership& m = cluster->membership();
-      info.cluster = DaemonInfo::Cluster{m.name(), m.members(), m.healthy(), m.live(), m.lease(),
-                                         [this](const std::string& s) {
-                                           return cluster->OwnerOf(s);
-                                         }};
+      info.cluster = DaemonInfo::Cluster{
+          m.name(), m.members(), m.healthy(),
+          m.live(), m.lease(),   [this](const std::string& s) {
+                                           return cluster->OwnerOf(s); }};
     }
     return StatusJson(*config, engine->Status(), info);
   }
@@ -519,7 +479,7 @@ struct Daemon::Impl : DaemonControl {
   std::shared_ptr<const Config> config;
   std::unique_ptr<Engine> engine;
   ConfigSecrets secrets;
-  std::vector<OutboxEntry> carried;  // notifications the outbox could not take
+  std::vector<OutboxEntry> carried;      // notifications the outbox could not take
   std::unique_ptr<Etcd> etcd;            // cluster mode
   std::unique_ptr<ClusterSync> cluster;  // cluster mode
   std::set<std::string> running_ids;     // rollbacks whose hook runs now
