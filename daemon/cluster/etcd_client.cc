@@ -1,6 +1,7 @@
 #include "daemon/cluster/etcd_client.h"
 
 #include <simdjson.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
@@ -130,7 +131,8 @@ struct EtcdClient::Impl : std::enable_shared_from_this<Impl> {
   EtcdClientOptions options;
   EtcdObserver observer;
   size_t current = 0;
-  std::string token;  // auth
+  std::string token;       // auth
+  std::string auth_error;  // the last authentication failure, logged once
   bool authenticating = false;
   std::vector<std::function<void()>> waiting_for_token;
 
@@ -215,6 +217,16 @@ struct EtcdClient::Impl : std::enable_shared_from_this<Impl> {
            std::string_view t;
            if (status.ok() && doc["token"].get_string().get(t) == simdjson::SUCCESS) {
              self->token = std::string(t);
+             if (!self->auth_error.empty()) spdlog::info("etcd: authenticated again");
+             self->auth_error.clear();
+           } else {
+             // Once per distinct error: a wrong password would otherwise fail every request
+             // in silence. The password never reaches the log.
+             const std::string why = status.ok() ? "no token in the answer" : status.error;
+             if (why != self->auth_error) {
+               spdlog::warn("etcd: authentication as {} failed: {}", self->options.username, why);
+             }
+             self->auth_error = why;
            }
            std::vector<std::function<void()>> waiting;
            waiting.swap(self->waiting_for_token);
