@@ -129,6 +129,9 @@ class Engine {
   // snapshots, rollbacks in flight and verifying), without the values read, so that the text
   // changes only when a decision does. "" for an unknown service.
   std::string SaveServiceState(std::string_view service) const;
+  // A hash of what SaveServiceState writes, without building it (no allocation): cluster mode
+  // compares it after every round and serialises only a service whose decisions changed.
+  uint64_t ServiceStateHash(size_t index) const;  // of config().services[index]
   // Replaces one service's state with `json` (as SaveServiceState wrote it); "" starts it anew.
   // False (nothing changed) for an unknown service or bad text.
   bool RestoreServiceState(std::string_view service, std::string_view json, std::string* error);

@@ -1,9 +1,12 @@
 // Engine state as JSON: what the daemon persists in state_dir so that restarts and reloads keep
 // pending windows, firing triggers, snapshots, cooldowns and rollbacks in flight.
+#include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "daemon/engine/engine.h"
 #include "daemon/engine/engine_internal.h"
+#include "daemon/engine/hash.h"
 
 namespace rollbackd {
 
@@ -168,7 +171,8 @@ void ServiceFrom(const json& j, ServiceRuntime& s) {
     r.last_error = rit->value("last_error", std::string());
     for (const json& sj : rit->at("series")) {
       std::vector<Labels::Pair> pairs;
-      for (const auto& [k, v] : sj.at("labels").items()) pairs.emplace_back(k, v.get<std::string>());
+      for (const auto& [k, v] : sj.at("labels").items())
+        pairs.emplace_back(k, v.get<std::string>());
       SeriesState st;
       st.phase = PhaseFrom(sj.at("phase").get<std::string>());
       st.pending_since = Time(std::chrono::milliseconds(sj.at("pending_since").get<int64_t>()));
@@ -215,6 +219,56 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
   }
   impl_->services = std::move(restored);
   return true;
+}
+
+// The fields ServiceJson writes without values, in the same order: keep the two together.
+uint64_t Engine::ServiceStateHash(size_t index) const {
+  using internal::HashField;
+  if (index >= impl_->services.size()) return 0;
+  const ServiceRuntime& s = impl_->services[index];
+  uint64_t h = internal::kHashSeed;
+  auto num = [&h](int64_t v) {
+    h = HashField(h, std::string_view(reinterpret_cast<const char*>(&v), sizeof v));
+  };
+  auto real = [&num](double v) {
+    int64_t bits = 0;
+    if (std::isfinite(v)) std::memcpy(&bits, &v, sizeof bits);
+    num(std::isfinite(v) ? bits : 0x7ff8dead);
+  };
+  auto time = [&num](const std::optional<Time>& t) { num(t ? t->time_since_epoch().count() : -1); };
+  for (const Rule& r : s.rules) {
+    h = HashField(h, r.name);
+    num(static_cast<int64_t>(r.fingerprint));
+    time(r.error_since);
+    num(r.source_down);
+    for (const auto& [labels, st] : r.series) {
+      for (const auto& [k, v] : labels.pairs()) {
+        h = HashField(h, k);
+        h = HashField(h, v);
+      }
+      num(static_cast<int64_t>(st.phase));
+      num(st.pending_since.time_since_epoch().count());
+      num(st.firing_since.time_since_epoch().count());
+      real(st.snapshot);
+      h = HashField(h, st.firing_id);
+    }
+  }
+  num(s.paused);
+  for (const std::string& v : s.versions) h = HashField(h, v);
+  num(s.versions_known);
+  h = HashField(h, s.version);
+  time(s.last_deploy);
+  h = HashField(h, s.episode_rollback_id);
+  time(s.last_rollback);
+  if (s.in_flight) {
+    h = HashField(h, s.in_flight->id);
+    num(s.in_flight->started.time_since_epoch().count());
+  }
+  if (s.verifying) {
+    h = HashField(h, s.verifying->rollback_id);
+    num(s.verifying->deadline.time_since_epoch().count());
+  }
+  return h;
 }
 
 std::string Engine::SaveServiceState(std::string_view service) const {

@@ -60,12 +60,17 @@ size_t ClusterSync::owned() const {
 void ClusterSync::Attach(Engine& engine) {
   engine_ = &engine;
   std::map<std::string, Record> kept;
-  for (const Service& s : engine.config().services) {
+  const std::vector<Service>& services = engine.config().services;
+  for (size_t i = 0; i < services.size(); ++i) {
+    const Service& s = services[i];
     auto it = records_.find(s.name);
     if (it != records_.end()) kept.emplace(s.name, std::move(it->second));
+    kept[s.name].index = i;
     engine.SetActive(s.name, it != records_.end() && kept[s.name].loaded);
   }
   records_ = std::move(kept);
+  write_queue_.clear();  // Sync queues again what changed
+  for (auto& [name, r] : records_) r.queued = false;
   Refresh();
 }
 
@@ -73,7 +78,11 @@ void ClusterSync::Drop(const std::string& service, const std::string& why) {
   Record& r = records_[service];
   if (r.loaded) spdlog::info("cluster: service {} no longer evaluated here: {}", service, why);
   std::vector<std::function<void()>> waiting = std::move(r.after_write);
+  const size_t index = r.index;
+  const bool queued = r.queued;
   r = Record{};
+  r.index = index;
+  r.queued = queued;  // still in write_queue_: Pump skips it
   if (engine_) engine_->SetActive(service, false);
   for (auto& w : waiting) w();  // intents: they fail now
 }
@@ -184,6 +193,7 @@ void ClusterSync::Load() {
           r.loaded = true;
           r.revision = st.state ? st.state->mod_revision : 0;
           r.text = engine_->SaveServiceState(s.name);
+          r.hash = engine_->ServiceStateHash(r.index);
           engine_->SetActive(s.name, true);
           changed = true;
           if (!in_flight.empty() && !(callbacks_.running && callbacks_.running(in_flight))) {
@@ -227,48 +237,80 @@ std::vector<EtcdCompare> ClusterSync::Conditions(const Record& r,
           {EtcdCompare::Target::kModRevision, StateKey(service), r.revision, ""}};
 }
 
+// After every round: a hash per owned service (no allocation); only a service whose hash moved is
+// serialised, and written if its text did.
 void ClusterSync::Sync() {
   if (engine_ == nullptr) return;
   for (auto& [name, r] : records_) {
+    if (!r.loaded || r.queued) continue;
+    if (engine_->ServiceStateHash(r.index) == r.hash) continue;
+    if (r.writing) {
+      r.dirty = true;
+      continue;
+    }
+    Queue(name);
+  }
+  Pump();
+}
+
+void ClusterSync::Queue(const std::string& service) {
+  Record& r = records_[service];
+  if (r.queued) return;
+  r.queued = true;
+  write_queue_.push_back(service);
+}
+
+void ClusterSync::Pump() {
+  while (writes_in_flight_ < kWritesInFlight && !write_queue_.empty()) {
+    const std::string service = std::move(write_queue_.front());
+    write_queue_.pop_front();
+    Record& r = records_[service];
+    r.queued = false;
     if (!r.loaded) continue;
     if (r.writing) {
       r.dirty = true;
       continue;
     }
-    Write(name);
+    Write(service);
   }
 }
 
 void ClusterSync::Write(const std::string& service) {
   Record& r = records_[service];
+  const uint64_t hash = engine_->ServiceStateHash(r.index);
   std::string text = engine_->SaveServiceState(service);
+  if (text == r.text) r.hash = hash;  // a change that writes nothing
   if (text == r.text || !membership_.live()) return;
   EtcdTxn txn;
   txn.compare = Conditions(r, service);
   txn.success.push_back({EtcdOp::Kind::kPut, StateKey(service), text, 0, ""});
   r.writing = true;
   ++writes_;
-  etcd_.Txn(std::move(txn), [this, alive = std::weak_ptr<bool>(alive_), service,
+  ++writes_in_flight_;
+  etcd_.Txn(std::move(txn), [this, alive = std::weak_ptr<bool>(alive_), service, hash,
                              text = std::move(text)](EtcdTxnResult result) {
     if (!alive.lock()) return;
+    --writes_in_flight_;
     Record& r = records_[service];
-    if (!r.writing) return;  // dropped meanwhile
+    if (!r.writing) return Pump();  // dropped meanwhile
     if (!result.status.ok()) {
       spdlog::warn("cluster: writing the state of {} failed: {}", service, result.status.error);
       WriteEnded(service);  // the next round writes it again
-      return;
+      return Pump();
     }
     if (!result.succeeded) {
       Drop(service, "its state in etcd was written by another member, or this lease ended");
       Refresh();
-      return;
+      return Pump();
     }
     r.revision = result.revision;
     r.text = text;
+    r.hash = hash;
     const bool dirty = r.dirty;
     r.dirty = false;
     WriteEnded(service);
-    if (dirty && !records_[service].writing) Write(service);
+    if (dirty && !records_[service].writing) Queue(service);
+    Pump();
   });
 }
 
@@ -590,6 +632,7 @@ void ClusterSync::Intent(const Event& started,
   }
   const std::string id = started.rollback_id.empty() ? started.id : started.rollback_id;
   const std::string text = engine_->SaveServiceState(service);
+  const uint64_t hash = engine_->ServiceStateHash(r.index);
   const nlohmann::json intent = {{"id", id},
                                  {"member", settings_.name},
                                  {"trigger", started.trigger},
@@ -600,7 +643,7 @@ void ClusterSync::Intent(const Event& started,
   txn.success.push_back({EtcdOp::Kind::kPut, RollbackKey(service), intent.dump(), 0, ""});
   r.writing = true;
   ++writes_;
-  etcd_.Txn(std::move(txn), [this, alive = std::weak_ptr<bool>(alive_), service, text, id,
+  etcd_.Txn(std::move(txn), [this, alive = std::weak_ptr<bool>(alive_), service, text, id, hash,
                              done = std::move(done)](EtcdTxnResult result) mutable {
     if (!alive.lock()) return;
     Record& r = records_[service];
@@ -618,11 +661,13 @@ void ClusterSync::Intent(const Event& started,
     }
     r.revision = result.revision;
     r.text = text;
+    r.hash = hash;
     const bool dirty = r.dirty;
     r.dirty = false;
     done(result.revision, "");
     WriteEnded(service);
-    if (dirty && !records_[service].writing && records_[service].loaded) Write(service);
+    if (dirty && !records_[service].writing && records_[service].loaded) Queue(service);
+    Pump();
   });
 }
 

@@ -22,6 +22,7 @@
 #ifndef ROLLBACKD_RUNTIME_CLUSTER_SYNC_H_
 #define ROLLBACKD_RUNTIME_CLUSTER_SYNC_H_
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,6 +60,9 @@ class ClusterSync {
                        const std::string& version, const std::string& from)>
         apply;
   };
+  // State writes in flight at once; the others wait their turn (a new owner of 1,000 services
+  // writes each once: 1,000 requests at once cost more memory than the services themselves).
+  static constexpr size_t kWritesInFlight = 8;
   static constexpr size_t kOutboxPerService = 1000;
   static constexpr size_t kOutboxEntryMax = 256 << 10;  // etcd takes 1.5 MiB per request
   ClusterSync(Etcd& etcd, Clock& clock, const ClusterSettings& settings, Callbacks callbacks);
@@ -110,10 +114,15 @@ class ClusterSync {
     std::string text;      // the state as last read or written
     bool writing = false;
     bool dirty = false;                              // changed again while a write was in flight
+    bool queued = false;                             // waiting for a write slot
+    uint64_t hash = 0;                               // Engine::ServiceStateHash of `text`
+    size_t index = 0;                                // in the engine's config().services
     std::vector<std::function<void()>> after_write;  // intents waiting for `writing` to end
   };
   void Load();
   void Write(const std::string& service);
+  void Queue(const std::string& service);
+  void Pump();
   void Drop(const std::string& service, const std::string& why);
   void WriteEnded(const std::string& service);
   void Confirm(const std::string& service, const std::string& id, const std::string& text,
@@ -148,6 +157,8 @@ class ClusterSync {
   bool applying_ = false;
   bool apply_again_ = false;
   uint64_t request_seq_ = 0;
+  std::deque<std::string> write_queue_;
+  size_t writes_in_flight_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
