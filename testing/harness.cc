@@ -16,6 +16,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -40,7 +41,40 @@ void WriteFile(const std::string& path, const std::string& content) {
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
+namespace {
+
+// Whether `port` can be bound on loopback now.
+bool Bindable(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+// Below the kernel's ephemeral range (ip_local_port_range), so that no outgoing connection of a
+// test running beside this one takes the port while its server is down for a restart (a receiver
+// killed for 30 s could not bind its port again). Random, so that parallel tests rarely pick the
+// same one; the kernel's choice when none is found.
 int FreePort() {
+  int low = 32768;
+  {
+    std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+    int lo = 0;
+    if (range >> lo && lo > 12000) low = lo;
+  }
+  static std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> pick(10000, low - 1);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = pick(random);
+    if (Bindable(port)) return port;
+  }
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -381,8 +415,8 @@ void Stack::KillReceiver() {
 
 bool Stack::RestartReceiver() {
   const std::string d = dir_.path();
-  const std::string listen =
-      "127.0.0.1:" + std::to_string(receiver_port_);  // 0 the first time: the kernel chooses
+  if (receiver_port_ == 0) receiver_port_ = FreePort();  // outside the ephemeral range
+  const std::string listen = "127.0.0.1:" + std::to_string(receiver_port_);
   fs::remove(d + "/receiver.port");
   receiver_ = std::make_unique<Process>(
       std::vector<std::string>{BinaryPath("rollbackd-webhook-receiver"), "--listen", listen,
@@ -460,6 +494,7 @@ WebhookReceiver::WebhookReceiver(std::string dir, ReceiverOptions options)
 }
 
 bool WebhookReceiver::Start(int port) {
+  if (port == 0) port = FreePort();  // outside the ephemeral range: Restart binds it again
   const std::string port_file = dir_ + "/receiver.port";
   std::error_code ec;
   fs::remove(port_file, ec);  // a restart waits for the new announcement, not the old one
@@ -513,7 +548,6 @@ namespace {
 
 // A YAML double-quoted scalar (JSON strings are valid ones).
 std::string YamlString(const std::string& s) { return json(s).dump(); }
-
 
 // name="value", name=~"value", name!="value", name!~"value" (the value quoted, " and \ escaped).
 std::string MatcherText(const Matcher& m) {
