@@ -248,16 +248,14 @@ void Membership::Load() {
 
 void Membership::Watch(int64_t from) {
   const std::string prefix = options_.prefix + "/members/";
-  auto next = std::make_shared<int64_t>(from);
+  // A stream that ends is not resumed from its last revision: Load reads the members again.
   watch_ = etcd_.StartWatch(
       prefix, PrefixEnd(prefix), from,
-      [this, prefix, next](int64_t revision, std::vector<EtcdWatchEvent> events) {
+      [this, prefix](int64_t, std::vector<EtcdWatchEvent> events) {
         Answered();
-        *next = std::max(*next, revision + 1);
         bool changed = false;
         for (const EtcdWatchEvent& e : events) {
           const std::string name = e.kv.key.substr(prefix.size());
-          *next = std::max(*next, e.kv.mod_revision + 1);
           if (name == options_.name) {
             self_seen_ = !e.deleted;
             continue;

@@ -132,9 +132,7 @@ void ClusterSync::WatchRequests(int64_t from) {
   const std::string prefix = settings_.prefix + "/requests/";
   requests_watch_ = etcd_.StartWatch(
       prefix, PrefixEnd(prefix), from,
-      [this, next = std::make_shared<int64_t>(from)](int64_t revision,
-                                                     std::vector<EtcdWatchEvent> events) {
-        *next = std::max(*next, revision + 1);
+      [this](int64_t, std::vector<EtcdWatchEvent> events) {
         if (std::any_of(events.begin(), events.end(),
                         [](const EtcdWatchEvent& e) { return !e.deleted; })) {
           ApplyRequests();

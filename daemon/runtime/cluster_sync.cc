@@ -108,10 +108,11 @@ void ClusterSync::Refresh() {
   const bool live = membership_.live();
   for (const Service& s : engine_->config().services) {
     Record& r = records_[s.name];
-    const bool owns = live && membership_.Owns(s.name);
+    // One view for every service (Owns would copy the member list once per service).
+    const bool owns = live && RendezvousOwner(s.name, members) == settings_.name;
     if (r.owned && !owns) {
       changed |= r.loaded;
-      Drop(s.name, live ? "owned by " + membership_.OwnerOf(s.name) + " now"
+      Drop(s.name, live ? "owned by " + RendezvousOwner(s.name, members) + " now"
                         : "this member's lease is in doubt");
     } else if (!r.owned && owns) {
       r.owned = true;
@@ -164,7 +165,10 @@ void ClusterSync::Load() {
         bool changed = false;
         for (const Service& s : engine_->config().services) {
           Record& r = records_[s.name];
-          if (!result.status.ok() || !r.owned || r.loaded || !membership_.Owns(s.name)) continue;
+          if (!result.status.ok() || !r.owned || r.loaded || !membership_.live() ||
+              RendezvousOwner(s.name, live_members) != settings_.name) {
+            continue;
+          }
           const Stored& st = stored[s.name];
           std::string err;
           if (!engine_->RestoreServiceState(s.name, st.state ? st.state->value : "", &err)) {
