@@ -377,6 +377,7 @@ Config ParseDaemonConfigTable(const toml::table& root, const std::string& file,
     if (auto d = PositiveDuration(dr, "interval", false)) c.daemon.interval = *d;
     if (auto b = dr.Bool("dry_run")) c.daemon.dry_run = *b;
     if (auto v = dr.String("api_token_file")) c.daemon.api_token_file = Resolve(file, *v);
+    c.daemon.brake = ParseBrake(dr, "brake");
     if (auto v = dr.String("external_url")) {
       std::string url = *v;
       while (url.size() > 1 && url.back() == '/' && IsHttpUrl(url.substr(0, url.size() - 1))) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/config/diagnostics.h"
 #include "daemon/config/model.h"
@@ -37,6 +38,16 @@ bool IsHttpUrl(std::string_view url);
 std::optional<Duration> PositiveDuration(TableReader& r, std::string_view key, bool required,
                                          bool allow_zero = false);
 std::optional<Severity> ReadSeverity(TableReader& r, std::string_view key);
+
+// A trigger's `escalate` (loader_judgement.cc), once its condition (`condition_key`: "above";
+// empty when it has none or several) and `for` are read into `t`.
+inline constexpr size_t kMaxEscalationSteps = 8;
+std::vector<EscalationStep> ParseEscalate(TableReader& r, const Trigger& t,
+                                          std::string_view condition_key);
+
+// `key` of `r` as a fleet brake ({ max_rollbacks, window, by }), when present: [daemon].brake, and
+// a rule test file's `brake`.
+std::optional<BrakeSettings> ParseBrake(TableReader& r, std::string_view key);
 
 // A rule file's top-level table (loader_rules.cc); nullopt when it had errors.
 std::optional<Service> ParseService(const toml::table& root, const std::string& file,

@@ -156,6 +156,7 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
   }
 
   if (auto d = PositiveDuration(r, "for", true, /*allow_zero=*/true)) t.for_duration = *d;
+  t.escalate = ParseEscalate(r, t, present.size() == 1 ? present[0] : std::string_view());
   if (auto s = ReadSeverity(r, "severity")) t.severity = *s;
   if (auto nd = r.String("no_data")) {
     if (*nd == "ok") {

@@ -29,6 +29,15 @@ std::string_view ConditionKeyName(ConditionKind k);  // the rule file key: "abov
 
 using LabelMap = std::map<std::string, std::string>;
 
+// One step of a trigger's `escalate`: the trigger's condition with a stronger number and a shorter
+// hold (docs/rules.md, "Escalation"). A larger breach needs a shorter hold.
+struct EscalationStep {
+  double threshold = 0;  // the condition's number, as Trigger::threshold
+  Duration for_duration{0};
+  std::optional<Severity> severity;  // absent: the trigger's
+  SourceLocation where;
+};
+
 struct Trigger {
   std::string name;
   std::string source = "default";  // [prometheus.<source>]
@@ -42,6 +51,8 @@ struct Trigger {
   std::string min_traffic_query;       // empty: no traffic floor
   double min_traffic = 0;
   Duration for_duration{0};
+  // Each stronger and shorter than the one before it, the first than the trigger's own.
+  std::vector<EscalationStep> escalate;
   Severity severity = Severity::kWarning;
   NoDataPolicy no_data = NoDataPolicy::kOk;
   bool rollback = false;
@@ -173,6 +184,16 @@ struct Route {
   SourceLocation where;
 };
 
+// [daemon].brake: when rolling back would exceed max_rollbacks within window (across services, or
+// per group of services with the same values of the `by` labels), decisions are held instead
+// (docs/rules.md, "The fleet brake"): many services breaching at once share a cause.
+struct BrakeSettings {
+  int max_rollbacks = 3;
+  Duration window{std::chrono::minutes(10)};
+  std::vector<std::string> by;  // service labels; empty: one group of every service
+  SourceLocation where;
+};
+
 struct DaemonSettings {
   std::string listen = "127.0.0.1:9464";
   std::string state_dir = "/var/lib/rollbackd";
@@ -183,6 +204,7 @@ struct DaemonSettings {
   // Where people reach this daemon's API (as Prometheus' --web.external-url): links in Slack
   // messages and Alertmanager's generatorURL. Empty: no links.
   std::string external_url;
+  std::optional<BrakeSettings> brake;
 };
 
 // [outbox]: the durable queue of notifications in state_dir. When it is full the oldest

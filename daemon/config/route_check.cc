@@ -103,9 +103,10 @@ std::vector<Domain> Domains(const Config& config) {
   std::vector<Domain> out;
   out.push_back(
       {"severity", {"info", "warning", "critical"}, "severity", "is not a severity", true});
-  // The services' kinds, and cluster mode's two (no service's, so not in the per-service check).
+  // The services' kinds, then those of no service (cluster mode's, the fleet brake's), which the
+  // per-service check leaves out.
   std::vector<std::string> kinds(kEventKinds.begin(), kEventKinds.end());
-  kinds.insert(kinds.end(), {"cluster.down", "cluster.up"});
+  kinds.insert(kinds.end(), {"cluster.down", "cluster.up", "fleet.brake", "fleet.brake_released"});
   out.push_back({"event", std::move(kinds), "event kind", "is not an event kind", true});
   if (config.services.empty()) return out;
   Domain services{"service", {}, "service", "names no configured service", false};

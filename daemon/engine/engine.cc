@@ -51,10 +51,38 @@ Engine::~Engine() = default;
 
 void Engine::Evaluate(Time now, const Inputs& inputs, std::vector<Event>* out) {
   // A new round: every LabelIndex is stale until a filtered rule reads its input.
-  Evaluator ev(now, &impl_->label_indexes, ++impl_->round, out);
+  Evaluator ev(now, &impl_->label_indexes, ++impl_->round, &impl_->brake, out);
   for (ServiceRuntime& s : impl_->services) {
     if (s.active) ev.Service(s, inputs);
   }
+  if (impl_->brake.enabled()) impl_->brake.EndRound(now, out);
+}
+
+std::vector<std::string> Engine::ReleaseBrake(Time now, std::vector<Event>* out) {
+  std::vector<std::string> held = impl_->brake.Release(now, out);
+  for (const std::string& name : held) {
+    if (ServiceRuntime* s = impl_->FindService(name)) s->brake_redecide = true;
+  }
+  return held;
+}
+
+std::vector<BrakeStatus> Engine::BrakeState(Time now) const {
+  std::vector<BrakeStatus> out;
+  if (!impl_->brake.enabled()) return out;
+  const BrakeSettings& b = impl_->brake.settings();
+  for (const auto& [key, g] : impl_->brake.groups()) {
+    BrakeStatus st;
+    st.group = key;
+    st.labels = g.labels;
+    st.engaged = g.engaged;
+    if (g.engaged) st.since = g.since;
+    for (const auto& [t, service] : g.started) {
+      if (now - t < b.window) st.rolled_back.push_back(service);
+    }
+    st.held = g.held;
+    out.push_back(std::move(st));
+  }
+  return out;
 }
 
 std::vector<ServiceStatus> Engine::Status() const {

@@ -72,6 +72,16 @@ struct ServiceStatus {
   std::vector<std::pair<std::string, std::string>> errors;  // trigger, last error (while failing)
 };
 
+// One group of the fleet brake ([daemon].brake), for the status API and metrics.
+struct BrakeStatus {
+  std::string group;  // "" (every service) or "cluster=eu-1,..."
+  LabelMap labels;
+  bool engaged = false;
+  std::optional<Time> since;
+  std::vector<std::string> rolled_back;  // within the window
+  std::vector<std::string> held;         // since it engaged
+};
+
 class Engine {
  public:
   // Keeps `config` alive; the engine's inputs and rules follow its services in order.
@@ -116,6 +126,13 @@ class Engine {
   std::vector<std::string> RollbacksInFlight() const;
 
   bool SetPaused(std::string_view service, bool paused);
+
+  // The fleet brake. Release: the operator's; every engaged group lets go (fleet.brake_released in
+  // `out`) and counts anew, and each service it held that is still firing is decided again at its
+  // next evaluation. Returns those services. A brake that engages is released on its own after a
+  // whole window without a new rollback to hold; then the held services are not decided again.
+  std::vector<std::string> ReleaseBrake(Time now, std::vector<Event>* out);
+  std::vector<BrakeStatus> BrakeState(Time now) const;  // empty without [daemon].brake
 
   std::vector<ServiceStatus> Status() const;
 

@@ -5,6 +5,8 @@
 #define ROLLBACKD_ENGINE_ENGINE_INTERNAL_H_
 
 #include <cmath>
+#include <deque>
+#include <map>
 #include <limits>
 #include <optional>
 #include <string>
@@ -32,7 +34,13 @@ struct SeriesState {
   double last_baseline = kNaN;   // the baseline read at the last evaluation (status page)
   uint64_t seen = 0;         // the rule's epoch at which the series was last present
   std::string firing_id;     // the trigger.firing event, while firing
+  // Escalation (Rule::steps): per step, since when its stronger bound has breached on every
+  // evaluation, kNotHeld while it does not. Empty for a rule without steps.
+  std::vector<Time> step_since;
+  int8_t fired_step = -1;  // while firing: the step that fired it; -1 the trigger's own bound
 };
+
+inline constexpr Time kNotHeld = Time::max();
 
 // A trigger's (or a version query's) `match`: the label values its series must have (an absent
 // label has the value "").
@@ -77,6 +85,13 @@ struct Rule {
   bool has_traffic = false;
   double min_traffic = 0;
   Duration for_duration{0};
+  // `escalate`: the same condition with stronger numbers and shorter holds, in order.
+  struct Step {
+    double threshold = 0;
+    Duration for_duration{0};
+    Severity severity = Severity::kWarning;  // the step's, else the rule's
+  };
+  std::vector<Step> steps;
   Severity severity = Severity::kWarning;
   NoDataPolicy no_data = NoDataPolicy::kOk;
   bool rollback = false;
@@ -125,6 +140,47 @@ struct Verifying {
   Time deadline{};
 };
 
+// The fleet brake ([daemon].brake) of one group of services (brake.cc).
+struct BrakeGroup {
+  LabelMap labels;           // the group's values of the `by` labels
+  std::deque<std::pair<Time, std::string>> started;  // rollbacks within the window, oldest first
+  bool engaged = false;
+  Time since{};              // engaged since
+  Time last_candidate{};     // the last rollback it held
+  std::vector<std::string> held;  // services held since it engaged, each once
+  bool announce = false;     // engaged in this round: fleet.brake at the round's end
+};
+
+class Brake {
+ public:
+  void Configure(const std::optional<BrakeSettings>& settings) { settings_ = settings; }
+  bool enabled() const { return settings_.has_value(); }
+  const BrakeSettings& settings() const { return *settings_; }
+  // The group of a service with `labels`: "" without `by`, else "cluster=eu-1,...".
+  std::string GroupOf(const LabelMap& labels) const;
+
+  // Whether a rollback of `service` in `group` may start at `now`: yes (counted as started), or
+  // no (held; `reason` says why, and the group engages).
+  bool Admit(const std::string& group, const LabelMap& service_labels,
+             const std::string& service, Time now, std::string* reason);
+  // At the end of a round: fleet.brake for groups that engaged in it; fleet.brake_released for
+  // groups that held nothing new for a whole window.
+  void EndRound(Time now, std::vector<Event>* out);
+  // The operator's release: every engaged group (or only `group`) lets go; its count starts over.
+  // The services it held, in order.
+  std::vector<std::string> Release(Time now, std::vector<Event>* out);
+
+  std::map<std::string, BrakeGroup>& groups() { return groups_; }
+  const std::map<std::string, BrakeGroup>& groups() const { return groups_; }
+
+ private:
+  void Prune(BrakeGroup& g, Time now) const;
+  Event MakeEvent(EventKind kind, const std::string& key, const BrakeGroup& g, Time now) const;
+
+  std::optional<BrakeSettings> settings_;
+  std::map<std::string, BrakeGroup> groups_;  // by GroupOf key; kept across reloads in the state
+};
+
 struct ServiceRuntime {
   const Service* def = nullptr;
   std::vector<Rule> rules;
@@ -147,6 +203,10 @@ struct ServiceRuntime {
   std::optional<Time> last_rollback;
   std::optional<InFlight> in_flight;
   std::optional<Verifying> verifying;
+
+  std::string brake_group;   // Brake::GroupOf its labels
+  bool brake_held = false;   // the fleet brake held this firing episode's rollback
+  bool brake_redecide = false;  // released by the operator since: decide again, once
 };
 
 // ---- Verdicts (verdict.cc) ----
@@ -172,7 +232,13 @@ struct Verdict {
   double threshold = kNaN;
   double baseline = kNaN;
   double traffic = kNaN;
+  uint32_t step_breaches = 0;  // bit i: Rule::steps[i]'s bound breaches too (only with kBreach)
 };
+
+// The effective bound of `condition` with its number and a baseline (NaN when it has none), and
+// whether `value` breaches it.
+double Bound(ConditionKind condition, double number, double baseline);
+bool Breaches(ConditionKind condition, double value, double bound);
 
 // %g with enough digits to tell 0.05 from 0.0500001, and never "nan".
 std::string Num(double v);
@@ -180,7 +246,10 @@ std::string Num(double v);
 std::string ConditionText(const Rule& r);
 // Why `v` came out as it did, in words: "value 0.45 > 0.3 (1.5 x baseline 0.2)". `probe_detail`
 // says what a failed probe saw.
-std::string VerdictText(const Rule& r, const Verdict& v, const std::string& probe_detail);
+// `number` is the condition's number the verdict was judged with (an escalation step's); NaN: the
+// rule's own.
+std::string VerdictText(const Rule& r, const Verdict& v, const std::string& probe_detail,
+                        double number = kNaN);
 
 // ---- Matching (match.cc) ----
 
@@ -240,8 +309,9 @@ void Pick(const MatchFilter& f, MatchSlots& slots, std::vector<LabelIndex>& inde
 // verdict.cc, deploys and rollback decisions in rollback.cc, what a rule sees in match.cc.
 class Evaluator {
  public:
-  Evaluator(Time now, std::vector<LabelIndex>* indexes, uint64_t round, std::vector<Event>* out)
-      : now_(now), indexes_(indexes), round_(round), out_(out) {}
+  Evaluator(Time now, std::vector<LabelIndex>* indexes, uint64_t round, Brake* brake,
+            std::vector<Event>* out)
+      : now_(now), indexes_(indexes), round_(round), brake_(brake), out_(out) {}
 
   void Service(ServiceRuntime& s, const Inputs& inputs);
   // A deploy of `version` at `now`: snapshots taken, the guard window opened.
@@ -270,6 +340,8 @@ class Evaluator {
   // rollback.cc
   void ObserveVersions(ServiceRuntime& s, const QueryResult& result);
   void Decide(ServiceRuntime& s, Rule& r, const Event& firing);
+  // After the operator released the fleet brake: a held service still firing is decided again.
+  void Redecide(ServiceRuntime& s);
   void AfterService(ServiceRuntime& s);
 
   // match.cc
@@ -279,8 +351,12 @@ class Evaluator {
   Time now_;
   std::vector<LabelIndex>* indexes_;
   uint64_t round_;
+  Brake* brake_;
   std::vector<Event>* out_;
 };
+
+// Series labels without the metric name, then the rule's labels (service, then trigger) on top.
+LabelMap EventLabels(const Rule& r, const Labels& series);
 
 }  // namespace rollbackd::internal
 
@@ -291,6 +367,7 @@ struct Engine::Impl {
   std::vector<InputSpec> inputs;
   std::vector<internal::ServiceRuntime> services;
   std::vector<internal::LabelIndex> label_indexes;  // one per (input, label) some `match` reads
+  internal::Brake brake;
   uint64_t round = 0;                               // Evaluate calls so far
 
   internal::ServiceRuntime* FindService(std::string_view name);

@@ -14,7 +14,7 @@ constexpr std::array<std::string_view, kAllEventKindCount> kNames{
     "trigger.pending",  "trigger.firing",  "trigger.resolved",  "rollback.started",
     "rollback.succeeded", "rollback.failed", "rollback.verified", "rollback.not_recovered",
     "rollback.skipped", "source.down",     "source.up",         "cluster.down",
-    "cluster.up"};
+    "cluster.up",       "fleet.brake",     "fleet.brake_released"};
 
 nlohmann::json Number(const std::optional<double>& v) {
   if (!v) return nullptr;
@@ -107,6 +107,12 @@ std::string EventToJson(const Event& e) {
     r["fencing_token"] =
         e.fencing_token ? nlohmann::json(*e.fencing_token) : nlohmann::json(nullptr);
     j["rollback"] = r;
+  }
+  if (e.brake) {
+    j["brake"] = {{"rolled_back", e.brake->rolled_back},
+                  {"held", e.brake->held},
+                  {"max_rollbacks", e.brake->max_rollbacks},
+                  {"window_seconds", e.brake->window.count() / 1000.0}};
   }
   // Replace invalid UTF-8 (hook output is arbitrary bytes) instead of throwing.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -29,9 +29,12 @@ enum class EventKind {
   // service, trigger or labels, and not among the kEventKindCount kinds route checks reason about.
   kClusterDown,
   kClusterUp,
+  // The fleet brake ([daemon].brake) engaged, and released: about a group of services, not one.
+  kFleetBrake,
+  kFleetBrakeReleased,
 };
 inline constexpr int kEventKindCount = 11;  // the services' kinds
-inline constexpr int kAllEventKindCount = 13;
+inline constexpr int kAllEventKindCount = 15;
 
 std::string_view EventKindName(EventKind k);  // "trigger.firing"
 std::optional<EventKind> ParseEventKind(std::string_view name);
@@ -42,6 +45,16 @@ inline constexpr std::string_view kSkipPaused = "paused";
 inline constexpr std::string_view kSkipCooldown = "cooldown";
 inline constexpr std::string_view kSkipOutsideGuard = "outside_guard";
 inline constexpr std::string_view kSkipAlreadyRolledBack = "already_rolled_back";
+inline constexpr std::string_view kSkipFleetBrake = "fleet_brake";
+
+// fleet.brake and fleet.brake_released: the group's rollbacks that engaged the brake, and the
+// services it held.
+struct BrakeInfo {
+  std::vector<std::string> rolled_back;  // services rolled back within the window, oldest first
+  std::vector<std::string> held;         // services whose rollback was held, in order
+  int max_rollbacks = 0;
+  Duration window{0};
+};
 
 struct HookInfo {
   std::string type;               // "exec" or "http"
@@ -77,6 +90,8 @@ struct Event {
   // rollback.started in cluster mode: the etcd revision of the rollback's intent, strictly
   // increasing across the cluster (docs/operations.md, "The fencing token").
   std::optional<int64_t> fencing_token;
+
+  std::optional<BrakeInfo> brake;  // fleet.brake, fleet.brake_released
 };
 
 // The JSON payload as documented in docs/events.md; `time` is RFC 3339 UTC with milliseconds.

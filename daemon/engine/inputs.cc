@@ -62,6 +62,15 @@ uint64_t Fingerprint(const Rule& r, const std::vector<InputSpec>& inputs) {
   h = HashField(h, r.has_traffic ? Num(r.min_traffic) : "-");
   h = HashField(h, std::to_string(r.for_duration.count()));
   h = HashField(h, NoDataName(r.no_data));
+  // Only when set, so that fingerprints of triggers without steps stay as they were.
+  if (!r.steps.empty()) {
+    h = HashField(h, "escalate");
+    for (const Rule::Step& x : r.steps) {
+      h = HashField(h, Num(x.threshold));
+      h = HashField(h, std::to_string(x.for_duration.count()));
+      h = HashField(h, SeverityName(x.severity));
+    }
+  }
   // Only when set, so that fingerprints of triggers without `match` stay as they were.
   if (!r.match.empty()) {
     h = HashField(h, "match");
@@ -79,10 +88,12 @@ Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Im
   impl_->config = std::move(config);
   auto& inputs = impl_->inputs;
   InputInterner interner(&inputs);
+  impl_->brake.Configure(impl_->config->daemon.brake);
   for (const Service& svc : impl_->config->services) {
     ServiceRuntime s;
     s.def = &svc;
     s.dry_run = impl_->config->daemon.dry_run || svc.dry_run;
+    s.brake_group = impl_->brake.GroupOf(svc.labels);
     auto add = [&](int id) {
       if (id >= 0 && std::find(s.inputs.begin(), s.inputs.end(), id) == s.inputs.end()) {
         s.inputs.push_back(id);
@@ -113,6 +124,9 @@ Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Im
       r.has_traffic = !t.min_traffic_query.empty();
       r.min_traffic = t.min_traffic;
       r.no_data = t.no_data;
+      for (const EscalationStep& x : t.escalate) {
+        r.steps.push_back({x.threshold, x.for_duration, x.severity.value_or(t.severity)});
+      }
       r.source = t.source;
       r.input = prom(t.source, t.query);
       if (t.baseline == BaselineKind::kQuery) r.baseline_input = prom(t.source, t.baseline_query);

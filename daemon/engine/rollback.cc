@@ -4,6 +4,7 @@
 // already rolled back, cooldown, dry run) in rollback.skipped; once the hook has succeeded
 // (RollbackFinished), verification reports rollback.verified or rollback.not_recovered.
 #include <algorithm>
+#include <cmath>
 
 #include "daemon/config/redact.h"
 #include "daemon/engine/engine.h"
@@ -84,6 +85,8 @@ void Evaluator::Decide(ServiceRuntime& s, Rule& r, const Event& firing) {
   const RollbackHook& hook = *s.def->rollback;
   Event e = Make(EventKind::kRollbackSkipped, s, &r, firing.labels, 0);
   e.id = MakeEventId(EventKind::kRollbackSkipped, firing.id, "", 0, now_);
+  e.severity = firing.severity;  // an escalation step's, when one fired
+  e.condition = firing.condition;
   e.value = firing.value;
   e.threshold = firing.threshold;
   e.baseline = firing.baseline;
@@ -117,6 +120,10 @@ void Evaluator::Decide(ServiceRuntime& s, Rule& r, const Event& firing) {
     e.skip_reason = kSkipDryRun;
     e.reason = "dry run: would run " + DescribeHook(*e.hook) + " (" + firing.trigger + ": " +
                firing.reason + ")";
+  } else if (brake_ != nullptr && brake_->enabled() &&
+             !brake_->Admit(s.brake_group, s.def->labels, s.def->name, now_, &e.reason)) {
+    e.skip_reason = kSkipFleetBrake;
+    s.brake_held = true;
   } else {
     e.kind = EventKind::kRollbackStarted;
     e.id = MakeEventId(EventKind::kRollbackStarted, firing.id, "", 0, now_);
@@ -124,12 +131,46 @@ void Evaluator::Decide(ServiceRuntime& s, Rule& r, const Event& firing) {
     e.reason = firing.trigger + ": " + firing.reason;
     s.episode_rollback_id = e.id;
     s.last_rollback = now_;
-    s.in_flight = InFlight{e.id, firing.id, r.name, e.labels, r.severity, now_};
+    s.in_flight = InFlight{e.id, firing.id, r.name, e.labels, firing.severity, now_};
   }
   out_->push_back(std::move(e));
 }
 
+void Evaluator::Redecide(ServiceRuntime& s) {
+  for (Rule& r : s.rules) {
+    if (!r.rollback) continue;
+    for (auto& [labels, st] : r.series) {
+      if (st.phase != Phase::kFiring) continue;
+      // The trigger.firing it stands for was sent when it fired; this decision refers to it.
+      Event firing;
+      firing.kind = EventKind::kTriggerFiring;
+      firing.id = st.firing_id;
+      firing.trigger = r.name;
+      firing.labels = EventLabels(r, labels);
+      firing.severity = st.fired_step >= 0 && static_cast<size_t>(st.fired_step) < r.steps.size()
+                            ? r.steps[st.fired_step].severity
+                            : r.severity;
+      firing.condition = ConditionText(r);
+      if (std::isfinite(st.last_value)) firing.value = st.last_value;
+      if (std::isfinite(st.last_threshold)) firing.threshold = st.last_threshold;
+      if (std::isfinite(st.last_baseline)) firing.baseline = st.last_baseline;
+      firing.reason = "still firing when the fleet brake was released (firing since " +
+                      FormatTime(st.firing_since) + ")";
+      Decide(s, r, firing);
+      return;
+    }
+  }
+}
+
 void Evaluator::AfterService(ServiceRuntime& s) {
+  if (s.brake_redecide) {
+    s.brake_redecide = false;
+    if (s.brake_held && s.firing_rollback_series > 0 && s.episode_rollback_id.empty() &&
+        !s.in_flight) {
+      s.brake_held = false;
+      Redecide(s);
+    }
+  }
   if (s.verifying) {
     Verifying& v = *s.verifying;
     if (s.firing_rollback_series == 0 || now_ >= v.deadline) {
@@ -161,7 +202,10 @@ void Evaluator::AfterService(ServiceRuntime& s) {
     }
   }
   // The episode ends when nothing that can roll back is firing any more.
-  if (s.firing_rollback_series == 0 && !s.in_flight) s.episode_rollback_id.clear();
+  if (s.firing_rollback_series == 0 && !s.in_flight) {
+    s.episode_rollback_id.clear();
+    s.brake_held = false;
+  }
 }
 
 }  // namespace internal

@@ -69,6 +69,15 @@ json ServiceJson(const ServiceRuntime& s, bool values) {
                   {"snapshot", NumberJson(st.snapshot)},
                   {"firing_id", st.firing_id}};
       if (values) one["last_value"] = NumberJson(st.last_value);
+      if (!st.step_since.empty()) {
+        json since = json::array();
+        for (Time t : st.step_since) {
+          since.push_back(t == internal::kNotHeld ? json(nullptr)
+                                                  : json(t.time_since_epoch().count()));
+        }
+        one["step_since"] = std::move(since);
+      }
+      if (st.fired_step >= 0) one["fired_step"] = st.fired_step;
       series.push_back(std::move(one));
     }
     json rule = {{"fingerprint", Hex(r.fingerprint)},
@@ -96,7 +105,7 @@ json ServiceJson(const ServiceRuntime& s, bool values) {
                  {"since", s.verifying->since.time_since_epoch().count()},
                  {"deadline", s.verifying->deadline.time_since_epoch().count()}};
   }
-  return {{"paused", s.paused},
+  json out = {{"paused", s.paused},
           {"versions", s.versions},
           {"versions_known", s.versions_known},
           {"version", s.version},
@@ -106,6 +115,42 @@ json ServiceJson(const ServiceRuntime& s, bool values) {
           {"in_flight", std::move(in_flight)},
           {"verifying", std::move(verifying)},
           {"rules", std::move(rules)}};
+  if (s.brake_held) out["brake_held"] = true;  // only when set: the text stays as it was
+  return out;
+}
+
+json BrakeJson(const internal::Brake& brake) {
+  json groups = json::object();
+  for (const auto& [key, g] : brake.groups()) {
+    json started = json::array();
+    for (const auto& [t, service] : g.started) {
+      started.push_back({{"time", t.time_since_epoch().count()}, {"service", service}});
+    }
+    groups[key] = {{"labels", g.labels},
+                   {"started", std::move(started)},
+                   {"engaged", g.engaged},
+                   {"since", g.since.time_since_epoch().count()},
+                   {"last_candidate", g.last_candidate.time_since_epoch().count()},
+                   {"held", g.held}};
+  }
+  return groups;
+}
+
+void BrakeFrom(const json& j, internal::Brake& brake) {
+  brake.groups().clear();
+  for (const auto& [key, gj] : j.items()) {
+    internal::BrakeGroup g;
+    g.labels = gj.at("labels").get<LabelMap>();
+    for (const json& x : gj.at("started")) {
+      g.started.emplace_back(Time(std::chrono::milliseconds(x.at("time").get<int64_t>())),
+                             x.at("service").get<std::string>());
+    }
+    g.engaged = gj.at("engaged").get<bool>();
+    g.since = Time(std::chrono::milliseconds(gj.at("since").get<int64_t>()));
+    g.last_candidate = Time(std::chrono::milliseconds(gj.at("last_candidate").get<int64_t>()));
+    g.held = gj.at("held").get<std::vector<std::string>>();
+    brake.groups()[key] = std::move(g);
+  }
 }
 
 // `current` with its state cleared: the definition, and nothing decided yet.
@@ -119,6 +164,7 @@ ServiceRuntime Fresh(const ServiceRuntime& current) {
   s.version_match_slots = current.version_match_slots;
   s.dry_run = current.dry_run;
   s.active = current.active;
+  s.brake_group = current.brake_group;
   for (const Rule& r : current.rules) {
     Rule copy = r;  // the definition; its state comes from the JSON alone
     copy.series.clear();
@@ -141,6 +187,7 @@ void ServiceFrom(const json& j, ServiceRuntime& s) {
   s.last_deploy = TimeFrom(j.at("last_deploy"));
   s.episode_rollback_id = j.at("episode_rollback_id").get<std::string>();
   s.last_rollback = TimeFrom(j.at("last_rollback"));
+  s.brake_held = j.value("brake_held", false);
   // Kept even if [rollback] was removed since: an unfinished rollback must still be reported.
   if (const json& f = j.at("in_flight"); !f.is_null()) {
     s.in_flight =
@@ -180,6 +227,17 @@ void ServiceFrom(const json& j, ServiceRuntime& s) {
       st.last_value = sj.contains("last_value") ? NumberFrom(sj.at("last_value")) : internal::kNaN;
       st.snapshot = NumberFrom(sj.at("snapshot"));
       st.firing_id = sj.at("firing_id").get<std::string>();
+      // The fingerprint covers the steps: a count that differs is a damaged file, not a change.
+      if (auto it = sj.find("step_since"); it != sj.end() && it->size() == r.steps.size()) {
+        for (const json& t : *it) {
+          st.step_since.push_back(t.is_null() ? internal::kNotHeld
+                                              : Time(std::chrono::milliseconds(t.get<int64_t>())));
+        }
+      }
+      const int fired = sj.value("fired_step", -1);
+      if (fired >= 0 && static_cast<size_t>(fired) < r.steps.size()) {
+        st.fired_step = static_cast<int8_t>(fired);
+      }
       r.series.Insert(Labels(std::move(pairs)), std::move(st));
     }
   }
@@ -192,12 +250,16 @@ std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 std::string Engine::SaveState() const {
   json services = json::object();
   for (const ServiceRuntime& s : impl_->services) services[s.def->name] = ServiceJson(s, true);
-  return Dump({{"format", kFormat}, {"services", std::move(services)}});
+  json root = {{"format", kFormat}, {"services", std::move(services)}};
+  // A restart must not reset the count: a crash loop would otherwise lift the brake.
+  if (!impl_->brake.groups().empty()) root["brake"] = BrakeJson(impl_->brake);
+  return Dump(root);
 }
 
 bool Engine::RestoreState(std::string_view text, std::string* error) {
   // Parse and apply to copies first: a bad file changes nothing.
   std::vector<ServiceRuntime> restored;
+  internal::Brake brake = impl_->brake;
   try {
     json root = json::parse(text);
     if (root.value("format", 0) != kFormat) {
@@ -213,11 +275,13 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
       }
       restored.push_back(std::move(s));
     }
+    if (auto it = root.find("brake"); it != root.end()) BrakeFrom(*it, brake);
   } catch (const json::exception& e) {
     *error = std::string("invalid state: ") + e.what();
     return false;
   }
   impl_->services = std::move(restored);
+  impl_->brake = std::move(brake);
   return true;
 }
 
@@ -251,6 +315,8 @@ uint64_t Engine::ServiceStateHash(size_t index) const {
       num(st.firing_since.time_since_epoch().count());
       real(st.snapshot);
       h = HashField(h, st.firing_id);
+      for (Time t : st.step_since) num(t.time_since_epoch().count());
+      num(st.fired_step);
     }
   }
   num(s.paused);
@@ -260,6 +326,7 @@ uint64_t Engine::ServiceStateHash(size_t index) const {
   time(s.last_deploy);
   h = HashField(h, s.episode_rollback_id);
   time(s.last_rollback);
+  num(s.brake_held);
   if (s.in_flight) {
     h = HashField(h, s.in_flight->id);
     num(s.in_flight->started.time_since_epoch().count());

@@ -4,13 +4,12 @@
 // trigger.pending, trigger.firing and trigger.resolved; series no longer returned are swept, and
 // query errors held for longer than `for` become source.down (then source.up). A series that
 // fires on a rollback = true rule hands over to the rollback decision (rollback.cc).
+#include <algorithm>
+
 #include "daemon/engine/engine_internal.h"
 
 namespace rollbackd::internal {
 
-namespace {
-
-// Series labels without the metric name, then the rule's labels (service, then trigger) on top.
 LabelMap EventLabels(const Rule& r, const Labels& series) {
   LabelMap out;
   for (const auto& [k, v] : series.pairs()) {
@@ -19,8 +18,6 @@ LabelMap EventLabels(const Rule& r, const Labels& series) {
   for (const auto& [k, v] : r.labels) out[k] = v;
   return out;
 }
-
-}  // namespace
 
 void Evaluator::Service(ServiceRuntime& s, const Inputs& inputs) {
   bool evaluated = false;
@@ -106,8 +103,7 @@ void Evaluator::EvaluateRule(ServiceRuntime& s, Rule& r, const Inputs& inputs) {
       SeriesState& st = Find(r, kNone);
       st.seen = r.epoch;
       ++seen;
-      Verdict v;
-      v.outcome = Verdict::Outcome::kBreach;
+      Verdict v = NoData(r, Verdict());
       v.why = why;
       Step(s, r, kNone, st, v, main.detail);
       // Labelled series are simply gone; only the absent-series stands for "no data".
@@ -153,6 +149,7 @@ void Evaluator::Step(ServiceRuntime& s, Rule& r, const Labels& labels, SeriesSta
     case Verdict::Outcome::kHold:
       return;
     case Verdict::Outcome::kOk:
+      std::fill(st.step_since.begin(), st.step_since.end(), kNotHeld);
       if (st.phase == Phase::kFiring) {
         Resolve(s, r, labels, st, v, VerdictText(r, v, detail));
       } else {
@@ -163,25 +160,69 @@ void Evaluator::Step(ServiceRuntime& s, Rule& r, const Labels& labels, SeriesSta
       break;
   }
   if (st.phase == Phase::kFiring) return;
-  if (st.phase == Phase::kInactive) {
+  const bool fresh = st.phase == Phase::kInactive;
+  if (fresh) {
     st.phase = Phase::kPending;
     st.pending_since = now_;
-    if (r.for_duration.count() > 0) {
+  }
+  // Each step holds on its own; the strongest step whose hold is complete fires, else the rule's.
+  int step = -1;
+  if (!r.steps.empty()) {
+    if (st.step_since.size() != r.steps.size()) st.step_since.assign(r.steps.size(), kNotHeld);
+    for (size_t i = 0; i < r.steps.size(); ++i) {
+      if ((v.step_breaches & (1u << i)) == 0) {
+        st.step_since[i] = kNotHeld;
+      } else if (st.step_since[i] == kNotHeld) {
+        st.step_since[i] = now_;
+      }
+    }
+    for (size_t i = r.steps.size(); i-- > 0;) {
+      if (st.step_since[i] != kNotHeld && now_ - st.step_since[i] >= r.steps[i].for_duration) {
+        step = static_cast<int>(i);
+        break;
+      }
+    }
+  }
+  if (step < 0 && now_ - st.pending_since < r.for_duration) {
+    if (fresh) {
       Event e = Make(EventKind::kTriggerPending, s, &r, EventLabels(r, labels), labels.hash());
       Fill(e, v);
       e.reason = VerdictText(r, v, detail) + ", must hold for " + FormatDuration(r.for_duration);
+      if (!r.steps.empty()) {
+        e.reason += " (escalate: ";
+        for (size_t i = 0; i < r.steps.size(); ++i) {
+          e.reason += (i == 0 ? "" : ", ") + FormatDuration(r.steps[i].for_duration) + " " +
+                      std::string(ConditionKeyName(r.condition)) + " " +
+                      Num(r.steps[i].threshold);
+        }
+        e.reason += ")";
+      }
       out_->push_back(std::move(e));
-      return;
     }
+    return;
   }
-  const Duration held = now_ - st.pending_since;
-  if (held < r.for_duration) return;
   st.phase = Phase::kFiring;
   st.firing_since = now_;
+  st.fired_step = static_cast<int8_t>(step);
   Event e = Make(EventKind::kTriggerFiring, s, &r, EventLabels(r, labels), labels.hash());
   Fill(e, v);
-  e.reason = VerdictText(r, v, detail) + " held " + FormatDuration(held) +
-             " >= " + FormatDuration(r.for_duration);
+  if (step < 0) {
+    e.reason = VerdictText(r, v, detail) + " held " + FormatDuration(now_ - st.pending_since) +
+               " >= " + FormatDuration(r.for_duration);
+  } else {
+    const Rule::Step& x = r.steps[step];
+    Verdict sv = v;
+    if (v.why == Verdict::Why::kCompared) {
+      sv.threshold = Bound(r.condition, x.threshold, v.baseline);
+      e.threshold = sv.threshold;
+    }
+    e.severity = x.severity;
+    e.condition = std::string(ConditionKeyName(r.condition)) + " " + Num(x.threshold);
+    e.reason = VerdictText(r, sv, detail, x.threshold) + " held " +
+               FormatDuration(now_ - st.step_since[step]) + " >= " +
+               FormatDuration(x.for_duration) + " (escalate[" + std::to_string(step) + "])";
+  }
+  std::fill(st.step_since.begin(), st.step_since.end(), kNotHeld);
   st.firing_id = e.id;
   out_->push_back(e);
   if (r.rollback) {
@@ -199,6 +240,11 @@ void Evaluator::Fill(Event& e, const Verdict& v) {
 void Evaluator::Resolve(ServiceRuntime& s, Rule& r, const Labels& labels, SeriesState& st,
                         const Verdict& v, std::string reason) {
   Event e = Make(EventKind::kTriggerResolved, s, &r, EventLabels(r, labels), labels.hash());
+  // The severity it fired with: a receiver pairs the two (Alertmanager by labels and severity).
+  if (st.fired_step >= 0 && static_cast<size_t>(st.fired_step) < r.steps.size()) {
+    e.severity = r.steps[st.fired_step].severity;
+  }
+  st.fired_step = -1;
   Fill(e, v);
   e.reason = std::move(reason) + " after firing for " + FormatDuration(now_ - st.firing_since);
   e.cause_id = st.firing_id;

@@ -41,7 +41,9 @@ std::string ConditionText(const Rule& r) {
 }
 
 // "value 0.45 > 0.3 (1.5 x baseline 0.2)"
-std::string VerdictText(const Rule& r, const Verdict& v, const std::string& probe_detail) {
+std::string VerdictText(const Rule& r, const Verdict& v, const std::string& probe_detail,
+                        double number) {
+  if (std::isnan(number)) number = r.threshold;
   const bool breach = v.outcome == Verdict::Outcome::kBreach;
   switch (v.why) {
     case Verdict::Why::kNoData:
@@ -76,18 +78,38 @@ std::string VerdictText(const Rule& r, const Verdict& v, const std::string& prob
   switch (r.condition) {
     case ConditionKind::kAboveRatio:
     case ConditionKind::kBelowRatio:
-      out += " (" + Num(r.threshold) + " x " + base + " " + Num(v.baseline) + ")";
+      out += " (" + Num(number) + " x " + base + " " + Num(v.baseline) + ")";
       break;
     case ConditionKind::kAboveDelta:
-      out += " (" + std::string(base) + " " + Num(v.baseline) + " + " + Num(r.threshold) + ")";
+      out += " (" + std::string(base) + " " + Num(v.baseline) + " + " + Num(number) + ")";
       break;
     case ConditionKind::kBelowDelta:
-      out += " (" + std::string(base) + " " + Num(v.baseline) + " - " + Num(r.threshold) + ")";
+      out += " (" + std::string(base) + " " + Num(v.baseline) + " - " + Num(number) + ")";
       break;
     default:
       break;
   }
   return out;
+}
+
+double Bound(ConditionKind condition, double number, double baseline) {
+  switch (condition) {
+    case ConditionKind::kAbove:
+    case ConditionKind::kBelow:
+      return number;
+    case ConditionKind::kAboveRatio:
+    case ConditionKind::kBelowRatio:
+      return number * baseline;
+    case ConditionKind::kAboveDelta:
+      return baseline + number;
+    case ConditionKind::kBelowDelta:
+      return baseline - number;
+  }
+  return number;
+}
+
+bool Breaches(ConditionKind condition, double value, double bound) {
+  return IsAbove(condition) ? value > bound : value < bound;
 }
 
 Verdict Evaluator::NoData(const Rule& r, Verdict v) {
@@ -99,7 +121,9 @@ Verdict Evaluator::NoData(const Rule& r, Verdict v) {
       v.outcome = Verdict::Outcome::kHold;
       break;
     case NoDataPolicy::kBreach:
+      // As for the trigger's own bound: every step breaches.
       v.outcome = Verdict::Outcome::kBreach;
+      v.step_breaches = (1u << r.steps.size()) - 1;
       break;
   }
   return v;
@@ -147,32 +171,15 @@ Verdict Evaluator::Judge(const Rule& r, const SeriesState& st, double value, Ser
     return v;
   }
   v.baseline = b;
-  bool breach = false;
-  switch (r.condition) {
-    case ConditionKind::kAbove:
-      v.threshold = r.threshold;
-      breach = value > v.threshold;
-      break;
-    case ConditionKind::kBelow:
-      v.threshold = r.threshold;
-      breach = value < v.threshold;
-      break;
-    case ConditionKind::kAboveRatio:
-      v.threshold = r.threshold * b;
-      breach = value > v.threshold;
-      break;
-    case ConditionKind::kBelowRatio:
-      v.threshold = r.threshold * b;
-      breach = value < v.threshold;
-      break;
-    case ConditionKind::kAboveDelta:
-      v.threshold = b + r.threshold;
-      breach = value > v.threshold;
-      break;
-    case ConditionKind::kBelowDelta:
-      v.threshold = b - r.threshold;
-      breach = value < v.threshold;
-      break;
+  v.threshold = Bound(r.condition, r.threshold, b);
+  const bool breach = Breaches(r.condition, value, v.threshold);
+  // A step's bound is stronger than the rule's: it can only breach where the rule's does.
+  if (breach) {
+    for (size_t i = 0; i < r.steps.size(); ++i) {
+      if (Breaches(r.condition, value, Bound(r.condition, r.steps[i].threshold, b))) {
+        v.step_breaches |= 1u << i;
+      }
+    }
   }
   if (breach && r.min_value) {
     if ((FloorOnBaseline(r.condition) ? b : value) < *r.min_value) {

@@ -9,11 +9,11 @@ using nlohmann::json;
 
 bool FiringLike(EventKind k) {
   return k == EventKind::kTriggerFiring || k == EventKind::kSourceDown ||
-         k == EventKind::kClusterDown;
+         k == EventKind::kClusterDown || k == EventKind::kFleetBrake;
 }
 bool ResolvingLike(EventKind k) {
   return k == EventKind::kTriggerResolved || k == EventKind::kSourceUp ||
-         k == EventKind::kClusterUp;
+         k == EventKind::kClusterUp || k == EventKind::kFleetBrakeReleased;
 }
 bool IsRollback(EventKind k) {
   switch (k) {
@@ -76,7 +76,9 @@ std::string Dispatcher::Key(const Event& e) {
   key += '\x1f';
   key += (e.kind == EventKind::kSourceDown || e.kind == EventKind::kSourceUp)     ? "source"
          : (e.kind == EventKind::kClusterDown || e.kind == EventKind::kClusterUp) ? "cluster"
-                                                                                   : "trigger";
+         : (e.kind == EventKind::kFleetBrake || e.kind == EventKind::kFleetBrakeReleased)
+             ? "fleet"
+             : "trigger";
   for (const auto& [k, v] : e.labels) {
     key += '\x1f';
     key += k;

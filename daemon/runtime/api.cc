@@ -54,6 +54,11 @@ ServerResponse Api::Handle(const ServerRequest& r) {
     if (auto denied = Authorize(r)) return *denied;
     return Deploy(r);
   }
+  if (r.path == "/api/v1/brake/release") {
+    if (r.method != "POST") return MethodNotAllowed("POST");
+    if (auto denied = Authorize(r)) return *denied;
+    return ReleaseBrake(r);
+  }
   const std::string prefix = "/api/v1/services/";
   if (r.path.rfind(prefix, 0) == 0) {
     const std::string rest = r.path.substr(prefix.size());
@@ -129,6 +134,23 @@ ServerResponse Api::Pause(const ServerRequest& r, const std::string& name, bool 
   }
   spdlog::warn("service {} {} through the API ({})", name, pause ? "paused" : "resumed", r.remote);
   return JsonResponse(200, {{"service", name}, {"paused", pause}});
+}
+
+ServerResponse Api::ReleaseBrake(const ServerRequest& r) {
+  std::optional<DaemonControl::BrakeReleased> released = control_.ReleaseBrake();
+  if (!released) return ErrorResponse(404, "no fleet brake: [daemon].brake is not configured");
+  if (!released->saved) {
+    return ErrorResponse(500,
+                         "released, but the state could not be saved: a restart would engage it "
+                         "again (see the log)");
+  }
+  spdlog::warn("fleet brake released through the API ({}); held: {}", r.remote,
+               released->held.empty() ? std::string("none") : [&] {
+                 std::string out;
+                 for (const std::string& s : released->held) out += (out.empty() ? "" : ", ") + s;
+                 return out;
+               }());
+  return JsonResponse(200, {{"released", true}, {"held", released->held}});
 }
 
 ServerResponse Api::Deploy(const ServerRequest& r) {

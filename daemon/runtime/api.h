@@ -4,6 +4,7 @@
 //   GET  /healthz, /readyz, /metrics, /api/v1/status
 //   POST /api/v1/deploys {"service", "version"}           (bearer token)
 //   POST /api/v1/services/<name>/pause | resume             (bearer token)
+//   POST /api/v1/brake/release                              (bearer token)
 #ifndef ROLLBACKD_RUNTIME_API_H_
 #define ROLLBACKD_RUNTIME_API_H_
 
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/server/http_server.h"
 
@@ -33,6 +35,13 @@ class DaemonControl {
   virtual std::string StatusDocument() = 0;
   virtual ControlResult RecordDeploy(const std::string& service, const std::string& version) = 0;
   virtual ControlResult SetPaused(const std::string& service, bool paused) = 0;
+  // The fleet brake: lets go of every engaged group (fleet.brake_released), and returns the
+  // services it held; nullopt when [daemon].brake is not configured.
+  struct BrakeReleased {
+    std::vector<std::string> held;
+    bool saved = true;
+  };
+  virtual std::optional<BrakeReleased> ReleaseBrake() { return std::nullopt; }
   // Cluster mode, after kNotOwner: hands the change to the service's owner through etcd. `done`
   // (later, once) gets the owner's name, or an error when etcd did not take it.
   struct Forwarded {
@@ -59,6 +68,7 @@ class Api {
   std::optional<ServerResponse> Authorize(const ServerRequest& r) const;
   ServerResponse Deploy(const ServerRequest& r);
   ServerResponse Pause(const ServerRequest& r, const std::string& service, bool pause);
+  ServerResponse ReleaseBrake(const ServerRequest& r);
   ServerResponse Forward(const ServerRequest& r, const std::string& service, const std::string& op,
                          const std::string& version);
 

@@ -249,6 +249,7 @@ struct Daemon::Impl : DaemonControl {
     metrics.RoundDone(round.seconds);
     const std::vector<ServiceStatus> status = engine->Status();
     metrics.UpdateStatus(status);
+    if (config->daemon.brake) metrics.Brake(engine->BrakeState(round.time));
     UpdateOutboxMetrics();
     if (!is_ready) {
       MarkReady();
@@ -415,7 +416,7 @@ struct Daemon::Impl : DaemonControl {
   bool stopping() const override { return is_stopping; }
   std::string MetricsText() override { return metrics.Serialize(); }
   std::string StatusDocument() override {
-    DaemonInfo info{options.version, is_ready, std::nullopt};
+    DaemonInfo info{options.version, is_ready, std::nullopt, {}};
     if (cluster) {
       const Membership& m = cluster->membership();
       info.cluster = DaemonInfo::Cluster{
@@ -423,6 +424,7 @@ struct Daemon::Impl : DaemonControl {
           m.live(), m.lease(),   [this](const std::string& s) {
                                            return cluster->OwnerOf(s); }};
     }
+    info.brake = engine->BrakeState(rounds.Now());
     return StatusJson(*config, engine->Status(), info);
   }
   void Forward(const std::string& service, const std::string& op, const std::string& version,
@@ -453,6 +455,17 @@ struct Daemon::Impl : DaemonControl {
     if (!engine->SetPaused(service, paused)) return ControlResult::kUnknownService;
     if (cluster) cluster->Sync();
     return SaveState(nullptr) ? ControlResult::kDone : ControlResult::kNotSaved;
+  }
+
+  std::optional<BrakeReleased> ReleaseBrake() override {
+    if (!config->daemon.brake) return std::nullopt;
+    std::vector<Event> events;
+    BrakeReleased out;
+    out.held = engine->ReleaseBrake(rounds.Now(), &events);
+    // Recorded and sent like a round's events; the state is saved with them.
+    Process(std::move(events));
+    out.saved = SaveState(nullptr);
+    return out;
   }
 
   void UpdateOutboxMetrics() {

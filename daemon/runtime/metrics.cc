@@ -221,6 +221,22 @@ void Metrics::UpdateStatus(const std::vector<ServiceStatus>& status) {
 
 void Metrics::HooksRunning(size_t n) { hooks_running_.Add({}).Set(static_cast<double>(n)); }
 
+void Metrics::Brake(const std::vector<BrakeStatus>& groups) {
+  if (brake_engaged_ == nullptr) {
+    brake_engaged_ = &BuildGauge()
+                          .Name("rollbackd_fleet_brake_engaged")
+                          .Help("1 while the fleet brake holds the rollbacks of a group of "
+                                "services (group: the `by` label values; \"\" for all).")
+                          .Register(*registry_);
+    brake_engaged_->Add({{"group", ""}}).Set(0);
+  }
+  for (const BrakeStatus& g : groups) {
+    prometheus::Gauge*& gauge = brake_gauges_[g.group];
+    if (gauge == nullptr) gauge = &brake_engaged_->Add({{"group", g.group}});
+    gauge->Set(g.engaged ? 1 : 0);
+  }
+}
+
 // Registered at the first use: a standalone daemon shows none of these.
 void Metrics::RegisterCluster() {
   if (cluster_members_ != nullptr) return;

@@ -46,6 +46,8 @@ class Metrics : public ReadObserver {
   // Sets the per-series gauges to the engine's current view (after each round).
   void UpdateStatus(const std::vector<ServiceStatus>& status);
   void HooksRunning(size_t n);
+  // [daemon].brake: rollbackd_fleet_brake_engaged per group (registered at the first call).
+  void Brake(const std::vector<BrakeStatus>& groups);
   // Cluster mode.
   void Cluster(size_t members, size_t owned, bool live);
   void LeaseRenewal(bool ok);
@@ -72,6 +74,8 @@ class Metrics : public ReadObserver {
   prometheus::Family<prometheus::Gauge>& trigger_series_;
   prometheus::Family<prometheus::Gauge>& paused_;
   prometheus::Family<prometheus::Gauge>& hooks_running_;
+  prometheus::Family<prometheus::Gauge>* brake_engaged_ = nullptr;
+  std::map<std::string, prometheus::Gauge*> brake_gauges_;
   prometheus::Family<prometheus::Gauge>* cluster_members_ = nullptr;
   prometheus::Family<prometheus::Gauge>* owned_services_ = nullptr;
   prometheus::Family<prometheus::Gauge>* lease_live_ = nullptr;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -78,6 +79,23 @@ std::string StatusJson(const Config& config, const std::vector<ServiceStatus>& s
               {"ready", info.ready},
               {"dry_run", config.daemon.dry_run},
               {"services", services}};
+  if (config.daemon.brake) {
+    json groups = json::array();
+    for (const BrakeStatus& b : info.brake) {
+      groups.push_back({{"group", b.group},
+                        {"labels", b.labels},
+                        {"engaged", b.engaged},
+                        {"since", b.since ? json(FormatTime(*b.since)) : json(nullptr)},
+                        {"rolled_back", b.rolled_back},
+                        {"held", b.held}});
+    }
+    doc["brake"] = {{"max_rollbacks", config.daemon.brake->max_rollbacks},
+                    {"window_seconds", config.daemon.brake->window.count() / 1000.0},
+                    {"by", config.daemon.brake->by},
+                    {"engaged", std::any_of(info.brake.begin(), info.brake.end(),
+                                            [](const BrakeStatus& b) { return b.engaged; })},
+                    {"groups", std::move(groups)}};
+  }
   if (info.cluster) {
     doc["cluster"] = {{"name", info.cluster->name},
                       {"members", info.cluster->members},

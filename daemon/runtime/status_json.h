@@ -26,6 +26,8 @@ struct DaemonInfo {
     std::function<std::string(const std::string& service)> owner;
   };
   std::optional<Cluster> cluster;
+  // [daemon].brake: the document gains "brake" (docs/api.md).
+  std::vector<BrakeStatus> brake;
 };
 
 std::string StatusJson(const Config& config, const std::vector<ServiceStatus>& status,
