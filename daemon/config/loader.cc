@@ -24,6 +24,18 @@ std::string DirOf(const std::string& file) {
 
 }  // namespace
 
+std::string_view CompareDirectionName(CompareSpec::Direction d) {
+  switch (d) {
+    case CompareSpec::Direction::kIncrease:
+      return "increase";
+    case CompareSpec::Direction::kDecrease:
+      return "decrease";
+    case CompareSpec::Direction::kEither:
+      return "either";
+  }
+  return "increase";
+}
+
 namespace config_internal {
 
 // Appended, not `"\"" + std::string(s) + "\""`: GCC 12 at -O3 (Release) reports a false

@@ -45,6 +45,10 @@ inline constexpr size_t kMaxEscalationSteps = 8;
 std::vector<EscalationStep> ParseEscalate(TableReader& r, const Trigger& t,
                                           std::string_view condition_key);
 
+// A trigger's `compare` table ({ test, window, direction, confidence, min_effect, min_samples });
+// nullopt when absent or with errors (reported).
+std::optional<CompareSpec> ParseCompare(TableReader& r);
+
 // `key` of `r` as a fleet brake ({ max_rollbacks, window, by }), when present: [daemon].brake, and
 // a rule test file's `brake`.
 std::optional<BrakeSettings> ParseBrake(TableReader& r, std::string_view key);

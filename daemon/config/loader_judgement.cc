@@ -107,6 +107,58 @@ std::vector<EscalationStep> ParseEscalate(TableReader& r, const Trigger& t,
   return steps;
 }
 
+std::optional<CompareSpec> ParseCompare(TableReader& r) {
+  const toml::table* t = r.Table("compare");
+  if (t == nullptr) return std::nullopt;
+  TableReader cr(*t, r.KeyPath("compare"), r.file(), r.diags());
+  const int errors = r.diags()->error_count();
+  CompareSpec c;
+  c.where = r.Where("compare");
+  if (auto test = cr.String("test", true); test && *test != "mann_whitney") {
+    cr.Error("test", "unknown test " + Quote(*test) + " (mann_whitney)");
+  }
+  if (auto d = PositiveDuration(cr, "window", true)) c.window = *d;
+  if (auto d = cr.String("direction")) {
+    if (*d == "increase") {
+      c.direction = CompareSpec::Direction::kIncrease;
+    } else if (*d == "decrease") {
+      c.direction = CompareSpec::Direction::kDecrease;
+    } else if (*d == "either") {
+      c.direction = CompareSpec::Direction::kEither;
+    } else {
+      cr.Error("direction", "unknown direction " + Quote(*d) + " (increase, decrease or either)");
+    }
+  }
+  if (auto v = cr.Number("confidence", true)) {
+    if (!(*v > 0.5 && *v < 1)) {
+      cr.Error("confidence", "expected a probability between 0.5 and 1, such as 0.98 (a breach "
+                             "needs p < 1 - confidence)");
+    } else {
+      c.confidence = *v;
+    }
+  }
+  if (auto v = cr.Number("min_effect", true)) {
+    if (!(*v >= 1)) {
+      cr.Error("min_effect", "expected a ratio of at least 1, such as 1.2 (the canary's median "
+                             "1.2 x the baseline's, or 1/1.2 of it for a decrease)");
+    } else {
+      c.min_effect = *v;
+    }
+  }
+  if (auto n = cr.Integer("min_samples")) {
+    if (*n < 5 || *n > kMaxCompareSamples) {
+      cr.Error("min_samples", "expected a whole number from 5 to " +
+                                  std::to_string(kMaxCompareSamples) +
+                                  " (fewer samples cannot show a significant shift)");
+    } else {
+      c.min_samples = static_cast<int>(*n);
+    }
+  }
+  cr.Finish();
+  if (r.diags()->error_count() > errors) return std::nullopt;
+  return c;
+}
+
 std::optional<BrakeSettings> ParseBrake(TableReader& r, std::string_view key) {
   const toml::table* t = r.Table(key);
   if (t == nullptr) return std::nullopt;

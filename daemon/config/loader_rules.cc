@@ -87,7 +87,14 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
       t.threshold = *v;
     }
   }
-  if (present.empty()) {
+  const bool compared = r.Has("compare");
+  if (compared) {
+    t.compare = ParseCompare(r);
+    if (!present.empty()) {
+      r.Error(present[0], "a trigger with `compare` has no condition: the test decides a breach "
+                          "(min_effect sets the size that matters)");
+    }
+  } else if (present.empty()) {
     r.diags()->Error(r.Where(), r.KeyPath(""),
                      "no condition: set one of above, below, above_ratio, below_ratio, "
                      "above_delta, below_delta");
@@ -127,7 +134,13 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
     t.baseline = BaselineKind::kSnapshot;
   }
   const bool has_baseline = r.Has("baseline_query") || r.Has("baseline");
-  if (present.size() == 1 && relative && !has_baseline) {
+  if (compared && !r.Has("baseline_query")) {
+    r.Error(r.Has("baseline") ? "baseline" : "compare",
+            "`compare` compares the query's samples with baseline_query's (the stable version's): "
+            "set baseline_query");
+  } else if (compared) {
+    // Nothing more: both queries are sampled at every evaluation.
+  } else if (present.size() == 1 && relative && !has_baseline) {
     r.Error(present[0], "`" + std::string(present[0]) +
                             "` compares with a baseline: set baseline_query or "
                             "baseline = \"snapshot\"");
@@ -139,6 +152,9 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
   }
 
   t.min_value = r.Number("min_value");
+  if (t.min_value && compared) {
+    r.Error("min_value", "min_value has no effect with `compare` (min_effect sets what matters)");
+  }
   if (t.min_value && present.size() == 1 && present[0] == "below") {
     r.Error("min_value", "min_value has no effect with `below` (it is a noise floor for the "
                          "current value, or for the baseline of below_ratio/below_delta)");
@@ -156,7 +172,13 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
   }
 
   if (auto d = PositiveDuration(r, "for", true, /*allow_zero=*/true)) t.for_duration = *d;
-  t.escalate = ParseEscalate(r, t, present.size() == 1 ? present[0] : std::string_view());
+  if (compared && r.Has("escalate")) {
+    r.Error("escalate", "escalation steps strengthen a condition; a trigger with `compare` has "
+                        "none");
+    r.Skip("escalate");
+  } else {
+    t.escalate = ParseEscalate(r, t, present.size() == 1 ? present[0] : std::string_view());
+  }
   if (auto s = ReadSeverity(r, "severity")) t.severity = *s;
   if (auto nd = r.String("no_data")) {
     if (*nd == "ok") {
@@ -388,6 +410,27 @@ std::optional<Service> ParseService(const toml::table& root, const std::string& 
     if (!any && (!s.triggers.empty() || !s.health.empty())) {
       diags->Warning(s.rollback->where, "rollback",
                      "every trigger has rollback = false; this hook can never run");
+    }
+  }
+  // A comparison needs min_samples per side within its window, at the service's interval (the
+  // daemon's interval, when the file sets none, is checked by the engine's samples at run time).
+  for (size_t i = 0; i < s.triggers.size(); ++i) {
+    const Trigger& t = s.triggers[i];
+    if (!t.compare || !s.interval || s.interval->count() <= 0) continue;
+    const int64_t samples = t.compare->window / *s.interval;
+    const std::string path = "trigger[" + std::to_string(i) + "].compare";
+    if (samples < t.compare->min_samples) {
+      diags->Error(t.compare->where, path,
+                   "window " + FormatDuration(t.compare->window) + " at interval " +
+                       FormatDuration(*s.interval) + " holds " + std::to_string(samples) +
+                       " samples, fewer than min_samples " +
+                       std::to_string(t.compare->min_samples) + ": it could never decide");
+    } else if (samples > kMaxCompareSamples) {
+      diags->Error(t.compare->where, path,
+                   "window " + FormatDuration(t.compare->window) + " at interval " +
+                       FormatDuration(*s.interval) + " holds " + std::to_string(samples) +
+                       " samples; at most " + std::to_string(kMaxCompareSamples) +
+                       " are kept per side: shorten the window");
     }
   }
   CheckUniqueNames(s, diags);

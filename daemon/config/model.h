@@ -38,6 +38,20 @@ struct EscalationStep {
   SourceLocation where;
 };
 
+// A trigger's `compare`: its query's samples against its baseline_query's over `window`, by a
+// statistical test (docs/rules.md, "Statistical comparison"), instead of one value against a bound.
+struct CompareSpec {
+  enum class Direction { kIncrease, kDecrease, kEither };  // the bad direction of the query
+  Duration window{std::chrono::minutes(10)};
+  Direction direction = Direction::kIncrease;
+  double confidence = 0.95;  // significance: p < 1 - confidence
+  double min_effect = 1.2;   // the ratio of the medians that matters, >= 1
+  int min_samples = 20;      // per side; fewer is no data
+  SourceLocation where;
+};
+std::string_view CompareDirectionName(CompareSpec::Direction d);
+inline constexpr int kMaxCompareSamples = 2048;  // per side and series: the windows' bound
+
 struct Trigger {
   std::string name;
   std::string source = "default";  // [prometheus.<source>]
@@ -53,6 +67,8 @@ struct Trigger {
   Duration for_duration{0};
   // Each stronger and shorter than the one before it, the first than the trigger's own.
   std::vector<EscalationStep> escalate;
+  // Set: no condition; a breach is a significant shift of at least min_effect (baseline_query).
+  std::optional<CompareSpec> compare;
   Severity severity = Severity::kWarning;
   NoDataPolicy no_data = NoDataPolicy::kOk;
   bool rollback = false;

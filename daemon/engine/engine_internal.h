@@ -38,6 +38,10 @@ struct SeriesState {
   // evaluation, kNotHeld while it does not. Empty for a rule without steps.
   std::vector<Time> step_since;
   int8_t fired_step = -1;  // while firing: the step that fired it; -1 the trigger's own bound
+  // `compare`: the query's and the baseline's finite values within the window, oldest first
+  // (compare.cc). Empty for other rules.
+  std::vector<std::pair<Time, double>> samples;
+  std::vector<std::pair<Time, double>> baseline_samples;
 };
 
 inline constexpr Time kNotHeld = Time::max();
@@ -92,6 +96,7 @@ struct Rule {
     Severity severity = Severity::kWarning;  // the step's, else the rule's
   };
   std::vector<Step> steps;
+  std::optional<CompareSpec> compare;  // set: judged by JudgeCompare, not by a bound
   Severity severity = Severity::kWarning;
   NoDataPolicy no_data = NoDataPolicy::kOk;
   bool rollback = false;
@@ -225,6 +230,7 @@ struct Verdict {
     kBelowMinValue,  // under the noise floor
     kProbe,          // health probe result
     kDisappeared,    // series no longer returned
+    kTooFewSamples,  // compare: fewer than min_samples on a side within the window
   };
   Outcome outcome = Outcome::kOk;
   Why why = Why::kCompared;
@@ -233,6 +239,13 @@ struct Verdict {
   double baseline = kNaN;
   double traffic = kNaN;
   uint32_t step_breaches = 0;  // bit i: Rule::steps[i]'s bound breaches too (only with kBreach)
+  // compare: value and baseline are the two medians; n > 0 once the test ran (or was short of
+  // samples: then u and p_value are NaN).
+  double u = kNaN;
+  double p_value = kNaN;
+  double effect = kNaN;  // the ratio of the medians in the bad direction; +Inf over a median of 0
+  int n = 0;
+  int n_baseline = 0;
 };
 
 // The effective bound of `condition` with its number and a baseline (NaN when it has none), and
@@ -244,6 +257,9 @@ bool Breaches(ConditionKind condition, double value, double bound);
 std::string Num(double v);
 // "above 0.3", or "probe fails" for a health check.
 std::string ConditionText(const Rule& r);
+// A comparison's verdict in words (compare.cc): "median 1.31 vs baseline median 0.92: 1.42 x >=
+// min_effect 1.2, p = 0.0012 < 0.02 (Mann-Whitney U = 1234, n = 40 and 40 within 10m)".
+std::string CompareText(const Rule& r, const Verdict& v);
 // Why `v` came out as it did, in words: "value 0.45 > 0.3 (1.5 x baseline 0.2)". `probe_detail`
 // says what a failed probe saw.
 // `number` is the condition's number the verdict was judged with (an escalation step's); NaN: the
@@ -334,8 +350,11 @@ class Evaluator {
 
   // verdict.cc
   Verdict NoData(const Rule& r, Verdict v);
-  Verdict Judge(const Rule& r, const SeriesState& st, double value, SeriesIndex* baseline,
+  Verdict Judge(const Rule& r, SeriesState& st, double value, SeriesIndex* baseline,
                 SeriesIndex* traffic, const Labels& labels);
+  // compare.cc: adds this evaluation's samples to the series' windows and tests them.
+  Verdict JudgeCompare(const Rule& r, SeriesState& st, double value, SeriesIndex* baseline,
+                       const Labels& labels);
 
   // rollback.cc
   void ObserveVersions(ServiceRuntime& s, const QueryResult& result);

@@ -108,6 +108,12 @@ std::string EventToJson(const Event& e) {
         e.fencing_token ? nlohmann::json(*e.fencing_token) : nlohmann::json(nullptr);
     j["rollback"] = r;
   }
+  if (e.compare) {
+    j["u"] = e.compare->u;
+    j["p_value"] = e.compare->p_value;
+    j["effect"] = Number(e.compare->effect);
+    j["n"] = {{"query", e.compare->n}, {"baseline", e.compare->n_baseline}};
+  }
   if (e.brake) {
     j["brake"] = {{"rolled_back", e.brake->rolled_back},
                   {"held", e.brake->held},

@@ -63,6 +63,15 @@ struct HookInfo {
   std::string method;             // http; not in the payload
 };
 
+// The events of a `compare` trigger: the test's numbers (docs/events.md).
+struct CompareInfo {
+  double u = 0;
+  double p_value = 1;
+  std::optional<double> effect;  // absent when infinite or undefined (a median of 0, or < 0)
+  int n = 0;                     // the query's samples
+  int n_baseline = 0;            // the baseline's
+};
+
 struct Event {
   EventKind kind = EventKind::kTriggerPending;
   std::string id;  // unique; derived from kind, service, trigger, labels and evaluation instant
@@ -92,6 +101,7 @@ struct Event {
   std::optional<int64_t> fencing_token;
 
   std::optional<BrakeInfo> brake;  // fleet.brake, fleet.brake_released
+  std::optional<CompareInfo> compare;  // trigger.* of a `compare` trigger, once it has tested
 };
 
 // The JSON payload as documented in docs/events.md; `time` is RFC 3339 UTC with milliseconds.

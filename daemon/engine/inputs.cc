@@ -62,6 +62,14 @@ uint64_t Fingerprint(const Rule& r, const std::vector<InputSpec>& inputs) {
   h = HashField(h, r.has_traffic ? Num(r.min_traffic) : "-");
   h = HashField(h, std::to_string(r.for_duration.count()));
   h = HashField(h, NoDataName(r.no_data));
+  if (r.compare) {
+    h = HashField(h, "compare");
+    h = HashField(h, std::to_string(r.compare->window.count()));
+    h = HashField(h, CompareDirectionName(r.compare->direction));
+    h = HashField(h, Num(r.compare->confidence));
+    h = HashField(h, Num(r.compare->min_effect));
+    h = HashField(h, std::to_string(r.compare->min_samples));
+  }
   // Only when set, so that fingerprints of triggers without steps stay as they were.
   if (!r.steps.empty()) {
     h = HashField(h, "escalate");
@@ -127,6 +135,7 @@ Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Im
       for (const EscalationStep& x : t.escalate) {
         r.steps.push_back({x.threshold, x.for_duration, x.severity.value_or(t.severity)});
       }
+      r.compare = t.compare;
       r.source = t.source;
       r.input = prom(t.source, t.query);
       if (t.baseline == BaselineKind::kQuery) r.baseline_input = prom(t.source, t.baseline_query);

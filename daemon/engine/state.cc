@@ -78,6 +78,17 @@ json ServiceJson(const ServiceRuntime& s, bool values) {
         one["step_since"] = std::move(since);
       }
       if (st.fired_step >= 0) one["fired_step"] = st.fired_step;
+      // A comparison's windows: in state.json (a restart keeps them), not in the decision state
+      // that cluster mode writes on change (they change every round).
+      if (values && r.compare) {
+        auto window = [](const std::vector<std::pair<Time, double>>& w) {
+          json out = json::array();
+          for (const auto& [t, v] : w) out.push_back({t.time_since_epoch().count(), v});
+          return out;
+        };
+        one["samples"] = window(st.samples);
+        one["baseline_samples"] = window(st.baseline_samples);
+      }
       series.push_back(std::move(one));
     }
     json rule = {{"fingerprint", Hex(r.fingerprint)},
@@ -233,6 +244,19 @@ void ServiceFrom(const json& j, ServiceRuntime& s) {
           st.step_since.push_back(t.is_null() ? internal::kNotHeld
                                               : Time(std::chrono::milliseconds(t.get<int64_t>())));
         }
+      }
+      if (r.compare) {
+        auto window = [&sj](const char* key, std::vector<std::pair<Time, double>>* w) {
+          auto it = sj.find(key);
+          if (it == sj.end()) return;
+          for (const json& x : *it) {
+            if (w->size() >= static_cast<size_t>(kMaxCompareSamples)) break;
+            w->emplace_back(Time(std::chrono::milliseconds(x.at(0).get<int64_t>())),
+                            x.at(1).get<double>());
+          }
+        };
+        window("samples", &st.samples);
+        window("baseline_samples", &st.baseline_samples);
       }
       const int fired = sj.value("fired_step", -1);
       if (fired >= 0 && static_cast<size_t>(fired) < r.steps.size()) {

@@ -235,6 +235,15 @@ void Evaluator::Fill(Event& e, const Verdict& v) {
   if (std::isfinite(v.value)) e.value = v.value;
   if (std::isfinite(v.threshold)) e.threshold = v.threshold;
   if (std::isfinite(v.baseline)) e.baseline = v.baseline;
+  if (v.why == Verdict::Why::kCompared && !std::isnan(v.p_value)) {
+    CompareInfo c;
+    c.u = v.u;
+    c.p_value = v.p_value;
+    if (std::isfinite(v.effect)) c.effect = v.effect;
+    c.n = v.n;
+    c.n_baseline = v.n_baseline;
+    e.compare = c;
+  }
 }
 
 void Evaluator::Resolve(ServiceRuntime& s, Rule& r, const Labels& labels, SeriesState& st,

@@ -37,6 +37,11 @@ std::string MatchText(const MatchFilter& f) { return Labels(f.labels).ToString()
 
 std::string ConditionText(const Rule& r) {
   if (r.health) return "probe fails";
+  if (r.compare) {
+    return "mann_whitney " + std::string(CompareDirectionName(r.compare->direction)) +
+           " min_effect " + Num(r.compare->min_effect) + " confidence " +
+           Num(r.compare->confidence);
+  }
   return std::string(ConditionKeyName(r.condition)) + " " + Num(r.threshold);
 }
 
@@ -66,12 +71,18 @@ std::string VerdictText(const Rule& r, const Verdict& v, const std::string& prob
                  : "value " + Num(v.value) + " < min_value " + Num(*r.min_value);
     case Verdict::Why::kDisappeared:
       return "series no longer returned by the query";
+    case Verdict::Why::kTooFewSamples:
+      return "too few samples: " + std::to_string(v.n) + " and " + std::to_string(v.n_baseline) +
+             " (baseline) within " + FormatDuration(r.compare->window) + ", min_samples " +
+             std::to_string(r.compare->min_samples) + " (no_data = " +
+             std::string(NoDataName(r.no_data)) + ")";
     case Verdict::Why::kProbe:
       return breach ? "probe failed: " + (probe_detail.empty() ? "failure" : probe_detail)
                     : "probe passed";
     case Verdict::Why::kCompared:
       break;
   }
+  if (r.compare) return CompareText(r, v);
   std::string out = "value " + Num(v.value) + " " + std::string(CompareOp(r.condition, breach)) +
                     " " + Num(v.threshold);
   const char* base = r.baseline == BaselineKind::kSnapshot ? "snapshot" : "baseline";
@@ -129,12 +140,13 @@ Verdict Evaluator::NoData(const Rule& r, Verdict v) {
   return v;
 }
 
-Verdict Evaluator::Judge(const Rule& r, const SeriesState& st, double value, SeriesIndex* baseline,
+Verdict Evaluator::Judge(const Rule& r, SeriesState& st, double value, SeriesIndex* baseline,
                          SeriesIndex* traffic, const Labels& labels) {
   Verdict v;
   v.value = value;
-  // Before the probe check: a NaN probe result is no data (held), not a pass.
-  if (!std::isfinite(value)) {
+  // Before the probe check: a NaN probe result is no data (held), not a pass. A comparison's
+  // window still decides (the value is not added to it).
+  if (!std::isfinite(value) && !r.compare) {
     v.value = kNaN;
     v.why = Verdict::Why::kNotANumber;
     return NoData(r, v);
@@ -147,12 +159,13 @@ Verdict Evaluator::Judge(const Rule& r, const SeriesState& st, double value, Ser
   }
   if (traffic != nullptr) {
     v.traffic = traffic->Find(labels);
-    // No traffic series at all, NaN, or under the floor: too little evidence.
+    // No traffic series at all, NaN, or under the floor: too little evidence (and no sample).
     if (!(v.traffic >= r.min_traffic)) {
       v.why = Verdict::Why::kLowTraffic;
       return NoData(r, v);
     }
   }
+  if (r.compare) return JudgeCompare(r, st, value, baseline, labels);
   double b = kNaN;
   switch (r.baseline) {
     case BaselineKind::kNone:

@@ -111,3 +111,59 @@ escalate = [ 0.2 ]
 
 }  // namespace
 }  // namespace rollbackd::configtest::rulefile
+
+namespace rollbackd::configtest::rulefile {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr char kCompare[] = R"(service = "checkout"
+interval = "15s"
+[[trigger]]
+name = "canary_latency"
+query = "canary"
+baseline_query = "stable"
+compare = { test = "mann_whitney", window = "10m", direction = "increase", confidence = 0.98, min_effect = 1.2, min_samples = 20 }
+for = "2m"
+)";
+
+TEST(ConfigCompareTest, TheContractsExampleParses) {
+  auto p = Parse(kCompare);
+  EXPECT_THAT(Lines(p.diags), IsEmpty());
+  ASSERT_TRUE(p.service.has_value());
+  const auto& c = p.service->triggers.at(0).compare;
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->window, std::chrono::minutes(10));
+  EXPECT_EQ(c->direction, CompareSpec::Direction::kIncrease);
+  EXPECT_DOUBLE_EQ(c->confidence, 0.98);
+  EXPECT_DOUBLE_EQ(c->min_effect, 1.2);
+  EXPECT_EQ(c->min_samples, 20);
+}
+
+TEST(ConfigCompareTest, MistakesAreNamed) {
+  auto with = [](std::string_view from, std::string_view to) {
+    std::string s = kCompare;
+    return s.replace(s.find(from), from.size(), to);
+  };
+  EXPECT_THAT(Lines(Parse(with("mann_whitney", "t_test")).diags),
+              ElementsAre(At("7:20: trigger[0].compare.test: unknown test \"t_test\"")));
+  EXPECT_THAT(Lines(Parse(with("0.98", "98")).diags),
+              ElementsAre(At("7:89: trigger[0].compare.confidence: expected a probability")));
+  EXPECT_THAT(Lines(Parse(with("1.2", "0.8")).diags),
+              ElementsAre(At("7:108: trigger[0].compare.min_effect: expected a ratio of at least 1")));
+  EXPECT_THAT(Lines(Parse(with("\"increase\"", "\"up\"")).diags),
+              ElementsAre(At("7:64: trigger[0].compare.direction: unknown direction \"up\"")));
+  EXPECT_THAT(Lines(Parse(with("\"10m\"", "\"4m\"")).diags),
+              ElementsAre(At("7:11: trigger[0].compare: window 4m at interval 15s holds 16 "
+                             "samples, fewer than min_samples 20")));
+  EXPECT_THAT(Lines(Parse(with("for = \"2m\"", "for = \"2m\"\nabove = 1")).diags),
+              ElementsAre(At("9:9: trigger[0].above: a trigger with `compare` has no condition")));
+  EXPECT_THAT(Lines(Parse(with("baseline_query = \"stable\"\n", "")).diags),
+              ElementsAre(At("6:11: trigger[0].compare: `compare` compares the query's samples")));
+  EXPECT_THAT(Lines(Parse(with("for = \"2m\"", "for = \"2m\"\nescalate = []")).diags),
+              ElementsAre(At("9:12: trigger[0].escalate: escalation steps strengthen a condition")));
+}
+
+}  // namespace
+}  // namespace rollbackd::configtest::rulefile
