@@ -168,7 +168,13 @@ void RoundRunner::Read(size_t id, QueryResult r) {
   if (id < results_.size()) {
     if (r.is_error()) {
       const InputSpec& spec = engine_->inputs()[id];
-      spdlog::debug("query failed ({}): {}: {}", spec.source, spec.query, r.error);
+      if (spec.kind == InputSpec::Kind::kProbe) {
+        // A probe's URL may carry credentials (user info, ?token=): never in a log.
+        spdlog::debug("probe failed ({}): {}: {}", spec.probe->name, RedactUrl(spec.query),
+                      r.error);
+      } else {
+        spdlog::debug("query failed ({}): {}: {}", spec.source, spec.query, r.error);
+      }
     }
     results_[id] = std::move(r);
     inputs_[id] = &results_[id];

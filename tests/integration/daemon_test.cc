@@ -418,6 +418,7 @@ timeout = "10s"
   const std::string after = s.daemon().log();
   EXPECT_EQ(after.find("trigger.pending shop/healthz"), std::string::npos) << after;
   EXPECT_EQ(after.find("rollback.started"), std::string::npos) << after;
+  EXPECT_EQ(after.find("healthz?close=1"), std::string::npos) << "a probe URL's query is redacted";
   EXPECT_TRUE(s.Events("rollback.started").empty());
   EXPECT_EQ(Deploys(s), 0);
 }
