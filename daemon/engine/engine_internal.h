@@ -102,6 +102,7 @@ struct Rule {
   bool rollback = false;
   LabelMap labels;  // service labels, then the trigger's
   std::string source;  // the [prometheus.<name>] a trigger reads; empty for health checks
+  std::string url;     // health checks: the probe's URL, redacted (source.down/up name the probe)
   int input = -1;
   int baseline_input = -1;
   int traffic_input = -1;

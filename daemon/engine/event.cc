@@ -131,6 +131,8 @@ std::string_view InputErrorCategory(InputError e) {
     case InputError::kNone:
     case InputError::kConnection:
       return "connection";
+    case InputError::kLocal:
+      return "local";
     case InputError::kHttpStatus:
       return "http_status";
     case InputError::kPromql:

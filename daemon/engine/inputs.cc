@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "daemon/config/redact.h"
 #include "daemon/engine/engine.h"
 #include "daemon/engine/engine_internal.h"
 #include "daemon/engine/hash.h"
@@ -152,6 +153,7 @@ Engine::Engine(std::shared_ptr<const Config> config) : impl_(std::make_unique<Im
     for (const HealthCheck& h : svc.health) {
       Rule r = base_rule(h.name, h.for_duration, h.severity, h.rollback, h.labels);
       r.health = true;
+      r.url = RedactUrl(h.url);  // events and logs never carry credentials
       r.condition = ConditionKind::kBelow;
       r.threshold = 1;
       r.no_data = NoDataPolicy::kHold;

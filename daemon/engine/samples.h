@@ -28,6 +28,7 @@ enum class InputError {
   kNone,
   kTimeout,        // no answer within the source's timeout
   kConnection,     // refused, reset, DNS, TLS: no HTTP answer
+  kLocal,          // the daemon's own side (out of descriptors, memory, local ports): not asked
   kHttpStatus,     // an HTTP status that is not 2xx, without a Prometheus error in the body
   kPromql,         // Prometheus answered "status": "error" (`promql_error_type`: bad_data, ...)
   kWarnings,       // a success with warnings: a partial answer is not evidence
@@ -35,8 +36,8 @@ enum class InputError {
   kUnknownSource,  // no such [prometheus.<name>] (validation makes it unreachable)
   kInput,          // `rollbackd test`'s "err"
 };
-// The metrics' `reason` label: "timeout", "connection", "http_status", "prometheus_error",
-// "warnings", "bad_response".
+// The metrics' `reason` label: "timeout", "connection", "local", "http_status",
+// "prometheus_error", "warnings", "bad_response".
 std::string_view InputErrorCategory(InputError e);
 
 // One input's result. Distinct cases, never folded into one number:
@@ -45,7 +46,9 @@ std::string_view InputErrorCategory(InputError e);
 //   kError                     - the value is unknown (Prometheus down, bad response): never a
 //   breach; `error_kind` says which way, `error` in words
 // A health probe reports kSeries with one sample: 1 when the probe passed, 0 when it failed, and
-// `detail` saying what failed ("status 503, expected 200", "connection refused").
+// `detail` saying what failed ("status 503, expected 200", "connection refused"); it reports
+// kError only when its failure says nothing about the service (a local fault, or the whole round's
+// probes failing alike: see RoundRunner).
 struct QueryResult {
   enum class Kind { kSeries, kError };
   Kind kind = Kind::kSeries;

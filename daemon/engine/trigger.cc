@@ -79,9 +79,12 @@ void Evaluator::EvaluateRule(ServiceRuntime& s, Rule& r, const Inputs& inputs) {
   }
   if (r.error_since) {
     if (r.source_down) {
-      PushSourceEvent(
-          EventKind::kSourceUp, s, r,
-          "source \"" + r.source + "\": queries succeed again after failing for " + FormatDuration(now_ - *r.error_since));
+      const std::string failed = FormatDuration(now_ - *r.error_since);
+      PushSourceEvent(EventKind::kSourceUp, s, r,
+                      r.health ? "probe \"" + r.name + "\" (" + r.url +
+                                     "): answers again after failing for " + failed
+                               : "source \"" + r.source +
+                                     "\": queries succeed again after failing for " + failed);
     }
     r.error_since.reset();
     r.source_down = false;
@@ -281,13 +284,17 @@ void Evaluator::OnError(ServiceRuntime& s, Rule& r, const std::string& error) {
   const Duration failing = now_ - *r.error_since;
   if (!r.source_down && failing > r.for_duration) {
     r.source_down = true;
-    PushSourceEvent(EventKind::kSourceDown, s, r,
-                    "source \"" + r.source + "\": queries failing for " + FormatDuration(failing) + " > for " +
-                        FormatDuration(r.for_duration) + ": " + error);
+    // A health check has no source: the probe is what fails.
+    const std::string what = r.health ? "probe \"" + r.name + "\" (" + r.url + "): failing for "
+                                      : "source \"" + r.source + "\": queries failing for ";
+    PushSourceEvent(
+        EventKind::kSourceDown, s, r,
+        what + FormatDuration(failing) + " > for " + FormatDuration(r.for_duration) + ": " + error);
   }
 }
 
-// source.down / source.up: about the trigger's queries, not a series; always a warning.
+// source.down / source.up: about the trigger's queries (a health check's probe), not a series;
+// always a warning.
 void Evaluator::PushSourceEvent(EventKind kind, const ServiceRuntime& s, const Rule& r,
                                 std::string reason) {
   Event e = Make(kind, s, &r, r.labels, 0);

@@ -1,12 +1,16 @@
 #include "daemon/io/http_client.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <map>
 #include <mutex>
+#include <string_view>
+#include <system_error>
 
 namespace rollbackd {
 namespace {
@@ -31,7 +35,64 @@ struct Transfer {
   bool aborted = false;  // on_data said stop
   char error[CURL_ERROR_SIZE] = {};
   SteadyClock::time_point start;
+  // What this transfer's socket() calls said (OnOpenSocket): curl reports a socket it could not
+  // create as CURLE_COULDNT_CONNECT, without an errno, in the words of a refused connection.
+  int socket_errno = 0;
+  bool socket_opened = false;
 };
+
+// The errno values that say the daemon's own side is short of something, whoever the peer:
+// descriptors (EMFILE, ENFILE), memory (ENOMEM, ENOBUFS), a local address or port to connect from
+// (EADDRNOTAVAIL: the ephemeral ports are used up). nullptr for any other value: ECONNREFUSED,
+// ENETUNREACH and the like may be the peer's network as well as ours.
+static const char* LocalErrnoName(long e) {
+  switch (e) {
+    case EMFILE:
+      return "EMFILE";
+    case ENFILE:
+      return "ENFILE";
+    case ENOMEM:
+      return "ENOMEM";
+    case ENOBUFS:
+      return "ENOBUFS";
+    case EADDRNOTAVAIL:
+      return "EADDRNOTAVAIL";
+    default:
+      return nullptr;
+  }
+}
+
+// "Too many open files (EMFILE)"; strerror is not thread-safe, curl's resolver threads run beside.
+static std::string ErrnoText(long e) {
+  return std::error_code(static_cast<int>(e), std::generic_category()).message() + " (" +
+         LocalErrnoName(e) + ")";
+}
+
+// Why a failed transfer is the daemon's own fault, in words; "" when it may be the peer's. Only
+// what curl or our own socket() call says for certain: anything else stays the peer's failure.
+static std::string LocalFault(CURLcode code, const Transfer& t, CURL* easy) {
+  if (code == CURLE_OUT_OF_MEMORY) return "out of memory";
+  // No socket at all for any address: nothing reached the network.
+  if (code == CURLE_COULDNT_CONNECT && !t.socket_opened && LocalErrnoName(t.socket_errno)) {
+    return "cannot open a socket: " + ErrnoText(t.socket_errno);
+  }
+  // connect() itself, on the last address tried (a fresh handle per request: never a stale one).
+  long os_errno = 0;
+  if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+      LocalErrnoName(os_errno) != nullptr) {
+    return "cannot connect: " + ErrnoText(os_errno);
+  }
+  // curl's threaded resolver needs a socketpair and a thread for each lookup; when it cannot have
+  // them it says so in these words (lib/asyn-thread.c), never for a name that does not exist. A
+  // resolver that cannot be reached is not told apart: curl says "Could not resolve host" for it
+  // and for a name that does not exist alike, and that stays the service's failure.
+  if (code == CURLE_COULDNT_RESOLVE_HOST &&
+      std::string_view(t.error).starts_with("getaddrinfo() thread failed to start")) {
+    return "cannot start a name lookup (getaddrinfo() thread failed to start: out of descriptors, "
+           "threads or memory)";
+  }
+  return "";
+}
 
 static TransportError Classify(CURLcode code) {
   switch (code) {
@@ -103,6 +164,18 @@ struct HttpClient::Impl {
     it->second->desc.cancel(ignored);
     it->second->desc.release();
     sockets.erase(it);
+  }
+
+  // socket(2) as curl would call it, keeping its errno for LocalFault.
+  static curl_socket_t OnOpenSocket(void* clientp, curlsocktype, curl_sockaddr* address) {
+    auto* t = static_cast<Transfer*>(clientp);
+    const int s = ::socket(address->family, address->socktype, address->protocol);
+    if (s < 0) {
+      t->socket_errno = errno;
+      return CURL_SOCKET_BAD;
+    }
+    t->socket_opened = true;
+    return s;
   }
 
   static int OnCloseSocket(void* clientp, curl_socket_t s) {
@@ -200,6 +273,9 @@ struct HttpClient::Impl {
       } else if (code == CURLE_OPERATION_TIMEDOUT) {
         r.transport = TransportError::kTimeout;
         r.error = "timeout after " + FormatDuration(t->request.timeout);
+      } else if (std::string local = LocalFault(code, *t, easy); !local.empty()) {
+        r.transport = TransportError::kLocal;
+        r.error = "local fault: " + local;
       } else {
         r.transport = Classify(code);
         r.error = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
@@ -207,13 +283,17 @@ struct HttpClient::Impl {
       curl_multi_remove_handle(multi, easy);
       curl_easy_cleanup(easy);
       curl_slist_free_all(t->headers);
-      // Posted, so never run inside Send; dropped if the client is destroyed before it runs
-      // (the header promises no callback after destruction).
-      asio::post(io, [alive = std::weak_ptr<bool>(alive), done = std::move(t->done),
-                      r = std::move(r)]() mutable {
-        if (alive.lock()) done(std::move(r));
-      });
+      Post(std::move(t->done), std::move(r));
     }
+  }
+
+  // Posted, so never run inside Send; dropped if the client is destroyed before it runs (the
+  // header promises no callback after destruction).
+  void Post(std::function<void(HttpResponse)> done, HttpResponse r) {
+    asio::post(io, [alive = std::weak_ptr<bool>(alive), done = std::move(done),
+                    r = std::move(r)]() mutable {
+      if (alive.lock()) done(std::move(r));
+    });
   }
 };
 
@@ -249,6 +329,11 @@ size_t HttpClient::in_flight() const { return impl_->transfers.size(); }
 void HttpClient::Send(HttpRequest request, std::function<void(HttpResponse)> done) {
   auto t = std::make_unique<Transfer>();
   t->easy = curl_easy_init();
+  if (t->easy == nullptr) {  // only out of memory; the caller still hears back, as promised
+    impl_->Post(std::move(done),
+                HttpResponse::Failed(TransportError::kLocal, "local fault: out of memory"));
+    return;
+  }
   t->request = std::move(request);
   t->done = std::move(done);
   t->start = SteadyClock::now();
@@ -261,6 +346,8 @@ void HttpClient::Send(HttpRequest request, std::function<void(HttpResponse)> don
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::OnWrite);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpenSocket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::OnCloseSocket);
   curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, impl_.get());
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // gzip if the server offers it
@@ -291,7 +378,18 @@ void HttpClient::Send(HttpRequest request, std::function<void(HttpResponse)> don
   curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
   CURL* easy = t->easy;
   impl_->transfers.emplace(easy, std::move(t));
-  curl_multi_add_handle(impl_->multi, easy);  // the timer callback schedules the first step
+  // The timer callback schedules the first step. A handle the multi cannot take (out of memory)
+  // would otherwise never call back.
+  const CURLMcode added = curl_multi_add_handle(impl_->multi, easy);
+  if (added != CURLM_OK) {
+    auto node = impl_->transfers.extract(easy);
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(node.mapped()->headers);
+    impl_->Post(std::move(node.mapped()->done),
+                added == CURLM_OUT_OF_MEMORY
+                    ? HttpResponse::Failed(TransportError::kLocal, "local fault: out of memory")
+                    : HttpResponse::Failed(TransportError::kOther, curl_multi_strerror(added)));
+  }
 }
 
 }  // namespace rollbackd

@@ -23,6 +23,8 @@ std::string_view TransportErrorName(TransportError e) {
       return "tls";
     case TransportError::kTooLarge:
       return "too_large";
+    case TransportError::kLocal:
+      return "local";
     case TransportError::kOther:
       return "other";
   }

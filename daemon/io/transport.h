@@ -45,9 +45,12 @@ enum class TransportError {
   kConnection,  // refused, reset, DNS, nothing received
   kTls,         // handshake, certificate
   kTooLarge,    // the body passed HttpClient::kMaxBody
+  // The daemon's own side failed, not the peer: out of descriptors (EMFILE, ENFILE), memory, local
+  // ports, the resolver thread could not start. Says nothing about the service asked.
+  kLocal,
   kOther,
 };
-std::string_view TransportErrorName(TransportError e);  // "timeout", "connection", ...
+std::string_view TransportErrorName(TransportError e);  // "timeout", "connection", "local", ...
 
 struct HttpResponse {
   int status = 0;    // 0: no HTTP response (see `error`)

@@ -3,11 +3,45 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <set>
+#include <string_view>
+
+#include "daemon/config/redact.h"
 
 namespace rollbackd {
 namespace {
 
 double Seconds(SteadyTime::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// The host a URL names, lower-cased, without user info, port or brackets:
+// "http://u@Api.Example:8080/x" -> "api.example", "http://[::1]:9/" -> "::1". Ports are left out
+// on purpose: several ports of one machine going down together is that machine, not our network.
+std::string UrlHost(std::string_view url) {
+  const size_t scheme = url.find("://");
+  const size_t begin = scheme == std::string_view::npos ? 0 : scheme + 3;
+  std::string_view authority = url.substr(begin);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);
+  }
+  if (authority.starts_with('[')) {
+    authority = authority.substr(1, authority.find(']') - 1);
+  } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    authority = authority.substr(0, colon);
+  }
+  std::string host(authority);
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return host;
+}
+
+// No HTTP answer, for a reason that is the network's: what a host without its network sees.
+// kTooLarge and kOther (aborted, a protocol curl refuses) are not evidence either way; kLocal
+// results are errors already.
+bool NetworkFailure(TransportError t) {
+  return t == TransportError::kTimeout || t == TransportError::kConnection ||
+         t == TransportError::kTls;
+}
 
 }  // namespace
 
@@ -26,6 +60,11 @@ void RoundRunner::Configure(const Engine& engine,
   check_service_.clear();
   for (const Service& s : engine.config().services) {
     for (const HealthCheck& h : s.health) check_service_[&h] = s.name;
+  }
+  probe_host_.assign(engine.inputs().size(), "");
+  for (size_t id = 0; id < engine.inputs().size(); ++id) {
+    const InputSpec& spec = engine.inputs()[id];
+    if (spec.kind == InputSpec::Kind::kProbe) probe_host_[id] = UrlHost(spec.probe->url);
   }
 }
 
@@ -66,6 +105,7 @@ void RoundRunner::Start() {
   results_.assign(specs.size(), QueryResult());
   inputs_.assign(specs.size(), nullptr);
   queues_.clear();
+  round_probes_.clear();
   running_ = true;
   round_start_ = now;
   // A round's evaluation instant: its slot's, never before an instant already used.
@@ -83,6 +123,8 @@ void RoundRunner::Start() {
             // The reader may outlive this runner (it is the daemon's, built in RunDaemon).
             if (!alive.lock() || gen != gen_) return;
             observer_.ProbeRead(service, name, Seconds(clock_.SteadyNow() - started), o);
+            round_probes_.emplace_back(
+                id, o.passed || o.status != 0 ? TransportError::kNone : o.transport);
             Read(id, ProbeInput(o));
           });
     } else if (!endpoints_.contains(spec.source)) {
@@ -126,15 +168,89 @@ void RoundRunner::Read(size_t id, QueryResult r) {
   if (id < results_.size()) {
     if (r.is_error()) {
       const InputSpec& spec = engine_->inputs()[id];
-      spdlog::debug("query failed ({}): {}: {}", spec.source, spec.query, r.error);
+      if (spec.kind == InputSpec::Kind::kProbe) {
+        // A probe's URL may carry credentials (user info, ?token=): never in a log.
+        spdlog::debug("probe failed ({}): {}: {}", spec.probe->name, RedactUrl(spec.query),
+                      r.error);
+      } else {
+        spdlog::debug("query failed ({}): {}: {}", spec.source, spec.query, r.error);
+      }
     }
     results_[id] = std::move(r);
     inputs_[id] = &results_[id];
     if (--outstanding_ != 0) return;
   }
+  HoldProbesFailingAlike();
+  WarnLocalFaults();
   running_ = false;
   Round round{round_time_, &inputs_, Seconds(clock_.SteadyNow() - round_start_)};
   done_(round);
+}
+
+// See kHeldProbeHosts. Runs once the round is complete: the rule is about all of its probes.
+void RoundRunner::HoldProbesFailingAlike() {
+  if (round_probes_.empty()) return;
+  const TransportError kind = round_probes_.front().second;
+  if (!NetworkFailure(kind)) return;
+  std::set<std::string_view> hosts;
+  for (const auto& [id, transport] : round_probes_) {
+    if (transport != kind) return;  // a pass, an HTTP answer or another failure: as it is
+    hosts.insert(probe_host_[id]);
+  }
+  if (hosts.size() < kHeldProbeHosts) return;
+  const std::string why = "every probe of the round (" + std::to_string(round_probes_.size()) +
+                          ") failed with a " + std::string(TransportErrorName(kind)) +
+                          " error, across " + std::to_string(hosts.size()) +
+                          " hosts: taken as this host's network, not the services";
+  const InputError error_kind =
+      kind == TransportError::kTimeout ? InputError::kTimeout : InputError::kConnection;
+  const size_t first = round_probes_.front().first;
+  const std::string example =
+      RedactUrl(engine_->inputs()[first].query) + ": " + results_[first].detail;
+  for (const auto& probe : round_probes_) {
+    QueryResult& r = results_[probe.first];
+    r = QueryResult::Error(why + "; this probe: " + r.detail, error_kind);
+  }
+  Warn("held", "probes: " + why + "; held as errors, not breaches (" + example + ")");
+}
+
+// One line for the operator when this round could not read some inputs because of the daemon's
+// own side (descriptors, memory): those are errors, and source.down only follows after `for`.
+void RoundRunner::WarnLocalFaults() {
+  size_t local = 0;
+  size_t read = 0;
+  const QueryResult* first = nullptr;
+  for (const QueryResult* r : inputs_) {
+    if (r == nullptr) continue;
+    ++read;
+    if (r->error_kind != InputError::kLocal) continue;
+    if (first == nullptr) first = r;
+    ++local;
+  }
+  if (local == 0) return;
+  Warn("local",
+       std::to_string(local) + " of " + std::to_string(read) +
+           " inputs of the round failed on this host's side, held as errors: " + first->error);
+}
+
+// Logs `message` unless a warning of the same `key` was logged less than kWarnEvery ago: a fault
+// that lasts says so once a minute, not once a round.
+void RoundRunner::Warn(const std::string& key, const std::string& message) {
+  const SteadyTime now = clock_.SteadyNow();
+  auto [it, fresh] = warned_.try_emplace(key);
+  Warned& w = it->second;
+  if (!fresh && now - w.at < kWarnEvery) {
+    ++w.repeats;
+    return;
+  }
+  if (w.repeats > 0) {
+    spdlog::warn("{} ({} more rounds like this since the last such warning)", OneLine(message),
+                 w.repeats);
+  } else {
+    spdlog::warn("{}", OneLine(message));
+  }
+  w.at = now;
+  w.repeats = 0;
 }
 
 }  // namespace rollbackd

@@ -28,6 +28,16 @@ namespace rollbackd {
 // Prometheus runs 20 queries at a time anyway (--query.max-concurrency).
 inline constexpr size_t kQueriesInFlight = 16;
 
+// A round whose every probe failed the same way without an HTTP answer (all timeouts, all refused
+// or reset, all TLS failures) against at least this many distinct hosts says more about this
+// host's network than about the services: those probes' results are held as errors, never
+// breaches, so that a fleet is not rolled back because the daemon's host lost its network. Fewer
+// hosts (one service on one machine, a few ports of one host) can be down together, and stay
+// breaches.
+inline constexpr size_t kHeldProbeHosts = 3;
+// The same warning (probes held, local faults) is logged at most once per this time.
+inline constexpr std::chrono::seconds kWarnEvery{60};
+
 // Told about every read, for metrics.
 class ReadObserver {
  public:
@@ -71,6 +81,9 @@ class RoundRunner {
   void Start();
   void SendQueries(const std::string& source, uint64_t gen);
   void Read(size_t id, QueryResult r);
+  void HoldProbesFailingAlike();
+  void WarnLocalFaults();
+  void Warn(const std::string& key, const std::string& message);
 
   Clock& clock_;
   InputReader& reader_;
@@ -82,6 +95,7 @@ class RoundRunner {
   const Engine* engine_ = nullptr;
   std::map<std::string, PrometheusEndpoint> endpoints_;
   std::map<const HealthCheck*, std::string> check_service_;  // for probe metrics' labels
+  std::vector<std::string> probe_host_;  // by input id: a probe URL's host (UrlHost), else ""
   Schedule schedule_;
   SlotClock slot_clock_;
   Time last_time_{};
@@ -92,9 +106,18 @@ class RoundRunner {
   Inputs inputs_;
   std::vector<QueryResult> results_;
   std::map<std::string, SourceQueue> queues_;
+  // The round's probes as they answered: input id, and why no HTTP answer came (kNone when one
+  // came, whatever its status).
+  std::vector<std::pair<size_t, TransportError>> round_probes_;
   size_t outstanding_ = 0;
   Time round_time_{};
   SteadyTime round_start_{};
+
+  struct Warned {
+    SteadyTime at{};
+    size_t repeats = 0;  // since `at`, not logged
+  };
+  std::map<std::string, Warned> warned_;  // by warning kind
 };
 
 }  // namespace rollbackd

@@ -25,6 +25,9 @@ ProbeOutcome ReadProbe(const HttpResponse& response, const HealthCheck& check) {
 }
 
 QueryResult ProbeInput(const ProbeOutcome& outcome) {
+  if (outcome.transport == TransportError::kLocal) {
+    return QueryResult::Error(outcome.detail + "; not the service's failure", InputError::kLocal);
+  }
   QueryResult r;
   r.http_status = outcome.status;
   r.detail = outcome.detail;
@@ -47,6 +50,7 @@ QueryResult TransportFailure(const HttpResponse& response) {
   InputError kind = InputError::kConnection;
   if (response.transport == TransportError::kTimeout) kind = InputError::kTimeout;
   if (response.transport == TransportError::kTooLarge) kind = InputError::kBadResponse;
+  if (response.transport == TransportError::kLocal) kind = InputError::kLocal;
   return QueryResult::Error(response.error, kind);
 }
 

@@ -25,8 +25,10 @@ struct ProbeOutcome {
 
 ProbeOutcome ReadProbe(const HttpResponse& response, const HealthCheck& check);
 
-// A probe as an engine input: one series, 1 when it passed, else 0 with `detail`. A probe never
-// returns an error: a service that does not answer is a breach, not an unknown.
+// A probe as an engine input: one series, 1 when it passed, else 0 with `detail`: a service that
+// does not answer is a breach, not an unknown. Except a local fault (TransportError::kLocal: the
+// daemon could not even ask, out of descriptors or memory): an error (InputError::kLocal) saying
+// so, never a breach.
 QueryResult ProbeInput(const ProbeOutcome& outcome);
 inline QueryResult ProbeResult(const HttpResponse& response, const HealthCheck& check) {
   return ProbeInput(ReadProbe(response, check));
@@ -43,8 +45,8 @@ struct PrometheusEndpoint {
   std::string basic_password;
 };
 
-// A transport failure as an input error: timeout, connection (TLS included), bad response (too
-// large).
+// A transport failure as an input error: timeout, connection (TLS included), local, bad response
+// (too large).
 QueryResult TransportFailure(const HttpResponse& response);
 
 // POST /api/v1/query with query=<promql>&time=<at, seconds.millis>; `done` gets the response read

@@ -4,10 +4,15 @@
 // asserts what the receivers and the service saw.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "testing/harness.h"
@@ -319,6 +324,104 @@ void ExpectHookUrlRedacted(bool dry_run) {
 
 TEST(DaemonIntegration, HookUrlCredentialsReachNoEventLogOrFile) { ExpectHookUrlRedacted(false); }
 TEST(DaemonIntegration, HookUrlCredentialsStayOutOfTheDryRunReason) { ExpectHookUrlRedacted(true); }
+
+// The lowest descriptor number of `pid` that is free or a socket. A soft RLIMIT_NOFILE there
+// leaves every descriptor it holds working, but refuses new ones (a new descriptor takes the
+// lowest free number, and numbers at or above the limit are refused) for as long as no lower one
+// is closed: sockets come and go (a probe's, an API connection's), the rest below is the loop's
+// own (epoll, timers, the log, the state files) and stays. -1 when /proc cannot tell.
+int FirstFreeOrSocketFd(pid_t pid) {
+  std::set<int> held;
+  std::error_code ec;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (ec) continue;  // closed meanwhile: as good as free
+    if (target.starts_with("socket:")) continue;
+    held.insert(std::stoi(entry.path().filename().string()));
+  }
+  if (held.empty()) return -1;
+  int n = 0;
+  while (held.contains(n)) ++n;
+  return n;
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(DaemonIntegration, OutOfDescriptorsIsALocalFaultNeverARollback) {
+  // ?close=1: the sample closes each connection, so every probe needs a socket of its own (a kept
+  // connection would need none and would pass).
+  Stack s(StackOptions{R"(service  = "shop"
+interval = "1s"
+
+[[health]]
+name     = "healthz"
+url      = "${SAMPLE_URL}/healthz?close=1"
+timeout  = "1s"
+for      = "2s"
+severity = "critical"
+
+[rollback]
+exec    = ["${SAMPLE_BIN}", "deploy", "--url", "${SAMPLE_URL}", "--version", "v1"]
+timeout = "10s"
+)"});
+  ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
+  ASSERT_TRUE(s.WaitRounds(2));
+  const pid_t pid = s.daemon().pid();
+  rlimit before{};
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, nullptr, &before), 0) << std::strerror(errno);
+  const int limit = FirstFreeOrSocketFd(pid);
+  if (limit < 0) GTEST_SKIP() << "cannot read /proc/" << pid << "/fd";
+  // Only the soft limit: raising it back needs no privilege.
+  rlimit lowered = before;
+  lowered.rlim_cur = static_cast<rlim_t>(limit);
+  if (::prlimit(pid, RLIMIT_NOFILE, &lowered, nullptr) != 0) {
+    GTEST_SKIP() << "prlimit(" << pid << ", RLIMIT_NOFILE) failed: " << std::strerror(errno);
+  }
+  const std::string fault = "local fault: cannot open a socket: Too many open files (EMFILE)";
+  // Rounds go on (one debug line per failed probe); the API cannot accept while the daemon is
+  // out of descriptors, so the log is what shows them.
+  const bool down = WaitFor(
+      [&] {
+        const std::string log = s.daemon().log();
+        return Count(log, fault) >= 5 && log.find("source.down shop/healthz") != std::string::npos;
+      },
+      30s);
+  lowered.rlim_cur = before.rlim_cur;
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &lowered, nullptr), 0) << std::strerror(errno);
+  ASSERT_TRUE(down) << "limit " << limit << "\n" << s.daemon().log();
+
+  const std::string log = s.daemon().log();
+  const size_t at = log.find("source.down shop/healthz");
+  const std::string line = log.substr(at, log.find('\n', at) - at);
+  EXPECT_NE(line.find("probe \"healthz\" (" + s.sample_url() + "/healthz?redacted): failing for"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find(fault + "; not the service's failure"), std::string::npos) << line;
+  EXPECT_NE(log.find("inputs of the round failed on this host's side, held as errors: " + fault),
+            std::string::npos)
+      << log;
+
+  // Descriptors again: the probe answers, and the outage was never a breach.
+  ASSERT_TRUE(WaitFor(
+      [&] { return s.daemon().log().find("source.up shop/healthz") != std::string::npos; }, 30s))
+      << s.daemon().log();
+  ASSERT_TRUE(s.WaitRounds(3));
+  ASSERT_TRUE(s.WaitEvent("source.up", 30s)) << s.daemon().log();
+  EXPECT_NE(s.Events("source.up")[0]["reason"].get<std::string>().find("answers again"),
+            std::string::npos);
+  EXPECT_EQ(s.Events("source.down").size(), 1u);  // delivered late, from the outbox
+  const std::string after = s.daemon().log();
+  EXPECT_EQ(after.find("trigger.pending shop/healthz"), std::string::npos) << after;
+  EXPECT_EQ(after.find("rollback.started"), std::string::npos) << after;
+  EXPECT_EQ(after.find("healthz?close=1"), std::string::npos) << "a probe URL's query is redacted";
+  EXPECT_TRUE(s.Events("rollback.started").empty());
+  EXPECT_EQ(Deploys(s), 0);
+}
 
 }  // namespace
 }  // namespace rollbackd::it

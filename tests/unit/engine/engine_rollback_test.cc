@@ -516,6 +516,51 @@ TEST(EngineHealthTest, NoProbeResultOrANaNHolds) {
   EXPECT_THAT(Kinds(h.Eval("30s")), ElementsAre("trigger.firing", "rollback.started"));
 }
 
+TEST(EngineHealthTest, AProbeErrorNeitherAdvancesNorResetsTheWindowAndSourceDownNamesTheProbe) {
+  // A local fault (the daemon out of descriptors) is an error of the probe, not a breach.
+  const QueryResult local = QueryResult::Error(
+      "local fault: cannot open a socket: Too many open files (EMFILE); not the service's failure",
+      InputError::kLocal);
+  EngineHarness h(kHealth);
+  h.Set("ready", Probe(false, "connection refused"));
+  EXPECT_THAT(Kinds(h.Eval("0s")), ElementsAre("trigger.pending"));
+  h.Set("ready", local);
+  // Past the window's 30s, and nothing fires: errors do not advance it.
+  EXPECT_THAT(Lines(h.Run("10s", "40s", "10s")), IsEmpty());  // 30s of errors is not > 30s
+  EXPECT_EQ(h.PhaseOf("ready"), "pending");
+  std::vector<Event> events = h.Eval("50s");
+  ASSERT_THAT(Lines(events), ElementsAre("50s source.down ready"));
+  EXPECT_EQ(
+      events[0].reason,
+      "probe \"ready\" (http://127.0.0.1:8080/ready): failing for 40s > for 30s: local fault: "
+      "cannot open a socket: Too many open files (EMFILE); not the service's failure");
+  EXPECT_EQ(events[0].severity, Severity::kWarning);
+  // Nor do they reset it: the first failure after them still counts from 0s.
+  h.Set("ready", Probe(false, "connection refused"));
+  events = h.Eval("1m");
+  ASSERT_THAT(Lines(events), ElementsAre("1m source.up ready", "1m trigger.firing ready",
+                                         "1m rollback.started ready"));
+  EXPECT_EQ(events[0].reason,
+            "probe \"ready\" (http://127.0.0.1:8080/ready): answers again after failing for 50s");
+}
+
+TEST(EngineHealthTest, SourceDownOfAProbeNeverShowsItsCredentials) {
+  EngineHarness h(R"(
+service = "api"
+[[health]]
+name = "ready"
+url = "https://probe:s3cret@api.example.com/ready?token=abc"
+for = "0s"
+)");
+  h.Set("ready", QueryResult::Error("timeout after 1s", InputError::kTimeout));
+  EXPECT_THAT(Lines(h.Eval("0s")), IsEmpty());
+  const std::vector<Event> events = h.Eval("10s");
+  ASSERT_THAT(Lines(events), ElementsAre("10s source.down ready"));
+  EXPECT_EQ(events[0].reason,
+            "probe \"ready\" (https://api.example.com/ready?redacted): failing for 10s > for 0s: "
+            "timeout after 1s");
+}
+
 // --- Inputs -------------------------------------------------------------------------------------
 
 TEST(EngineInputsTest, IdenticalQueriesShareOneInput) {

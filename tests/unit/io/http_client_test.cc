@@ -2,14 +2,19 @@
 // connection), which counts the connections it accepts.
 #include "daemon/io/http_client.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -121,6 +126,72 @@ TEST(HttpClientTest, RefusedIsATransportError) {
   EXPECT_EQ(r[0].status, 0);
   EXPECT_NE(r[0].error.find("Couldn't connect"), std::string::npos) << r[0].error;
   EXPECT_NE(r[0].error.find("port " + std::to_string(port)), std::string::npos) << r[0].error;
+}
+
+// While alive, this process has no free descriptor: every one is taken, under a soft
+// RLIMIT_NOFILE lowered to 1024 at most (a few hundred dups, not a million). Restored after.
+class NoFreeDescriptors {
+ public:
+  NoFreeDescriptors() {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = std::min<rlim_t>(saved_.rlim_cur, 1024);
+    ::setrlimit(RLIMIT_NOFILE, &lowered);
+    const int base = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (base < 0) {
+      errno_ = errno;
+      return;
+    }
+    fds_.push_back(base);
+    for (rlim_t i = 0; i <= lowered.rlim_cur; ++i) {
+      const int fd = ::fcntl(base, F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) {
+        errno_ = errno;
+        return;
+      }
+      fds_.push_back(fd);
+    }
+  }
+  ~NoFreeDescriptors() {
+    for (int fd : fds_) ::close(fd);
+    ::setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+  bool exhausted() const { return errno_ == EMFILE; }
+
+ private:
+  rlimit saved_{};
+  std::vector<int> fds_;
+  int errno_ = 0;
+};
+
+TEST(HttpClientTest, OutOfDescriptorsIsALocalFaultNotThePeers) {
+  // What curl 7.88 says here is CURLE_COULDNT_CONNECT without an errno, as for a refused
+  // connection, and CURLE_COULDNT_RESOLVE_HOST for a name: only our own socket() call and the
+  // resolver's words tell them apart.
+  auto requests = [] {
+    HttpRequest by_name = Get("http://rollbackd-test.invalid/");
+    by_name.timeout = 3s;
+    return std::vector<HttpRequest>{Get("http://127.0.0.1:1/"), by_name};
+  };
+  asio::io_context io;
+  HttpClient client(io);
+  std::vector<HttpResponse> r;
+  {
+    NoFreeDescriptors none;
+    ASSERT_TRUE(none.exhausted());
+    r = SendAll(requests(), &client, &io);
+  }
+  EXPECT_EQ(r[0].transport, TransportError::kLocal);
+  EXPECT_EQ(r[0].error, "local fault: cannot open a socket: Too many open files (EMFILE)");
+  EXPECT_EQ(r[1].transport, TransportError::kLocal);
+  EXPECT_NE(r[1].error.find("local fault: cannot start a name lookup"), std::string::npos)
+      << r[1].error;
+
+  // With descriptors again, the same requests fail on the other side: refused, and a name that
+  // does not resolve (or a resolver that does not answer: curl says the same for both).
+  r = SendAll(requests(), &client, &io);
+  EXPECT_EQ(r[0].transport, TransportError::kConnection) << r[0].error;
+  EXPECT_NE(r[1].transport, TransportError::kLocal) << r[1].error;
 }
 
 TEST(HttpClientTest, TimeoutIsATransportErrorAndDoesNotBlockOthers) {

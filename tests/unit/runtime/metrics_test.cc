@@ -20,6 +20,7 @@ TEST(MetricsTest, QueryErrorsFallIntoAFixedSetOfReasons) {
             "connection");
   EXPECT_EQ(category(TransportFailure(HttpResponse::Failed(TransportError::kTooLarge, "x"))),
             "bad_response");
+  EXPECT_EQ(category(TransportFailure(HttpResponse::Failed(TransportError::kLocal, "x"))), "local");
   EXPECT_EQ(category(reader.Read(503, "Service Unavailable")), "http_status");
   const QueryResult promql =
       reader.Read(422, R"({"status":"error","errorType":"execution","error":"query timed out"})");

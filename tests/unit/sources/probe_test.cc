@@ -63,6 +63,28 @@ TEST(ProbeTest, UnexpectedStatusRefusedAndTimeoutAreFailuresWithTheReason) {
   EXPECT_NE(r.detail.find("Couldn't connect"), std::string::npos) << r.detail;
 }
 
+TEST(ProbeTest, ALocalFaultIsAnErrorNeverABreach) {
+  // The daemon could not even ask (out of descriptors): nothing is known about the service.
+  HealthCheck h = Check("http://127.0.0.1:8080/ready");
+  const QueryResult r = ProbeResult(
+      HttpResponse::Failed(TransportError::kLocal,
+                           "local fault: cannot open a socket: Too many open files (EMFILE)"),
+      h);
+  ASSERT_TRUE(r.is_error());
+  EXPECT_EQ(r.error_kind, InputError::kLocal);
+  EXPECT_EQ(r.error,
+            "local fault: cannot open a socket: Too many open files (EMFILE); not the service's "
+            "failure");
+  EXPECT_TRUE(r.series.empty());
+  // Every other transport failure stays a breach.
+  for (TransportError t : {TransportError::kTimeout, TransportError::kConnection,
+                           TransportError::kTls, TransportError::kOther}) {
+    const QueryResult b = ProbeResult(HttpResponse::Failed(t, "x"), h);
+    ASSERT_FALSE(b.is_error()) << TransportErrorName(t);
+    EXPECT_EQ(b.series.at(0).value, 0);
+  }
+}
+
 TEST(InstantQueryTest, PostsTheEncodedQueryAndTimeAndReadsTheAnswer) {
   TestServer server;
   PrometheusEndpoint ep;
