@@ -5,14 +5,17 @@
 //   (b) a Prometheus alerting rule on the same expression and threshold, same `for`, group interval
 //       1 s, sent to the Debian Alertmanager at its default timers (group_wait 30s), whose webhook
 //       receiver starts the same hook;
-//   (c) the same, tuned: rule group every 250 ms, group_wait 0s, group_interval 1s.
+//   (c) the same, tuned: rule group every 250 ms, group_wait 0s, group_interval 1s;
+//   (d) the severe-fault case: a second rollbackd with a's trigger plus one escalation step,
+//       `escalate = [ { above = 0.2, for = "2s" } ]`, against (c) on the base rule.
 // Each repetition injects one fault (the sample service's error rate 0.1% -> 30%) at a random
-// phase against the 1 s scrape and evaluation ticks, waits until all three hooks ran (bounded),
-// then brings every pipeline back to a clean state, with new evaluation phases for rollbackd and
-// both rule groups. Writes JSON (--out) and prints a table. README.md has the method.
+// phase against the 1 s scrape and evaluation ticks, waits until all four hooks ran (bounded),
+// then brings every pipeline back to a clean state, with new evaluation phases for both rollbackd
+// daemons and both rule groups. Writes JSON (--out) and prints a table. README.md has the method.
 //
 //   pipeline_bench [--reps 10] [--for 10s] [--b-group-wait D] [--c-rule-interval 250ms]
-//                  [--c-group-interval 1s] [--threshold 0.02] [--seed N] [--out FILE]
+//                  [--c-group-interval 1s] [--threshold 0.02] [--step-above 0.2] [--step-for 2s]
+//                  [--seed N] [--out FILE]
 #include <signal.h>
 
 #include <algorithm>
@@ -35,7 +38,8 @@ using it::json;
 using namespace std::chrono_literals;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr const char* kPipelines = "abc";
+constexpr const char* kPipelines = "abcd";
+constexpr int kCount = 4;
 constexpr auto kResetLimit = 60s;
 
 std::atomic<bool> g_stop{false};
@@ -99,6 +103,11 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
       o.stack.threshold = std::strtod(value.c_str(), nullptr);
       ok = o.stack.threshold > o.stack.healthy_error_rate &&
            o.stack.threshold < o.stack.fault_error_rate;
+    } else if (flag == "--step-above") {
+      o.stack.step_above = std::strtod(value.c_str(), nullptr);
+      ok = o.stack.step_above < o.stack.fault_error_rate;
+    } else if (flag == "--step-for") {
+      ok = duration(&o.stack.step_for);
     } else if (flag == "--seed") {
       o.seed = std::strtoull(value.c_str(), nullptr, 10);
     } else if (flag == "--out") {
@@ -109,10 +118,17 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
     if (!ok) {
       std::cerr << "pipeline_bench: bad flag or value: " << flag << " " << value << "\n"
                 << "usage: pipeline_bench [--reps N] [--for D] [--b-group-wait D] "
-                   "[--c-rule-interval D] [--c-group-interval D] [--threshold X] [--seed N] "
-                   "[--out FILE]\n";
+                   "[--c-rule-interval D] [--c-group-interval D] [--threshold X] "
+                   "[--step-above X] [--step-for D] [--seed N] [--out FILE]\n";
       return std::nullopt;
     }
+  }
+  // What rollbackd's loader demands of a step (a stronger bound, a shorter hold), said here
+  // rather than as a daemon that does not start.
+  if (o.stack.step_above <= o.stack.threshold || o.stack.step_for >= o.stack.for_duration) {
+    std::cerr << "pipeline_bench: the step needs --step-above above --threshold and --step-for "
+                 "shorter than --for\n";
+    return std::nullopt;
   }
   return o;
 }
@@ -132,8 +148,8 @@ struct Sample {
 struct Repetition {
   int delay_ms = 0;
   double request_ms = 0;
-  bool clean = true;  // every pipeline was verifiably reset before the fault
-  Sample samples[3];
+  bool clean = true;       // every pipeline was verifiably reset before the fault
+  Sample samples[kCount];  // a, b, c, d
 };
 
 struct Summary {
@@ -187,10 +203,11 @@ Repetition RunRepetition(PipelineStack& stack, std::mt19937_64& rng, Millis limi
   Repetition rep;
   // The state every pipeline must be in; RestartAlertmanagers and the reset wait produced it.
   const double value = stack.ExpressionValue().value_or(kNaN);
-  const PipelineView a = stack.Rollbackd();
+  const PipelineView a = stack.Rollbackd('a');
+  const PipelineView d = stack.Rollbackd('d');
   rep.clean = stack.AlertmanagerGroups('b') == 0 && stack.AlertmanagerGroups('c') == 0 &&
-              a.state == "inactive" && !a.rollback_in_flight &&
-              stack.PrometheusAlert('b').state.empty() &&
+              a.state == "inactive" && !a.rollback_in_flight && d.state == "inactive" &&
+              !d.rollback_in_flight && stack.PrometheusAlert('b').state.empty() &&
               stack.PrometheusAlert('c').state.empty() && value < stack.config().threshold;
 
   // A random phase against the scrape and evaluation ticks (randomisation, not synchronisation).
@@ -205,16 +222,17 @@ Repetition RunRepetition(PipelineStack& stack, std::mt19937_64& rng, Millis limi
   const int64_t fault_ns = before + (after - before) / 2;
   rep.request_ms = static_cast<double>(after - before) / 1e6;
 
-  Sample& sa = rep.samples[0];
   it::WaitFor(
       [&] {
         if (g_stop) return true;
         ReadHooks(stack.hooks_file(), offset, fault_ns, &rep);
         // The phases: polled only until known (each is fixed once it happened).
-        if (std::isnan(sa.fire_s)) {
-          const PipelineView v = stack.Rollbackd();
-          if (v.active_ns > 0) sa.detect_s = Seconds(v.active_ns - fault_ns);
-          if (v.firing_ns > 0) sa.fire_s = Seconds(v.firing_ns - fault_ns);
+        for (int i : {0, 3}) {
+          Sample& s = rep.samples[i];
+          if (!std::isnan(s.fire_s)) continue;
+          const PipelineView v = stack.Rollbackd(kPipelines[i]);
+          if (v.active_ns > 0) s.detect_s = Seconds(v.active_ns - fault_ns);
+          if (v.firing_ns > 0) s.fire_s = Seconds(v.firing_ns - fault_ns);
         }
         for (int i : {1, 2}) {
           if (!std::isnan(rep.samples[i].detect_s)) continue;
@@ -244,16 +262,18 @@ Repetition RunRepetition(PipelineStack& stack, std::mt19937_64& rng, Millis limi
 // resolves them; the Alertmanagers are restarted only once they have them (their alert lists are
 // empty), so a late copy cannot reach a fresh instance and open a group there (and the renamed
 // rule groups drop the resolved alerts Prometheus would re-send after resend-delay).
-// The phases of rollbackd's rounds and of both rule groups against the scrapes are drawn anew:
+// The phases of both daemons' rounds and of both rule groups against the scrapes are drawn anew:
 // fixed phases would make every repetition of a run share one lucky or unlucky offset.
 bool Reset(PipelineStack& stack, std::mt19937_64& rng) {
   if (!stack.SetErrorRate(stack.config().healthy_error_rate)) return false;
   const bool inactive = it::WaitFor(
       [&] {
         if (g_stop) return true;
-        const PipelineView a = stack.Rollbackd();
-        return a.state == "inactive" && !a.rollback_in_flight &&
-               stack.PrometheusAlert('b').state.empty() && stack.PrometheusAlert('c').state.empty();
+        const PipelineView a = stack.Rollbackd('a');
+        const PipelineView d = stack.Rollbackd('d');
+        return a.state == "inactive" && !a.rollback_in_flight && d.state == "inactive" &&
+               !d.rollback_in_flight && stack.PrometheusAlert('b').state.empty() &&
+               stack.PrometheusAlert('c').state.empty();
       },
       kResetLimit, 100ms);
   const bool delivered = it::WaitFor(
@@ -263,15 +283,19 @@ bool Reset(PipelineStack& stack, std::mt19937_64& rng) {
       30s, 100ms);
   stack.RestartAlertmanagers();
   stack.ReloadRules();
-  // Randomisation, not synchronisation: rollbackd's rounds run at its start + k x interval.
-  std::this_thread::sleep_for(Millis(std::uniform_int_distribution<int>(0, 999)(rng)));
-  stack.RestartRollbackd();
+  // Randomisation, not synchronisation: rollbackd's rounds run at its start + k x interval, so
+  // each daemon gets its own random phase.
+  for (char p : {'a', 'd'}) {
+    std::this_thread::sleep_for(Millis(std::uniform_int_distribution<int>(0, 999)(rng)));
+    stack.RestartRollbackd(p);
+  }
   return inactive && delivered;
 }
 
 const char* Name(int i) {
   static const char* kNames[] = {"rollbackd", "prometheus+alertmanager (default timers)",
-                                 "prometheus+alertmanager (tuned)"};
+                                 "prometheus+alertmanager (tuned)",
+                                 "rollbackd with an escalation step"};
   return kNames[i];
 }
 
@@ -304,7 +328,7 @@ int Main(int argc, char** argv) {
       const Repetition& rep = reps.back();
       std::printf("  rep %2d: delay %3d ms, fault request %.1f ms%s:", r + 1, rep.delay_ms,
                   rep.request_ms, rep.clean ? "" : " (NOT CLEAN)");
-      for (int i = 0; i < 3; ++i) {
+      for (int i = 0; i < kCount; ++i) {
         if (rep.samples[i].hooks) {
           std::printf("  %c %.3f s", kPipelines[i], rep.samples[i].hook_s);
         } else {
@@ -333,10 +357,10 @@ int Main(int argc, char** argv) {
   out["scrape_interval_s"] = scrape_s;
   out["floor_s"] = floor_s;
   out["target_s"] = target_s;
-  double medians[3];
+  double medians[kCount];
   std::printf("\n%-42s %4s %5s %8s %8s %8s | %7s %7s %7s %5s\n", "pipeline (fault -> hook start)",
               "n", "miss", "median", "min", "max", "detect", "hold", "notify", "extra");
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < kCount; ++i) {
     std::vector<double> hook, detect, hold, notify;
     int misses = 0, extra = 0;
     for (const Repetition& rep : reps) {
@@ -361,7 +385,23 @@ int Main(int argc, char** argv) {
     p["phases"] = {{"detect_s", Numbers(detect)},       {"hold_s", Numbers(hold)},
                    {"notify_s", Numbers(notify)},       {"detect_median_s", Number(d.median)},
                    {"hold_median_s", Number(f.median)}, {"notify_median_s", Number(n.median)}};
-    if (i > 0) {
+    if (i == 3) {
+      // Which bound fired: the base cannot fire before its `for` has elapsed from its first
+      // breaching evaluation, so a shorter hold was the step's. The step held exactly step_for
+      // (rounds on the schedule), so its first breaching evaluation was step_for before firing.
+      std::vector<double> step_detect;
+      int by_step = 0;
+      for (const Repetition& rep : reps) {
+        const Sample& s = rep.samples[i];
+        const bool step = s.fire_s - s.detect_s < for_s - 1e-3;
+        by_step += step ? 1 : 0;
+        step_detect.push_back(step ? s.fire_s - Seconds(c.step_for) : kNaN);
+      }
+      p["fired_by_step"] = by_step;
+      p["phases"]["step_detect_s"] = Numbers(step_detect);
+      p["phases"]["step_detect_median_s"] = Number(Summarize(step_detect).median);
+    }
+    if (i == 1 || i == 2) {
       std::vector<double> am;
       for (const Repetition& rep : reps) {
         am.push_back(rep.samples[i].notified_s - rep.samples[i].fire_s);
@@ -373,6 +413,16 @@ int Main(int argc, char** argv) {
   }
   out["ratio_a_b"] = Number(medians[0] / medians[1]);
   out["ratio_a_c"] = Number(medians[0] / medians[2]);
+  out["ratio_d_c"] = Number(medians[3] / medians[2]);
+  // The severe-fault case (issue: fault -> hook median <= 0.5 x the tuned pipeline on the base
+  // rule, in the same run): the same fault, rollbackd with the step (d) against c.
+  out["severe"] = {{"rollbackd_median_s", Number(medians[3])},
+                   {"pipeline_median_s", Number(medians[2])},
+                   {"ratio", Number(medians[3] / medians[2])},
+                   {"goal_ratio", 0.5},
+                   {"within_goal", medians[3] / medians[2] <= 0.5},
+                   {"rollbackd", "d"},
+                   {"pipeline", "c"}};
   out["a_median_minus_floor_s"] = Number(medians[0] - floor_s);
   out["a_median_minus_target_s"] = Number(medians[0] - target_s);
   out["a_within_target"] = medians[0] <= target_s;
@@ -400,6 +450,13 @@ int Main(int argc, char** argv) {
                         {"group_interval", "5m"},
                         {"repeat_interval", "4h"},
                         {"prometheus_flags", json::array()}};
+  out["config"]["d"] = {
+      {"interval", FormatDuration(c.interval)},
+      {"for", FormatDuration(c.for_duration)},
+      {"escalate", json::array({{{"above", c.step_above}, {"for", FormatDuration(c.step_for)}}})},
+      {"cooldown", "0s"},
+      {"state", "fresh daemon and state dir per repetition"},
+      {"hook", "exec argv: pipeline_hook d FILE"}};
   out["config"]["c"] = {{"rule_interval", c.c_rule_interval},
                         {"for", FormatDuration(c.for_duration)},
                         {"group_wait", c.c_group_wait},
@@ -411,6 +468,8 @@ int Main(int argc, char** argv) {
                          c.window + "])) / sum(rate(sample_http_requests_total{job=\"sample\"}[" +
                          c.window + "]))"},
       {"threshold", c.threshold},
+      {"step_above", c.step_above},
+      {"step_for_s", Seconds(c.step_for)},
       {"healthy_error_rate", c.healthy_error_rate},
       {"fault_error_rate", c.fault_error_rate},
       {"request_rate_per_s", c.request_rate},
@@ -420,13 +479,19 @@ int Main(int argc, char** argv) {
        "after each repetition: error rate back to 0.1%; rollbackd trigger and both Prometheus "
        "alerts inactive; Alertmanagers restarted with fresh storage once Prometheus's resolution "
        "reached them; rule groups renamed and reloaded (new evaluation phase, no carried state); "
-       "rollbackd restarted with a fresh state dir after a random 0-999 ms (new round phase)"}};
+       "both rollbackd daemons restarted with fresh state dirs, each after a random 0-999 ms (new "
+       "round phases)"}};
   out["versions"] = versions;
 
   std::printf(
       "\nratio a/b %.3f, a/c %.3f; a median %.3f s against floor %.1f s (for + interval + "
       "scrape) and target %.1f s (for + 2 x interval + 0.5 s)\n",
       medians[0] / medians[1], medians[0] / medians[2], medians[0], floor_s, target_s);
+  std::printf(
+      "severe fault: d (step above %g for %s) median %.3f s, c median %.3f s, ratio d/c "
+      "%.3f (goal <= 0.5)\n",
+      c.step_above, FormatDuration(c.step_for).c_str(), medians[3], medians[2],
+      medians[3] / medians[2]);
   std::printf("fault request max %.1f ms; unclean repetitions %d, unclean resets %d\n",
               Summarize(request_ms).max, unclean, unclean_resets);
   if (!o.out.empty()) {

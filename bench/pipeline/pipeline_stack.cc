@@ -32,7 +32,6 @@ std::string Num(double v) {
   return out.str();
 }
 
-
 json GetJson(const std::string& url) {
   const it::HttpResult r = Http("GET", url);
   if (r.status != 200) return json(nullptr);
@@ -106,6 +105,17 @@ struct PipelineStack::Alertmanager {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
 };
 
+// One rollbackd (pipeline a or d) in its own directory, restarted with a new port and state dir
+// per repetition.
+struct PipelineStack::Daemon {
+  char pipeline = 'a';
+  std::string dir;
+  int port = 0;
+  int generation = 0;
+  std::unique_ptr<it::Process> process;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
 PipelineStack::PipelineStack(StackConfig config, std::string hook_binary)
     : config_(std::move(config)), hook_binary_(std::move(hook_binary)) {
   const std::string d = dir_.path();
@@ -153,13 +163,25 @@ PipelineStack::PipelineStack(StackConfig config, std::string hook_binary)
   }
 
   StartPrometheus();
-  StartRollbackd();
+  for (char p : {'a', 'd'}) {
+    auto daemon = std::make_unique<Daemon>();
+    daemon->pipeline = p;
+    daemon->dir = d + "/rollbackd-" + p;
+    StartRollbackd(*daemon);
+    (p == 'a' ? rollbackd_a_ : rollbackd_d_) = std::move(daemon);
+  }
 }
 
 PipelineStack::~PipelineStack() {
   // rollbackd first (it reads Prometheus), then Prometheus (it sends to the Alertmanagers).
-  if (rollbackd_) rollbackd_->Stop();
+  for (Daemon* daemon : {rollbackd_a_.get(), rollbackd_d_.get()}) {
+    if (daemon && daemon->process) daemon->process->Stop();
+  }
   if (prometheus_) prometheus_->Stop();
+}
+
+PipelineStack::Daemon& PipelineStack::DaemonFor(char pipeline) const {
+  return *(pipeline == 'd' ? rollbackd_d_ : rollbackd_a_);
 }
 
 std::string PipelineStack::expression() const {
@@ -285,48 +307,56 @@ void PipelineStack::StartPrometheus() {
   }
 }
 
-void PipelineStack::RestartRollbackd() {
-  rollbackd_->Stop();
+void PipelineStack::RestartRollbackd(char pipeline) {
+  Daemon& daemon = DaemonFor(pipeline);
+  daemon.process->Stop();
   std::error_code ec;
-  fs::remove_all(dir_.path() + "/rollbackd/state-" + std::to_string(rollbackd_generation_), ec);
-  ++rollbackd_generation_;
-  StartRollbackd();
+  fs::remove_all(daemon.dir + "/state-" + std::to_string(daemon.generation), ec);
+  ++daemon.generation;
+  StartRollbackd(daemon);
 }
 
-void PipelineStack::StartRollbackd() {
-  const std::string d = dir_.path() + "/rollbackd";
+void PipelineStack::StartRollbackd(Daemon& daemon) {
+  const std::string& d = daemon.dir;
+  const std::string p(1, daemon.pipeline);
   fs::create_directories(d + "/rules");
-  rollbackd_port_ = it::FreePort();
+  daemon.port = it::FreePort();
   WriteFile(d + "/rollbackd.toml",
-            "[daemon]\nlisten = \"127.0.0.1:" + std::to_string(rollbackd_port_) +
-                "\"\nstate_dir = \"state-" + std::to_string(rollbackd_generation_) +
+            "[daemon]\nlisten = \"127.0.0.1:" + std::to_string(daemon.port) +
+                "\"\nstate_dir = \"state-" + std::to_string(daemon.generation) +
                 "\"\nrules = [\"rules/*.toml\"]\ninterval = \"" + FormatDuration(config_.interval) +
                 "\"\n\n[prometheus.default]\nurl = \"" + prometheus_url() +
                 "\"\ntimeout = \"2s\"\n");
   // Every repetition gets a fresh daemon and state dir (RestartRollbackd), so neither cooldown nor
-  // episode carries over; cooldown 0s says the same in the config.
+  // episode carries over; cooldown 0s says the same in the config. Pipeline d is the same trigger
+  // with one escalation step.
+  const std::string escalate =
+      daemon.pipeline == 'd' ? "escalate = [ { above = " + Num(config_.step_above) + ", for = \"" +
+                                   FormatDuration(config_.step_for) + "\" } ]\n"
+                             : "";
   WriteFile(d + "/rules/sample.toml",
             "service = \"sample\"\ninterval = \"" + FormatDuration(config_.interval) +
                 "\"\n\n[[trigger]]\nname = \"error_rate\"\nquery = '" + expression() +
                 "'\nabove = " + Num(config_.threshold) + "\nfor = \"" +
-                FormatDuration(config_.for_duration) +
-                "\"\nseverity = \"critical\"\n\n[rollback]\nexec = [" + json(hook_binary_).dump() +
-                ", \"a\", " + json(hooks_file_).dump() + "]\ncooldown = \"0s\"\nverify = \"1m\"\n");
-  rollbackd_ = std::make_unique<it::Process>(
+                FormatDuration(config_.for_duration) + "\"\n" + escalate +
+                "severity = \"critical\"\n\n[rollback]\nexec = [" + json(hook_binary_).dump() +
+                ", " + json(p).dump() + ", " + json(hooks_file_).dump() +
+                "]\ncooldown = \"0s\"\nverify = \"1m\"\n");
+  daemon.process = std::make_unique<it::Process>(
       std::vector<std::string>{ROLLBACKD_BINARY, "run", "--config", d + "/rollbackd.toml"},
-      dir_.path() + "/rollbackd.log");
-  const std::string metrics = "http://127.0.0.1:" + std::to_string(rollbackd_port_) + "/metrics";
+      dir_.path() + "/rollbackd-" + p + ".log");
+  const std::string metrics = daemon.url() + "/metrics";
   // Ready and warm: a few rounds done, so the first repetition does not pay for the first round.
   const bool ready = WaitFor(
       [&] {
-        if (!rollbackd_->running()) return true;
+        if (!daemon.process->running()) return true;
         const it::HttpResult r = Http("GET", metrics);
         return r.status == 200 &&
                it::MetricValue(r.body, "rollbackd_evaluations_total").value_or(0) >= 3;
       },
       30s, 100ms);
-  if (!ready || !rollbackd_->running()) {
-    throw std::runtime_error("rollbackd did not get ready: " + rollbackd_->log());
+  if (!ready || !daemon.process->running()) {
+    throw std::runtime_error("rollbackd " + p + " did not get ready: " + daemon.process->log());
   }
 }
 
@@ -346,9 +376,9 @@ std::optional<double> PipelineStack::ExpressionValue() {
   return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
 }
 
-PipelineView PipelineStack::Rollbackd() {
+PipelineView PipelineStack::Rollbackd(char pipeline) {
   PipelineView v;
-  const json j = GetJson("http://127.0.0.1:" + std::to_string(rollbackd_port_) + "/api/v1/status");
+  const json j = GetJson(DaemonFor(pipeline).url() + "/api/v1/status");
   const json& services = At(j, {"services"});
   if (!services.is_array() || services.empty()) return v;
   const json& service = services[0];

@@ -1,7 +1,9 @@
 // The processes pipeline_bench runs, all on loopback and all real: the sample service, one
 // Prometheus scraping it every second and evaluating two alerting rule groups (pipelines b and c),
 // two Debian Alertmanagers (b: default timers, c: tuned), the receiver that starts the hook for b
-// and c, and rollbackd (pipeline a) watching the same Prometheus with the same expression.
+// and c, and two rollbackd daemons watching the same Prometheus with the same expression:
+// pipeline a with the base trigger only, pipeline d with the same trigger plus one escalation
+// step (the severe-fault case).
 // Each process stops when the stack is destroyed (harness Process); the temp dir goes with it.
 #ifndef ROLLBACKD_BENCH_PIPELINE_PIPELINE_STACK_H_
 #define ROLLBACKD_BENCH_PIPELINE_PIPELINE_STACK_H_
@@ -30,6 +32,9 @@ struct StackConfig {
   Millis scrape{1000};        // Prometheus scrape_interval
   std::string window = "5s";  // the rate() window of the shared expression
   double threshold = 0.02;
+  // Pipeline d's `escalate = [ { above = step_above, for = step_for } ]` on the same trigger.
+  double step_above = 0.2;
+  Millis step_for{2000};
   double healthy_error_rate = 0.001;
   double fault_error_rate = 0.3;
   int request_rate = 100;  // the sample service's simulated requests per second
@@ -65,7 +70,7 @@ class PipelineStack {
   bool SetErrorRate(double rate);
   // The expression's current value in Prometheus (an instant query now), nullopt without one.
   std::optional<double> ExpressionValue();
-  PipelineView Rollbackd();
+  PipelineView Rollbackd(char pipeline);        // 'a' or 'd'
   PipelineView PrometheusAlert(char pipeline);  // 'b' or 'c'
   // Alerts Alertmanager `pipeline` lists (those whose endsAt has not passed), -1 on no answer.
   int AlertmanagerAlerts(char pipeline);
@@ -74,9 +79,10 @@ class PipelineStack {
   // aggregation group, notification log entry or alert survives into the next repetition. Throws
   // std::runtime_error when one does not get ready.
   void RestartAlertmanagers();
-  // A new rollbackd with an empty state dir: no cooldown or episode survives, and its rounds take
-  // a new phase against the scrapes (they start from the daemon's start).
-  void RestartRollbackd();
+  // A new rollbackd for `pipeline` ('a' or 'd') with an empty state dir: no cooldown or episode
+  // survives, and its rounds take a new phase against the scrapes (they start from the daemon's
+  // start). Throws std::runtime_error when it does not get ready.
+  void RestartRollbackd(char pipeline);
   // Renames both rule groups and reloads Prometheus (SIGHUP): a new evaluation phase for each
   // group against the scrapes, and no alert state carried over. Throws when it does not load.
   void ReloadRules();
@@ -86,9 +92,11 @@ class PipelineStack {
 
  private:
   struct Alertmanager;
+  struct Daemon;
   void StartAlertmanager(Alertmanager& am);
   void StartPrometheus();
-  void StartRollbackd();
+  void StartRollbackd(Daemon& daemon);
+  Daemon& DaemonFor(char pipeline) const;
   void WriteRules();
   std::vector<std::string> RuleGroups() const;  // the names of this generation, sorted
   bool RulesLoaded();                           // Prometheus evaluates exactly RuleGroups()
@@ -104,9 +112,8 @@ class PipelineStack {
   std::unique_ptr<Alertmanager> am_c_;
   std::unique_ptr<it::Process> prometheus_;
   int prometheus_port_ = 0;
-  std::unique_ptr<it::Process> rollbackd_;
-  int rollbackd_port_ = 0;
-  int rollbackd_generation_ = 0;
+  std::unique_ptr<Daemon> rollbackd_a_;
+  std::unique_ptr<Daemon> rollbackd_d_;
   int rules_generation_ = 0;
 };
 
