@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "daemon/config/loader.h"
+#include "daemon/config/loader_internal.h"
 #include "daemon/config/toml_reader.h"
 #include "daemon/engine/engine.h"
 #include "daemon/ruletest/series_notation.h"
@@ -343,6 +344,9 @@ RuleTestSummary RunRuleTestFile(const std::string& path, const RuleTestOptions& 
   TableReader r(*root, "", path, &diags);
   auto rule_file = r.String("rule_file", true);
   auto file_interval = r.DurationValue("interval");
+  // [daemon].brake's syntax: a test can assert the fleet brake (one service rolled back again
+  // and again, cooldown = "0s", counts as a fleet of one).
+  std::optional<BrakeSettings> brake = config_internal::ParseBrake(r, "brake");
   if (file_interval && file_interval->count() <= 0) r.Error("interval", "must be longer than 0s");
   std::optional<Config> config;
   if (rule_file) {
@@ -350,6 +354,7 @@ RuleTestSummary RunRuleTestFile(const std::string& path, const RuleTestOptions& 
     if (p.is_relative()) p = fs::path(path).parent_path() / p;
     config = LoadRuleFiles({p.lexically_normal().string()}, &diags);
   }
+  if (config) config->daemon.brake = brake;
   Duration interval = std::chrono::seconds(15);
   if (config && config->services.front().interval) interval = *config->services.front().interval;
   if (file_interval && file_interval->count() > 0) interval = *file_interval;

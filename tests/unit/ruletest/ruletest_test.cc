@@ -273,3 +273,124 @@ TEST_F(RuleTestTest, MissingFileFails) {
 
 }  // namespace
 }  // namespace rollbackd
+
+namespace rollbackd {
+namespace {
+
+// `rollbackd test` feeds escalation steps, comparisons and the fleet brake like any trigger.
+class RuleTestJudgementTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/rollbackd-ruletest-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Run(const std::string& rules, const std::string& test, RuleTestSummary* s) {
+    std::ofstream(dir_ + "/svc.toml") << rules;
+    std::ofstream(dir_ + "/t.toml") << test;
+    std::ostringstream out;
+    *s = RunRuleTestFile(dir_ + "/t.toml", {}, out);
+    return out.str();
+  }
+  std::string dir_;
+};
+
+TEST_F(RuleTestJudgementTest, AnEscalationStepFiresSooner) {
+  RuleTestSummary s;
+  std::string out = Run(R"T(
+service = "svc"
+[[trigger]]
+name = "errors"
+query = 'errors'
+above = 0.02
+for = "1m"
+escalate = [ { above = 0.2, for = "10s", severity = "critical" } ]
+)T",
+                        R"T(
+rule_file = "svc.toml"
+interval = "10s"
+[[test]]
+name = "a severe fault fires after the step's 10s"
+[test.inputs]
+errors = "0 0.3x3"
+[[test.expect]]
+at = "10s"
+event = "trigger.pending"
+[[test.expect]]
+at = "20s"
+event = "trigger.firing"
+reason = "value 0.3 > 0.2 held 10s >= 10s (escalate[0])"
+)T",
+                        &s);
+  EXPECT_EQ(s.failed, 0) << out;
+  EXPECT_EQ(s.passed, 1) << out;
+}
+
+TEST_F(RuleTestJudgementTest, TheFleetBrakeHoldsTheRollbackPastItsLimit) {
+  RuleTestSummary s;
+  std::string out = Run(R"T(
+service = "svc"
+[rollback]
+exec = ["true"]
+cooldown = "0s"
+[[trigger]]
+name = "errors"
+query = 'errors'
+above = 1
+for = "0s"
+)T",
+                        R"T(
+rule_file = "svc.toml"
+interval = "10s"
+brake = { max_rollbacks = 1, window = "10m" }
+[[test]]
+name = "a second rollback within the window is held"
+ignore = ["trigger.firing", "trigger.resolved", "rollback.succeeded", "rollback.verified"]
+[test.inputs]
+errors = "5 0 5"
+[[test.expect]]
+at = "0s"
+event = "rollback.started"
+[[test.expect]]
+at = "20s"
+event = "rollback.skipped"
+skip_reason = "fleet_brake"
+[[test.expect]]
+at = "20s"
+event = "fleet.brake"
+)T",
+                        &s);
+  EXPECT_EQ(s.failed, 0) << out;
+}
+
+TEST_F(RuleTestJudgementTest, AComparisonIsFedByTheQueryAndItsBaseline) {
+  RuleTestSummary s;
+  std::string out = Run(R"T(
+service = "svc"
+[[trigger]]
+name = "latency"
+query = 'canary'
+baseline_query = 'stable'
+compare = { test = "mann_whitney", window = "1m", confidence = 0.98, min_effect = 1.2, min_samples = 6 }
+for = "0s"
+)T",
+                        R"T(
+rule_file = "svc.toml"
+interval = "10s"
+[[test]]
+name = "a canary twice as slow fires once six samples a side are in"
+[test.inputs]
+latency = "2+0.01x7"
+"latency.baseline" = "1+0.01x7"
+[[test.expect]]
+at = "50s"
+event = "trigger.firing"
+reason = "p = 0.00108225 < 0.02 (Mann-Whitney U = 36, n = 6 and 6 within 1m)"
+)T",
+                        &s);
+  EXPECT_EQ(s.failed, 0) << out;
+}
+
+}  // namespace
+}  // namespace rollbackd
