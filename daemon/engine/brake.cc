@@ -99,7 +99,7 @@ void Brake::EndRound(Time now, std::vector<Event>* out) {
                  FormatDuration(settings_->window) + " (" + Join(recent) + ") reached max_rollbacks " +
                  std::to_string(settings_->max_rollbacks) + "; holding " + Join(g.held) +
                  ": many services breaching at once share a cause. Release with POST "
-                 "/api/v1/brake/release (rollbackd brake release) once it is understood";
+                 "/api/v1/brake/release once it is understood";
       out->push_back(std::move(e));
     } else if (g.engaged && now - g.last_candidate >= settings_->window) {
       Event e = MakeEvent(EventKind::kFleetBrakeReleased, key, g, now);
