@@ -145,3 +145,76 @@ TEST(DaemonTimeline, ARestartWithARollbackInFlightReportsItInterruptedAndNeverRe
 
 }  // namespace
 }  // namespace rollbackd
+
+namespace rollbackd {
+namespace {
+
+// The fleet brake in the daemon: a service rolled back again and again (cooldown = "0s") is a
+// fleet of one. The brake holds the second rollback, survives a crash, and the operator's release
+// lets the held one go.
+TEST(DaemonTimelineBrake, TheBrakeHoldsSurvivesACrashAndTheReleaseLetsTheHeldRollbackGo) {
+  Timeline t(kTrigger, "", "brake = { max_rollbacks = 1, window = \"10m\" }\n");
+  t.dir().Write("rules/web.toml", R"(service = "web"
+[[trigger]]
+name = "errors"
+query = "errors"
+above = 0.05
+for = "0s"
+[rollback]
+exec = ["/bin/rollback"]
+timeout = "1m"
+verify = "2s"
+cooldown = "0s"
+)");
+  // Breaching in [3s, 5s) and from 10s on: two episodes.
+  t.value = [](Duration at) -> std::optional<double> {
+    return (at >= 3s && at < 5s) || at >= 10s ? 0.5 : 0.01;
+  };
+  ASSERT_TRUE(t.Start());
+  t.Advance(12s);
+  EXPECT_THAT(t.HookRuns(), ElementsAre("3s"));
+  std::vector<std::string> skipped;
+  for (const auto& e : t.DecisionRecords()) {
+    if (e["event"] == "rollback.skipped") skipped.push_back(e["rollback"]["skip_reason"]);
+  }
+  EXPECT_THAT(skipped, ElementsAre("fleet_brake"));
+  bool delivered = false;
+  for (const auto& [id, payload] : t.Deliveries()) {
+    if (payload["event"] == "fleet.brake") {
+      delivered = true;
+      EXPECT_EQ(payload["severity"], "critical");
+      EXPECT_EQ(payload["brake"]["held"], nlohmann::json::array({"web"}));
+      EXPECT_EQ(payload["brake"]["rolled_back"], nlohmann::json::array({"web"}));
+    }
+  }
+  EXPECT_TRUE(delivered) << "fleet.brake reached the webhook";
+
+  // A crash does not lift it.
+  ASSERT_TRUE(t.Crash());
+  t.Advance(3s);
+  EXPECT_THAT(t.HookRuns(), ElementsAre("3s"));
+  auto state = nlohmann::json::parse(t.daemon().control().StatusDocument());
+  EXPECT_EQ(state["brake"]["engaged"], true);
+  EXPECT_EQ(state["brake"]["groups"][0]["held"], nlohmann::json::array({"web"}));
+
+  // The operator's release: web still fires, so it is decided again and rolls back once.
+  auto released = t.daemon().control().ReleaseBrake();
+  ASSERT_TRUE(released.has_value());
+  EXPECT_THAT(released->held, ElementsAre("web"));
+  t.Advance(3s);
+  EXPECT_EQ(t.HookRuns().size(), 2u);
+  state = nlohmann::json::parse(t.daemon().control().StatusDocument());
+  EXPECT_EQ(state["brake"]["engaged"], false);
+  std::vector<std::string> kinds;
+  for (const auto& e : t.DecisionRecords()) {
+    const std::string k = e["event"];
+    if (k.rfind("fleet.", 0) == 0 || k == "rollback.started") kinds.push_back(k);
+  }
+  // The decision log since the crash (what it wrote before was not yet durable).
+  EXPECT_THAT(kinds, ElementsAre("fleet.brake_released", "rollback.started"));
+  EXPECT_NE(t.daemon().control().MetricsText().find("rollbackd_fleet_brake_engaged{group=\"\"} 0"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace rollbackd
