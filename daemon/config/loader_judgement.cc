@@ -34,8 +34,7 @@ std::string Shortest(double v) {
 }
 
 std::string_view StrongerWord(ConditionKind kind) {
-  return kind == ConditionKind::kBelow || kind == ConditionKind::kBelowRatio ? "smaller"
-                                                                             : "larger";
+  return kind == ConditionKind::kBelow || kind == ConditionKind::kBelowRatio ? "smaller" : "larger";
 }
 
 }  // namespace
@@ -65,9 +64,9 @@ std::vector<EscalationStep> ParseEscalate(TableReader& r, const Trigger& t,
     const toml::node& n = *arr->get(i);
     const toml::table* table = n.as_table();
     if (table == nullptr) {
-      r.diags()->Error(LocationOf(n.source(), r.file()), path,
-                       "expected a table such as { " + std::string(condition_key) +
-                           " = 0.2, for = \"5s\" }");
+      r.diags()->Error(
+          LocationOf(n.source(), r.file()), path,
+          "expected a table such as { " + std::string(condition_key) + " = 0.2, for = \"5s\" }");
       continue;
     }
     TableReader sr(*table, path, r.file(), r.diags());
@@ -89,15 +88,15 @@ std::vector<EscalationStep> ParseEscalate(TableReader& r, const Trigger& t,
     step.threshold = *number;
     step.for_duration = *d;
     if (!Stronger(t.condition, step.threshold, bound)) {
-      sr.Error(condition_key, "a step needs a stronger bound: " +
-                                  std::string(StrongerWord(t.condition)) + " than " + beaten +
-                                  " " + std::string(condition_key) + " = " + Shortest(bound));
+      sr.Error(condition_key,
+               "a step needs a stronger bound: " + std::string(StrongerWord(t.condition)) +
+                   " than " + beaten + " " + std::string(condition_key) + " = " + Shortest(bound));
     } else if (t.condition == ConditionKind::kBelowRatio && step.threshold <= 0) {
       sr.Error(condition_key, "a ratio must be greater than 0");
     }
     if (step.for_duration >= hold) {
-      sr.Error("for", "a step needs a shorter hold than " + beaten + " for = " +
-                          FormatDuration(hold) + " (a larger breach acts sooner)");
+      sr.Error("for", "a step needs a shorter hold than " + beaten +
+                          " for = " + FormatDuration(hold) + " (a larger breach acts sooner)");
     }
     bound = step.threshold;
     hold = step.for_duration;
@@ -131,16 +130,18 @@ std::optional<CompareSpec> ParseCompare(TableReader& r) {
   }
   if (auto v = cr.Number("confidence", true)) {
     if (!(*v > 0.5 && *v < 1)) {
-      cr.Error("confidence", "expected a probability between 0.5 and 1, such as 0.98 (a breach "
-                             "needs p < 1 - confidence)");
+      cr.Error("confidence",
+               "expected a probability between 0.5 and 1, such as 0.98 (a breach "
+               "needs p < 1 - confidence)");
     } else {
       c.confidence = *v;
     }
   }
   if (auto v = cr.Number("min_effect", true)) {
     if (!(*v >= 1)) {
-      cr.Error("min_effect", "expected a ratio of at least 1, such as 1.2 (the canary's median "
-                             "1.2 x the baseline's, or 1/1.2 of it for a decrease)");
+      cr.Error("min_effect",
+               "expected a ratio of at least 1, such as 1.2 (the canary's median "
+               "1.2 x the baseline's, or 1/1.2 of it for a decrease)");
     } else {
       c.min_effect = *v;
     }

@@ -91,8 +91,9 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
   if (compared) {
     t.compare = ParseCompare(r);
     if (!present.empty()) {
-      r.Error(present[0], "a trigger with `compare` has no condition: the test decides a breach "
-                          "(min_effect sets the size that matters)");
+      r.Error(present[0],
+              "a trigger with `compare` has no condition: the test decides a breach "
+              "(min_effect sets the size that matters)");
     }
   } else if (present.empty()) {
     r.diags()->Error(r.Where(), r.KeyPath(""),
@@ -173,8 +174,9 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
 
   if (auto d = PositiveDuration(r, "for", true, /*allow_zero=*/true)) t.for_duration = *d;
   if (compared && r.Has("escalate")) {
-    r.Error("escalate", "escalation steps strengthen a condition; a trigger with `compare` has "
-                        "none");
+    r.Error("escalate",
+            "escalation steps strengthen a condition; a trigger with `compare` has "
+            "none");
     r.Skip("escalate");
   } else {
     t.escalate = ParseEscalate(r, t, present.size() == 1 ? present[0] : std::string_view());

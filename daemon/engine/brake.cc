@@ -96,16 +96,17 @@ void Brake::EndRound(Time now, std::vector<Event>* out) {
       std::vector<std::string> recent;
       for (const auto& [t, name] : g.started) recent.push_back(name);
       e.reason = std::to_string(recent.size()) + " rollbacks within " +
-                 FormatDuration(settings_->window) + " (" + Join(recent) + ") reached max_rollbacks " +
-                 std::to_string(settings_->max_rollbacks) + "; holding " + Join(g.held) +
+                 FormatDuration(settings_->window) + " (" + Join(recent) +
+                 ") reached max_rollbacks " + std::to_string(settings_->max_rollbacks) +
+                 "; holding " + Join(g.held) +
                  ": many services breaching at once share a cause. Release with POST "
                  "/api/v1/brake/release once it is understood";
       out->push_back(std::move(e));
     } else if (g.engaged && now - g.last_candidate >= settings_->window) {
       Event e = MakeEvent(EventKind::kFleetBrakeReleased, key, g, now);
       e.severity = Severity::kWarning;
-      e.reason = "no rollback to hold for " + FormatDuration(now - g.last_candidate) +
-                 " (window " + FormatDuration(settings_->window) + "); it held " + Join(g.held) +
+      e.reason = "no rollback to hold for " + FormatDuration(now - g.last_candidate) + " (window " +
+                 FormatDuration(settings_->window) + "); it held " + Join(g.held) +
                  ", which are not rolled back";
       out->push_back(std::move(e));
       g.engaged = false;

@@ -38,8 +38,8 @@ double Ratio(double a, double b) {
 
 }  // namespace
 
-Verdict Evaluator::JudgeCompare(const Rule& r, SeriesState& st, double value,
-                                SeriesIndex* baseline, const Labels& labels) {
+Verdict Evaluator::JudgeCompare(const Rule& r, SeriesState& st, double value, SeriesIndex* baseline,
+                                const Labels& labels) {
   const CompareSpec& c = *r.compare;
   Verdict v;
   const double b = baseline != nullptr ? baseline->Find(labels) : kNaN;
@@ -76,8 +76,8 @@ Verdict Evaluator::JudgeCompare(const Rule& r, SeriesState& st, double value,
   v.threshold = up ? my * c.min_effect : my / c.min_effect;
   v.why = Verdict::Why::kCompared;
   const bool significant = mw.p_value < 1 - c.confidence;
-  v.outcome = significant && v.effect >= c.min_effect ? Verdict::Outcome::kBreach
-                                                      : Verdict::Outcome::kOk;
+  v.outcome =
+      significant && v.effect >= c.min_effect ? Verdict::Outcome::kBreach : Verdict::Outcome::kOk;
   return v;
 }
 
@@ -88,14 +88,14 @@ std::string CompareText(const Rule& r, const Verdict& v) {
   const bool large = v.effect >= c.min_effect;
   bool up = c.direction == CompareSpec::Direction::kIncrease;
   if (c.direction == CompareSpec::Direction::kEither) up = v.value >= v.baseline;
-  std::string effect = std::isinf(v.effect) ? std::string("infinitely")
+  std::string effect = std::isinf(v.effect)   ? std::string("infinitely")
                        : std::isnan(v.effect) ? std::string("undefined (negative median)")
                                               : Num(v.effect) + " x";
   std::string out = "median " + Num(v.value) + " vs baseline median " + Num(v.baseline) + ": " +
                     effect + (up ? " higher" : " lower");
   out += large ? " >= min_effect " : " < min_effect ";
-  out += Num(c.min_effect) + ", p = " + Num(v.p_value) + (significant ? " < " : " >= ") +
-         Num(alpha);
+  out +=
+      Num(c.min_effect) + ", p = " + Num(v.p_value) + (significant ? " < " : " >= ") + Num(alpha);
   if (!significant && large) out += " (not significant)";
   if (significant && !large) out += " (significant, but too small)";
   out += " (Mann-Whitney U = " + Num(v.u) + ", n = " + std::to_string(v.n) + " and " +

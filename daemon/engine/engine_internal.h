@@ -6,8 +6,8 @@
 
 #include <cmath>
 #include <deque>
-#include <map>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -148,13 +148,13 @@ struct Verifying {
 
 // The fleet brake ([daemon].brake) of one group of services (brake.cc).
 struct BrakeGroup {
-  LabelMap labels;           // the group's values of the `by` labels
+  LabelMap labels;                                   // the group's values of the `by` labels
   std::deque<std::pair<Time, std::string>> started;  // rollbacks within the window, oldest first
   bool engaged = false;
-  Time since{};              // engaged since
-  Time last_candidate{};     // the last rollback it held
+  Time since{};                   // engaged since
+  Time last_candidate{};          // the last rollback it held
   std::vector<std::string> held;  // services held since it engaged, each once
-  bool announce = false;     // engaged in this round: fleet.brake at the round's end
+  bool announce = false;          // engaged in this round: fleet.brake at the round's end
 };
 
 class Brake {
@@ -167,8 +167,8 @@ class Brake {
 
   // Whether a rollback of `service` in `group` may start at `now`: yes (counted as started), or
   // no (held; `reason` says why, and the group engages).
-  bool Admit(const std::string& group, const LabelMap& service_labels,
-             const std::string& service, Time now, std::string* reason);
+  bool Admit(const std::string& group, const LabelMap& service_labels, const std::string& service,
+             Time now, std::string* reason);
   // At the end of a round: fleet.brake for groups that engaged in it; fleet.brake_released for
   // groups that held nothing new for a whole window.
   void EndRound(Time now, std::vector<Event>* out);
@@ -210,8 +210,8 @@ struct ServiceRuntime {
   std::optional<InFlight> in_flight;
   std::optional<Verifying> verifying;
 
-  std::string brake_group;   // Brake::GroupOf its labels
-  bool brake_held = false;   // the fleet brake held this firing episode's rollback
+  std::string brake_group;      // Brake::GroupOf its labels
+  bool brake_held = false;      // the fleet brake held this firing episode's rollback
   bool brake_redecide = false;  // released by the operator since: decide again, once
 };
 

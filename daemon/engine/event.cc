@@ -11,10 +11,10 @@ namespace rollbackd {
 namespace {
 
 constexpr std::array<std::string_view, kAllEventKindCount> kNames{
-    "trigger.pending",  "trigger.firing",  "trigger.resolved",  "rollback.started",
-    "rollback.succeeded", "rollback.failed", "rollback.verified", "rollback.not_recovered",
-    "rollback.skipped", "source.down",     "source.up",         "cluster.down",
-    "cluster.up",       "fleet.brake",     "fleet.brake_released"};
+    "trigger.pending",    "trigger.firing",  "trigger.resolved",    "rollback.started",
+    "rollback.succeeded", "rollback.failed", "rollback.verified",   "rollback.not_recovered",
+    "rollback.skipped",   "source.down",     "source.up",           "cluster.down",
+    "cluster.up",         "fleet.brake",     "fleet.brake_released"};
 
 nlohmann::json Number(const std::optional<double>& v) {
   if (!v) return nullptr;

@@ -100,7 +100,7 @@ struct Event {
   // increasing across the cluster (docs/operations.md, "The fencing token").
   std::optional<int64_t> fencing_token;
 
-  std::optional<BrakeInfo> brake;  // fleet.brake, fleet.brake_released
+  std::optional<BrakeInfo> brake;      // fleet.brake, fleet.brake_released
   std::optional<CompareInfo> compare;  // trigger.* of a `compare` trigger, once it has tested
 };
 

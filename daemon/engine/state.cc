@@ -117,15 +117,15 @@ json ServiceJson(const ServiceRuntime& s, bool values) {
                  {"deadline", s.verifying->deadline.time_since_epoch().count()}};
   }
   json out = {{"paused", s.paused},
-          {"versions", s.versions},
-          {"versions_known", s.versions_known},
-          {"version", s.version},
-          {"last_deploy", TimeJson(s.last_deploy)},
-          {"episode_rollback_id", s.episode_rollback_id},
-          {"last_rollback", TimeJson(s.last_rollback)},
-          {"in_flight", std::move(in_flight)},
-          {"verifying", std::move(verifying)},
-          {"rules", std::move(rules)}};
+              {"versions", s.versions},
+              {"versions_known", s.versions_known},
+              {"version", s.version},
+              {"last_deploy", TimeJson(s.last_deploy)},
+              {"episode_rollback_id", s.episode_rollback_id},
+              {"last_rollback", TimeJson(s.last_rollback)},
+              {"in_flight", std::move(in_flight)},
+              {"verifying", std::move(verifying)},
+              {"rules", std::move(rules)}};
   if (s.brake_held) out["brake_held"] = true;  // only when set: the text stays as it was
   return out;
 }

@@ -195,8 +195,7 @@ void Evaluator::Step(ServiceRuntime& s, Rule& r, const Labels& labels, SeriesSta
         e.reason += " (escalate: ";
         for (size_t i = 0; i < r.steps.size(); ++i) {
           e.reason += (i == 0 ? "" : ", ") + FormatDuration(r.steps[i].for_duration) + " " +
-                      std::string(ConditionKeyName(r.condition)) + " " +
-                      Num(r.steps[i].threshold);
+                      std::string(ConditionKeyName(r.condition)) + " " + Num(r.steps[i].threshold);
         }
         e.reason += ")";
       }
@@ -222,8 +221,9 @@ void Evaluator::Step(ServiceRuntime& s, Rule& r, const Labels& labels, SeriesSta
     e.severity = x.severity;
     e.condition = std::string(ConditionKeyName(r.condition)) + " " + Num(x.threshold);
     e.reason = VerdictText(r, sv, detail, x.threshold) + " held " +
-               FormatDuration(now_ - st.step_since[step]) + " >= " +
-               FormatDuration(x.for_duration) + " (escalate[" + std::to_string(step) + "])";
+               FormatDuration(now_ - st.step_since[step]) +
+               " >= " + FormatDuration(x.for_duration) + " (escalate[" + std::to_string(step) +
+               "])";
   }
   std::fill(st.step_since.begin(), st.step_since.end(), kNotHeld);
   st.firing_id = e.id;

@@ -74,8 +74,8 @@ std::string VerdictText(const Rule& r, const Verdict& v, const std::string& prob
     case Verdict::Why::kTooFewSamples:
       return "too few samples: " + std::to_string(v.n) + " and " + std::to_string(v.n_baseline) +
              " (baseline) within " + FormatDuration(r.compare->window) + ", min_samples " +
-             std::to_string(r.compare->min_samples) + " (no_data = " +
-             std::string(NoDataName(r.no_data)) + ")";
+             std::to_string(r.compare->min_samples) +
+             " (no_data = " + std::string(NoDataName(r.no_data)) + ")";
     case Verdict::Why::kProbe:
       return breach ? "probe failed: " + (probe_detail.empty() ? "failure" : probe_detail)
                     : "probe passed";

@@ -144,12 +144,13 @@ ServerResponse Api::ReleaseBrake(const ServerRequest& r) {
                          "released, but the state could not be saved: a restart would engage it "
                          "again (see the log)");
   }
-  spdlog::warn("fleet brake released through the API ({}); held: {}", r.remote,
-               released->held.empty() ? std::string("none") : [&] {
-                 std::string out;
-                 for (const std::string& s : released->held) out += (out.empty() ? "" : ", ") + s;
-                 return out;
-               }());
+  spdlog::warn(
+      "fleet brake released through the API ({}); held: {}", r.remote,
+      released->held.empty() ? std::string("none") : [&] {
+        std::string out;
+        for (const std::string& s : released->held) out += (out.empty() ? "" : ", ") + s;
+        return out;
+      }());
   return JsonResponse(200, {{"released", true}, {"held", released->held}});
 }
 

@@ -225,8 +225,9 @@ void Metrics::Brake(const std::vector<BrakeStatus>& groups) {
   if (brake_engaged_ == nullptr) {
     brake_engaged_ = &BuildGauge()
                           .Name("rollbackd_fleet_brake_engaged")
-                          .Help("1 while the fleet brake holds the rollbacks of a group of "
-                                "services (group: the `by` label values; \"\" for all).")
+                          .Help(
+                              "1 while the fleet brake holds the rollbacks of a group of "
+                              "services (group: the `by` label values; \"\" for all).")
                           .Register(*registry_);
     brake_engaged_->Add({{"group", ""}}).Set(0);
   }

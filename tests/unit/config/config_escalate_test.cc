@@ -150,8 +150,9 @@ TEST(ConfigCompareTest, MistakesAreNamed) {
               ElementsAre(At("7:20: trigger[0].compare.test: unknown test \"t_test\"")));
   EXPECT_THAT(Lines(Parse(with("0.98", "98")).diags),
               ElementsAre(At("7:89: trigger[0].compare.confidence: expected a probability")));
-  EXPECT_THAT(Lines(Parse(with("1.2", "0.8")).diags),
-              ElementsAre(At("7:108: trigger[0].compare.min_effect: expected a ratio of at least 1")));
+  EXPECT_THAT(
+      Lines(Parse(with("1.2", "0.8")).diags),
+      ElementsAre(At("7:108: trigger[0].compare.min_effect: expected a ratio of at least 1")));
   EXPECT_THAT(Lines(Parse(with("\"increase\"", "\"up\"")).diags),
               ElementsAre(At("7:64: trigger[0].compare.direction: unknown direction \"up\"")));
   EXPECT_THAT(Lines(Parse(with("\"10m\"", "\"4m\"")).diags),
@@ -161,8 +162,9 @@ TEST(ConfigCompareTest, MistakesAreNamed) {
               ElementsAre(At("9:9: trigger[0].above: a trigger with `compare` has no condition")));
   EXPECT_THAT(Lines(Parse(with("baseline_query = \"stable\"\n", "")).diags),
               ElementsAre(At("6:11: trigger[0].compare: `compare` compares the query's samples")));
-  EXPECT_THAT(Lines(Parse(with("for = \"2m\"", "for = \"2m\"\nescalate = []")).diags),
-              ElementsAre(At("9:12: trigger[0].escalate: escalation steps strengthen a condition")));
+  EXPECT_THAT(
+      Lines(Parse(with("for = \"2m\"", "for = \"2m\"\nescalate = []")).diags),
+      ElementsAre(At("9:12: trigger[0].escalate: escalation steps strengthen a condition")));
 }
 
 }  // namespace

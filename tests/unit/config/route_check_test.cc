@@ -148,12 +148,14 @@ channels = ["journal"]
           At("9:1: warning: route[1]: match.event = \"rollback.start\" is not an event kind "
              "(trigger.pending, trigger.firing, trigger.resolved, rollback.started, "
              "rollback.succeeded, rollback.failed, rollback.verified, rollback.not_recovered, "
-             "rollback.skipped, source.down, source.up, cluster.down, cluster.up, fleet.brake, fleet.brake_released); this route "
+             "rollback.skipped, source.down, source.up, cluster.down, cluster.up, fleet.brake, "
+             "fleet.brake_released); this route "
              "never matches"),
           At("12:1: warning: route[2]: match_re.event = \"rollbacks\\..*\" matches no event kind "
              "(trigger.pending, trigger.firing, trigger.resolved, rollback.started, "
              "rollback.succeeded, rollback.failed, rollback.verified, rollback.not_recovered, "
-             "rollback.skipped, source.down, source.up, cluster.down, cluster.up, fleet.brake, fleet.brake_released); this route "
+             "rollback.skipped, source.down, source.up, cluster.down, cluster.up, fleet.brake, "
+             "fleet.brake_released); this route "
              "never matches"),
           At("15:1: warning: route[3]: match_re.severity = \"error|fatal\" matches no severity "
              "(info, warning, critical); this route never matches")));

@@ -14,14 +14,17 @@ using ::testing::IsEmpty;
 
 std::string Service(const std::string& name, const std::string& cluster) {
   return R"(
-service = ")" + name + R"("
-labels = { cluster = ")" + cluster + R"(" }
+service = ")" +
+         name + R"("
+labels = { cluster = ")" +
+         cluster + R"(" }
 [rollback]
 exec = ["/bin/true"]
 cooldown = "0s"
 [[trigger]]
 name = "errors"
-query = 'errors_)" + name + R"('
+query = 'errors_)" +
+         name + R"('
 above = 0.05
 for = "0s"
 )";
@@ -31,8 +34,8 @@ std::shared_ptr<Config> Fleet(int n, int max, std::vector<std::string> by = {},
                               std::vector<std::string> clusters = {}) {
   std::vector<std::string> texts;
   for (int i = 0; i < n; ++i) {
-    texts.push_back(Service("s" + std::to_string(i),
-                            clusters.empty() ? "eu" : clusters[i % clusters.size()]));
+    texts.push_back(
+        Service("s" + std::to_string(i), clusters.empty() ? "eu" : clusters[i % clusters.size()]));
   }
   auto config = std::make_shared<Config>();
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -50,8 +53,8 @@ std::vector<std::string> Decisions(const std::vector<Event>& events) {
   std::vector<std::string> out;
   for (const Event& e : events) {
     if (e.kind == EventKind::kTriggerFiring || e.kind == EventKind::kTriggerResolved) continue;
-    std::string line = (e.service.empty() ? "" : e.service + " ") +
-                       std::string(EventKindName(e.kind));
+    std::string line =
+        (e.service.empty() ? "" : e.service + " ") + std::string(EventKindName(e.kind));
     if (!e.skip_reason.empty()) line += " (" + e.skip_reason + ")";
     out.push_back(line);
   }
@@ -112,9 +115,9 @@ TEST(EngineBrakeTest, WhileEngagedEveryDecisionIsHeldUntilAWindowPassesWithoutOn
   f.h.Eval("0s");
   f.Set(0, 0.5);
   f.Set(1, 0.5);
-  EXPECT_THAT(Decisions(f.h.Eval("15s")),
-              ElementsAre("s0 rollback.started", "s1 rollback.skipped (fleet_brake)",
-                          "fleet.brake"));
+  EXPECT_THAT(
+      Decisions(f.h.Eval("15s")),
+      ElementsAre("s0 rollback.started", "s1 rollback.skipped (fleet_brake)", "fleet.brake"));
   // Long after s0's rollback left the window, the engaged brake still holds a new one.
   f.Set(2, 0.5);
   EXPECT_THAT(Decisions(f.h.Eval("9m")), ElementsAre("s2 rollback.skipped (fleet_brake)"));
@@ -142,8 +145,7 @@ TEST(EngineBrakeTest, TheOperatorsReleaseDecidesTheHeldServicesStillFiringAgain)
   // The count starts over at the release: s2 and s4 go (s3 no longer fires).
   std::vector<Event> events = f.h.Eval("45s");
   EXPECT_THAT(Decisions(events), ElementsAre("s2 rollback.started", "s4 rollback.started"));
-  EXPECT_EQ(events[0].reason.rfind("errors: still firing when the fleet brake was released", 0),
-            0u)
+  EXPECT_EQ(events[0].reason.rfind("errors: still firing when the fleet brake was released", 0), 0u)
       << events[0].reason;
   // Decided once: the next round is quiet.
   EXPECT_THAT(Decisions(f.h.Eval("1m")), IsEmpty());
@@ -154,10 +156,10 @@ TEST(EngineBrakeTest, GroupsByALabelCountApart) {
   f.h.Eval("0s");
   for (size_t i = 0; i < 4; ++i) f.Set(i, 0.5);
   std::vector<Event> events = f.h.Eval("15s");
-  EXPECT_THAT(Decisions(events),
-              ElementsAre("s0 rollback.started", "s1 rollback.started",
-                          "s2 rollback.skipped (fleet_brake)", "s3 rollback.skipped (fleet_brake)",
-                          "fleet.brake", "fleet.brake"));
+  EXPECT_THAT(
+      Decisions(events),
+      ElementsAre("s0 rollback.started", "s1 rollback.started", "s2 rollback.skipped (fleet_brake)",
+                  "s3 rollback.skipped (fleet_brake)", "fleet.brake", "fleet.brake"));
   EXPECT_EQ(events[events.size() - 2].labels, (LabelMap{{"cluster", "eu"}}));
   EXPECT_EQ(events.back().labels, (LabelMap{{"cluster", "us"}}));
 }

@@ -122,8 +122,8 @@ TEST(EngineCompareTest, DecreaseAndEitherJudgeTheirDirection) {
   EXPECT_THAT(Feed(down, 0, 8, 2.0, 1.0), IsEmpty());  // higher is not bad here
   EngineHarness down2(with("decrease"));
   std::vector<Event> events = Feed(down2, 0, 8, 0.5, 1.0);
-  ASSERT_THAT(Lines(events), ElementsAre("50s trigger.pending latency",
-                                         "1m10s trigger.firing latency"));
+  ASSERT_THAT(Lines(events),
+              ElementsAre("50s trigger.pending latency", "1m10s trigger.firing latency"));
   EXPECT_THAT(events[1].reason, HasSubstr("2 x lower >= min_effect 1.2"));
   EXPECT_NEAR(events[1].threshold.value_or(0), events[1].baseline.value_or(0) / 1.2, 1e-12);
 
@@ -141,7 +141,8 @@ TEST(EngineCompareTest, AMedianOfZeroOnTheBaselineIsAnInfiniteEffect) {
     std::vector<Event> ev = h.Eval(std::to_string(10 * i) + "s");
     all.insert(all.end(), ev.begin(), ev.end());
   }
-  ASSERT_THAT(Lines(all), ElementsAre("50s trigger.pending latency", "1m10s trigger.firing latency"));
+  ASSERT_THAT(Lines(all),
+              ElementsAre("50s trigger.pending latency", "1m10s trigger.firing latency"));
   EXPECT_FALSE(all[1].compare->effect.has_value());
   EXPECT_THAT(all[1].reason, HasSubstr("infinitely higher"));
 }

@@ -31,8 +31,9 @@ TEST(EngineEscalateTest, TheBaseBoundStillFiresAfterItsOwnHold) {
   EngineHarness h(Escalating());
   h.Set("error_rate", Value(0.05));
   std::vector<Event> events = h.Run("0s", "1m", "5s");
-  EXPECT_THAT(Lines(events), ElementsAre("0s trigger.pending error_rate",
-                                         "1m trigger.firing error_rate", "1m rollback.started error_rate"));
+  EXPECT_THAT(Lines(events),
+              ElementsAre("0s trigger.pending error_rate", "1m trigger.firing error_rate",
+                          "1m rollback.started error_rate"));
   EXPECT_EQ(events[0].reason,
             "value 0.05 > 0.02, must hold for 1m (escalate: 5s above 0.2, 0s above 0.5)");
   EXPECT_EQ(events[1].reason, "value 0.05 > 0.02 held 1m >= 1m");
@@ -46,9 +47,9 @@ TEST(EngineEscalateTest, ALargerBreachFiresAfterTheStepsShorterHold) {
   EXPECT_THAT(h.Eval("0s"), IsEmpty());
   h.Set("error_rate", Value(0.31));
   std::vector<Event> events = h.Run("5s", "15s", "5s");
-  EXPECT_THAT(Lines(events), ElementsAre("5s trigger.pending error_rate",
-                                         "10s trigger.firing error_rate",
-                                         "10s rollback.started error_rate"));
+  EXPECT_THAT(Lines(events),
+              ElementsAre("5s trigger.pending error_rate", "10s trigger.firing error_rate",
+                          "10s rollback.started error_rate"));
   const Event& firing = events[1];
   EXPECT_EQ(firing.reason, "value 0.31 > 0.2 held 5s >= 5s (escalate[0])");
   EXPECT_DOUBLE_EQ(firing.threshold.value_or(-1), 0.2);
@@ -85,8 +86,8 @@ TEST(EngineEscalateTest, AStepsHoldRestartsWhenTheValueFallsBelowItsBound) {
   EXPECT_THAT(h.Eval("3s"), IsEmpty());
   h.Set("error_rate", Value(0.3));
   EXPECT_THAT(h.Run("6s", "10s", "1s"), IsEmpty());  // 6s..10s: 4s held, not 5s
-  EXPECT_THAT(Lines(h.Eval("11s")), ElementsAre("11s trigger.firing error_rate",
-                                                "11s rollback.started error_rate"));
+  EXPECT_THAT(Lines(h.Eval("11s")),
+              ElementsAre("11s trigger.firing error_rate", "11s rollback.started error_rate"));
 }
 
 TEST(EngineEscalateTest, ABriefSpikeShorterThanTheStepsHoldDoesNotFire) {
@@ -118,8 +119,8 @@ TEST(EngineEscalateTest, QueryErrorsNeitherAdvanceNorResetAStep) {
   EXPECT_THAT(h.Run("1s", "4s", "1s"), IsEmpty());
   h.Set("error_rate", Value(0.3));
   // The step has held since 0s: the error rounds are not a reset.
-  EXPECT_THAT(Lines(h.Eval("5s")), ElementsAre("5s trigger.firing error_rate",
-                                               "5s rollback.started error_rate"));
+  EXPECT_THAT(Lines(h.Eval("5s")),
+              ElementsAre("5s trigger.firing error_rate", "5s rollback.started error_rate"));
 }
 
 TEST(EngineEscalateTest, RatioStepsMoveWithTheirBaseline) {
@@ -196,8 +197,8 @@ TEST(EngineEscalateTest, AStepsHoldSurvivesARestart) {
   std::string error;
   ASSERT_TRUE(after.engine().RestoreState(saved, &error)) << error;
   after.Set("error_rate", Value(0.3));
-  EXPECT_THAT(Lines(after.Eval("5s")), ElementsAre("5s trigger.firing error_rate",
-                                                   "5s rollback.started error_rate"));
+  EXPECT_THAT(Lines(after.Eval("5s")),
+              ElementsAre("5s trigger.firing error_rate", "5s rollback.started error_rate"));
   // A changed step is a changed trigger: its state starts anew.
   EngineHarness changed(R"(
 service = "checkout"
