@@ -193,6 +193,10 @@ std::optional<Trigger> ParseTrigger(TableReader& r, bool service_has_rollback) {
       r.Error("no_data", "unknown no_data policy " + Quote(*nd) + " (ok, hold or breach)");
     }
   }
+  if (compared && t.no_data == NoDataPolicy::kBreach) {
+    r.Warning("no_data", "with `compare`, too few samples is no data: no_data = \"breach\" fires "
+                         "during the first window after every start, before any test ran");
+  }
   t.rollback = service_has_rollback;
   if (auto rb = r.Bool("rollback")) {
     t.rollback = *rb;

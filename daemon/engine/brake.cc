@@ -80,7 +80,9 @@ Event Brake::MakeEvent(EventKind kind, const std::string& key, const BrakeGroup&
   e.labels = g.labels;
   e.id = MakeEventId(kind, "", key, 0, now);
   BrakeInfo info;
-  for (const auto& [t, name] : g.started) info.rolled_back.push_back(name);
+  for (const auto& [t, name] : g.started) {
+    if (now - t < settings_->window) info.rolled_back.push_back(name);
+  }
   info.held = g.held;
   info.max_rollbacks = settings_->max_rollbacks;
   info.window = settings_->window;

@@ -139,7 +139,12 @@ json AlertFor(const json& event, const ChannelTemplates& templates,
   }
   const std::string kind = Str(event, "event");
   const bool source = kind == "source.down" || kind == "source.up";
-  labels["alertname"] = source ? std::string("RollbackdSourceDown") : Str(event, "trigger");
+  // Events of no trigger get a fixed name: Alertmanager refuses an alert without alertname.
+  std::string alertname = Str(event, "trigger");
+  if (source) alertname = "RollbackdSourceDown";
+  if (kind == "cluster.down" || kind == "cluster.up") alertname = "RollbackdClusterDown";
+  if (kind == "fleet.brake" || kind == "fleet.brake_released") alertname = "RollbackdFleetBrake";
+  labels["alertname"] = alertname;
   if (source) labels["trigger"] = Str(event, "trigger");
   labels["service"] = Str(event, "service");
   labels["severity"] = Str(event, "severity");

@@ -167,6 +167,23 @@ TEST_F(DispatcherTest, LogChannelsAreWrittenAtOnceNotQueued) {
   EXPECT_EQ(out.logs[0].payload, EventToJson(e));
 }
 
+TEST_F(DispatcherTest, EventsOfNoTriggerBecomeAlertsWithAFixedAlertname) {
+  config_.channels = {MakeChannel("am", ChannelType::kAlertmanager)};
+  config_.routes = {MakeRoute({"am"})};
+  Dispatcher d(config_);
+  for (auto [kind, name] : {std::pair{EventKind::kFleetBrake, "RollbackdFleetBrake"},
+                            std::pair{EventKind::kClusterDown, "RollbackdClusterDown"}}) {
+    Event e = MakeEvent(kind, kT0);
+    e.service.clear();
+    e.trigger.clear();
+    e.labels.clear();
+    Dispatch out = d.OnEvent(e, kT0);
+    ASSERT_EQ(out.queued.size(), 1u) << EventKindName(kind);
+    // Alertmanager refuses an alert without an alertname: the whole batch would be lost.
+    EXPECT_EQ(json::parse(out.queued[0].payload)["labels"]["alertname"], name);
+  }
+}
+
 TEST_F(DispatcherTest, AlertmanagerAlertsCarryTheRollbackOutcomeAndEndWhenResolved) {
   config_.channels = {MakeChannel("am", ChannelType::kAlertmanager)};
   config_.routes = {MakeRoute({"am"})};
