@@ -55,7 +55,10 @@ std::string DefaultTitle(const json& e) {
   const std::string trigger = Str(e, "trigger");
   // Not `"[" + Str(...)`: GCC 12 -O3 reports a false -Wrestrict in that operator+ once inlined.
   std::string t = "[";
-  t += Str(e, "severity") + "] " + service + ": " + kind;
+  t += Str(e, "severity") + "] ";
+  // cluster.* and fleet.* are no service's: "[critical] fleet.brake".
+  if (!service.empty()) t += service + ": ";
+  t += kind;
   if (!trigger.empty()) t += " (" + trigger + ")";
   return t;
 }
