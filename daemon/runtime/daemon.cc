@@ -233,6 +233,7 @@ struct Daemon::Impl : DaemonControl {
     std::vector<OutboxEntry> pending = carried;
     pending.insert(pending.end(), notifications.begin(), notifications.end());
     std::string err;
+    last_save = env.clock.SteadyNow();
     if (store.Save(engine->SaveState(), pending, &err)) return true;
     spdlog::error("saving state: {}", err);
     if (error) *error = err;
@@ -294,6 +295,9 @@ struct Daemon::Impl : DaemonControl {
 
   void Record(std::vector<Event> events) {
     if (events.empty()) {
+      // What changes without an event (a comparison's samples, an escalation step's window, the
+      // values a snapshot baseline takes) reaches disk at least this often.
+      if (env.clock.SteadyNow() - last_save >= kQuietSaveInterval) SaveState(nullptr);
       if (cluster) cluster->Sync();
       return;
     }
@@ -478,6 +482,9 @@ struct Daemon::Impl : DaemonControl {
       if (alive.lock()) fn();
     });
   }
+
+  static constexpr Duration kQuietSaveInterval = std::chrono::minutes(1);
+  SteadyTime last_save{};
 
   DaemonEnv env;
   DaemonOptions options;

@@ -218,3 +218,34 @@ cooldown = "0s"
 
 }  // namespace
 }  // namespace rollbackd
+
+namespace rollbackd {
+namespace {
+
+// A comparison's samples change every round without an event; they reach state.json at least
+// once a minute, so a crash keeps them (up to a minute old) instead of starting the window anew.
+TEST(DaemonTimelineCompare, QuietRoundsStillSaveTheSamplesOnceAMinute) {
+  Timeline t(kTrigger);
+  t.dir().Write("rules/web.toml", R"(service = "web"
+[[trigger]]
+name = "latency"
+query = "canary"
+baseline_query = "stable"
+compare = { test = "mann_whitney", window = "3m", confidence = 0.98, min_effect = 1.2, min_samples = 30 }
+for = "0s"
+)");
+  ASSERT_TRUE(t.Start());
+  t.Advance(90s);  // canary and stable answer alike: no event at all
+  EXPECT_TRUE(t.Decisions().empty());
+  ASSERT_TRUE(t.Crash());
+  const auto text = t.fs().Contents("/state/state.json");
+  ASSERT_TRUE(text.has_value());
+  const auto state = nlohmann::json::parse(*text);
+  const auto& series = state["services"]["web"]["rules"]["latency"]["series"];
+  ASSERT_EQ(series.size(), 1u);
+  EXPECT_GE(series[0]["samples"].size(), 55u);
+  EXPECT_GE(series[0]["baseline_samples"].size(), 55u);
+}
+
+}  // namespace
+}  // namespace rollbackd
