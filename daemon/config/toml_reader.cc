@@ -316,7 +316,7 @@ std::optional<std::string> ReadTextFile(const std::string& path, std::string* er
 }
 
 FileKind GuessFileKind(const toml::table& root) {
-  if (root.contains("rule_file") || root.contains("test")) return FileKind::kRuleTest;
+  if (root.contains("rule_file") || root.contains("rule_files") || root.contains("test")) return FileKind::kRuleTest;
   if (root.contains("service") || root.contains("trigger") || root.contains("health")) {
     return FileKind::kRuleFile;
   }

@@ -28,6 +28,7 @@ struct InputSeries {
 struct Expectation {
   Duration at{0};
   EventKind kind = EventKind::kTriggerFiring;
+  std::optional<std::string> service;
   std::optional<std::string> trigger;
   std::optional<LabelMap> labels;
   std::optional<std::string> reason;
@@ -38,6 +39,8 @@ struct Expectation {
 struct DeployInput {
   Duration at{0};
   std::string version;
+  std::string service;  // empty: the only service
+  SourceLocation where;
 };
 
 struct TestCase {
@@ -57,17 +60,26 @@ struct TestFile {
   std::vector<TestCase> tests;
 };
 
-// Names the test file may give values for, mapped to engine input ids.
-std::map<std::string, int> InputNames(const Engine& engine, const Service& s) {
+// Names the test file may give values for, mapped to engine input ids: "errors",
+// "p99.baseline", "deploy.version", each also as "<service>/errors"; with several services only
+// the prefixed names.
+std::map<std::string, int> InputNames(const Engine& engine) {
   std::map<std::string, int> names;
-  for (const Trigger& t : s.triggers) {
-    auto ids = engine.trigger_inputs(s.name, t.name);
-    names[t.name] = ids->query;
-    if (ids->baseline >= 0) names[t.name + ".baseline"] = ids->baseline;
-    if (ids->traffic >= 0) names[t.name + ".traffic"] = ids->traffic;
+  const bool single = engine.config().services.size() == 1;
+  for (const Service& s : engine.config().services) {
+    auto add = [&](const std::string& name, int id) {
+      names[s.name + "/" + name] = id;
+      if (single) names[name] = id;
+    };
+    for (const Trigger& t : s.triggers) {
+      auto ids = engine.trigger_inputs(s.name, t.name);
+      add(t.name, ids->query);
+      if (ids->baseline >= 0) add(t.name + ".baseline", ids->baseline);
+      if (ids->traffic >= 0) add(t.name + ".traffic", ids->traffic);
+    }
+    for (const HealthCheck& h : s.health) add(h.name, engine.trigger_inputs(s.name, h.name)->query);
+    if (int v = engine.version_input(s.name); v >= 0) add("deploy.version", v);
   }
-  for (const HealthCheck& h : s.health) names[h.name] = engine.trigger_inputs(s.name, h.name)->query;
-  if (int v = engine.version_input(s.name); v >= 0) names["deploy.version"] = v;
   return names;
 }
 
@@ -133,6 +145,8 @@ TestCase ParseTest(TableReader& r, Duration interval) {
       DeployInput d;
       if (auto at = ReadAt(dr)) d.at = *at;
       if (auto v = dr.String("version", true)) d.version = *v;
+      if (auto v = dr.String("service")) d.service = *v;
+      d.where = dr.Where();
       dr.Finish();
       t.deploys.push_back(std::move(d));
     }
@@ -158,6 +172,7 @@ TestCase ParseTest(TableReader& r, Duration interval) {
           er.Error("event", "unknown event kind \"" + *k + "\"");
         }
       }
+      e.service = er.String("service");
       e.trigger = er.String("trigger");
       e.labels = er.StringTable("labels");
       e.reason = er.String("reason");
@@ -170,9 +185,10 @@ TestCase ParseTest(TableReader& r, Duration interval) {
   return t;
 }
 
-std::string Describe(const Event& e, Time origin) {
+std::string Describe(const Event& e, Time origin, bool services) {
   std::string out = FormatDuration(e.time - origin) + " " + std::string(EventKindName(e.kind));
-  if (!e.trigger.empty()) out += " " + e.trigger;
+  if (services && !e.service.empty()) out += " " + e.service + (e.trigger.empty() ? "" : "/");
+  if (!e.trigger.empty()) out += (services && !e.service.empty() ? "" : " ") + e.trigger;
   std::vector<Labels::Pair> pairs(e.labels.begin(), e.labels.end());
   Labels labels(std::move(pairs));
   if (!labels.empty()) out += " " + labels.ToString();
@@ -183,7 +199,8 @@ std::string Describe(const Event& e, Time origin) {
 
 std::string Describe(const Expectation& x) {
   std::string out = FormatDuration(x.at) + " " + std::string(EventKindName(x.kind));
-  if (x.trigger) out += " " + *x.trigger;
+  if (x.service) out += " " + *x.service + (x.trigger ? "/" : "");
+  if (x.trigger) out += (x.service ? "" : " ") + *x.trigger;
   if (x.labels) {
     std::vector<Labels::Pair> pairs(x.labels->begin(), x.labels->end());
     out += " " + Labels(std::move(pairs)).ToString();
@@ -196,6 +213,7 @@ std::string Describe(const Expectation& x) {
 
 bool Matches(const Expectation& x, const Event& e, Time origin) {
   if (e.time - origin != x.at || e.kind != x.kind) return false;
+  if (x.service && *x.service != e.service) return false;
   if (x.trigger && *x.trigger != e.trigger) return false;
   if (x.skip_reason && *x.skip_reason != e.skip_reason) return false;
   if (x.reason && e.reason.find(*x.reason) == std::string::npos) return false;
@@ -214,8 +232,10 @@ std::string RunTest(const TestCase& test, const Config& base, Duration interval,
   auto config = std::make_shared<Config>(base);
   config->daemon.dry_run = test.dry_run;
   Engine engine(config);
-  const Service& service = config->services.front();
-  const std::map<std::string, int> names = InputNames(engine, service);
+  const bool several = config->services.size() > 1;
+  const std::map<std::string, int> names = InputNames(engine);
+  std::string files;
+  for (const Service& s : config->services) files += (files.empty() ? "" : ", ") + s.file;
 
   std::ostringstream problems;
   std::vector<InputSeries> inputs = test.inputs;
@@ -226,7 +246,7 @@ std::string RunTest(const TestCase& test, const Config& base, Duration interval,
     if (it == names.end()) {
       std::string known;
       for (const auto& [n, id] : names) known += (known.empty() ? "" : ", ") + n;
-      problems << "  inputs: no query named \"" << in.key << "\" in " << service.file
+      problems << "  inputs: no query named \"" << in.key << "\" in " << files
                << " (known: " << known << ")\n";
       continue;
     }
@@ -243,6 +263,15 @@ std::string RunTest(const TestCase& test, const Config& base, Duration interval,
   }
   for (const DeployInput& d : test.deploys) {
     steps = std::max(steps, static_cast<size_t>(d.at / interval) + 1);
+    const bool known = std::any_of(config->services.begin(), config->services.end(),
+                                   [&](const Service& s) { return s.name == d.service; });
+    if (d.service.empty() && several) {
+      problems << "  deploy at " << FormatDuration(d.at)
+               << ": several services are tested; name one with service = \"...\"\n";
+    } else if (!d.service.empty() && !known) {
+      problems << "  deploy at " << FormatDuration(d.at) << ": no service \"" << d.service
+               << "\" in " << files << "\n";
+    }
   }
   if (!problems.str().empty()) return problems.str();
 
@@ -257,8 +286,10 @@ std::string RunTest(const TestCase& test, const Config& base, Duration interval,
   for (size_t k = 0; k < steps; ++k) {
     const Time now = origin + interval * static_cast<int64_t>(k);
     while (next_deploy < deploys.size() && origin + deploys[next_deploy].at <= now) {
-      engine.RecordDeploy(service.name, deploys[next_deploy].version,
-                          origin + deploys[next_deploy].at);
+      const std::string& name = deploys[next_deploy].service.empty()
+                                    ? config->services.front().name
+                                    : deploys[next_deploy].service;
+      engine.RecordDeploy(name, deploys[next_deploy].version, origin + deploys[next_deploy].at);
       ++next_deploy;
     }
     for (size_t id = 0; id < results.size(); ++id) {
@@ -304,10 +335,10 @@ std::string RunTest(const TestCase& test, const Config& base, Duration interval,
     if (!found) problems << "  missing:    " << Describe(x) << "\n";
   }
   for (size_t i = 0; i < events.size(); ++i) {
-    if (!used[i]) problems << "  unexpected: " << Describe(events[i], origin) << "\n";
+    if (!used[i]) problems << "  unexpected: " << Describe(events[i], origin, several) << "\n";
   }
   std::ostringstream tl;
-  for (const Event& e : events) tl << "    " << Describe(e, origin) << "\n";
+  for (const Event& e : events) tl << "    " << Describe(e, origin, several) << "\n";
   if (events.empty()) tl << "    (no events)\n";
   *timeline = tl.str();
   return problems.str();
@@ -342,17 +373,30 @@ RuleTestSummary RunRuleTestFile(const std::string& path, const RuleTestOptions& 
   }
 
   TableReader r(*root, "", path, &diags);
-  auto rule_file = r.String("rule_file", true);
+  // One rule file (rule_file), or several (rule_files): a fleet, for the brake.
+  std::vector<std::string> rule_files;
+  if (r.Has("rule_files")) {
+    if (auto v = r.StringArray("rule_files", true)) rule_files = *v;
+    if (r.Has("rule_file")) r.Error("rule_files", "set either rule_file or rule_files, not both");
+    r.Skip("rule_file");
+    if (rule_files.empty() && r.Has("rule_files")) r.Error("rule_files", "name at least one");
+  } else if (auto v = r.String("rule_file", true)) {
+    rule_files.push_back(*v);
+  }
   auto file_interval = r.DurationValue("interval");
   // [daemon].brake's syntax: a test can assert the fleet brake (one service rolled back again
   // and again, cooldown = "0s", counts as a fleet of one).
   std::optional<BrakeSettings> brake = config_internal::ParseBrake(r, "brake");
   if (file_interval && file_interval->count() <= 0) r.Error("interval", "must be longer than 0s");
   std::optional<Config> config;
-  if (rule_file) {
-    fs::path p = fs::path(*rule_file);
-    if (p.is_relative()) p = fs::path(path).parent_path() / p;
-    config = LoadRuleFiles({p.lexically_normal().string()}, &diags);
+  if (!rule_files.empty()) {
+    std::vector<std::string> paths;
+    for (const std::string& f : rule_files) {
+      fs::path p = fs::path(f);
+      if (p.is_relative()) p = fs::path(path).parent_path() / p;
+      paths.push_back(p.lexically_normal().string());
+    }
+    config = LoadRuleFiles(paths, &diags);
   }
   if (config) config->daemon.brake = brake;
   Duration interval = std::chrono::seconds(15);

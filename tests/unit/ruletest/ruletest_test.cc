@@ -394,3 +394,74 @@ reason = "p = 0.00108225 < 0.02 (Mann-Whitney U = 36, n = 6 and 6 within 1m)"
 
 }  // namespace
 }  // namespace rollbackd
+
+namespace rollbackd {
+namespace {
+
+// Several rule files in one test file: a fleet. Inputs and deploys are named per service.
+TEST(RuleTestFleetTest, TheBrakeHoldsTheThirdServiceOfAFleet) {
+  char tmpl[] = "/tmp/rollbackd-ruletest-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  for (const char* name : {"cart", "shop", "search"}) {
+    std::ofstream(dir + "/" + name + ".toml") << "service = \"" << name << R"T("
+[rollback]
+exec = ["true"]
+[[trigger]]
+name = "errors"
+above = 0.05
+for = "20s"
+)T" << "query = 'errors{service=\"" << name << "\"}'\n";
+  }
+  std::ofstream(dir + "/t.toml") << R"T(
+rule_files = ["cart.toml", "shop.toml", "search.toml"]
+interval = "10s"
+brake = { max_rollbacks = 2, window = "10m" }
+[[test]]
+name = "a shared outage: two roll back, the third is held"
+ignore = ["trigger.pending", "trigger.firing", "rollback.succeeded"]
+[test.inputs]
+"cart/errors" = "0 0.5x5"
+"shop/errors" = "0 0.5x5"
+"search/errors" = "0 0.5x5"
+[[test.expect]]
+at = "30s"
+event = "rollback.started"
+service = "cart"
+[[test.expect]]
+at = "30s"
+event = "rollback.started"
+service = "shop"
+[[test.expect]]
+at = "30s"
+event = "rollback.skipped"
+service = "search"
+skip_reason = "fleet_brake"
+[[test.expect]]
+at = "30s"
+event = "fleet.brake"
+reason = "holding search"
+)T";
+  std::ostringstream out;
+  RuleTestSummary s = RunRuleTestFile(dir + "/t.toml", {}, out);
+  EXPECT_EQ(s.passed, 1) << out.str();
+  EXPECT_EQ(s.failed, 0) << out.str();
+
+  // An unprefixed name is unknown with several services, and the error lists the known ones.
+  std::ofstream(dir + "/bad.toml") << R"T(
+rule_files = ["cart.toml", "shop.toml"]
+[[test]]
+name = "unprefixed"
+[test.inputs]
+errors = "0"
+)T";
+  std::ostringstream bad;
+  s = RunRuleTestFile(dir + "/bad.toml", {}, bad);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_NE(bad.str().find("no query named \"errors\""), std::string::npos) << bad.str();
+  EXPECT_NE(bad.str().find("cart/errors"), std::string::npos) << bad.str();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rollbackd
