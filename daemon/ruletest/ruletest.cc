@@ -245,7 +245,11 @@ std::string RunTest(const TestCase& test, const Config& base, Duration interval,
     auto it = names.find(in.key);
     if (it == names.end()) {
       std::string known;
-      for (const auto& [n, id] : names) known += (known.empty() ? "" : ", ") + n;
+      for (const auto& [n, id] : names) {
+        // One service: its names without the prefix are enough.
+        if (!several && n.find('/') != std::string::npos) continue;
+        known += (known.empty() ? "" : ", ") + n;
+      }
       problems << "  inputs: no query named \"" << in.key << "\" in " << files
                << " (known: " << known << ")\n";
       continue;
