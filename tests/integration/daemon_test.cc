@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 
+#include "testing/sanitized.h"
 #include "testing/harness.h"
 
 namespace rollbackd::it {
@@ -353,6 +354,7 @@ size_t Count(const std::string& text, const std::string& what) {
 }
 
 TEST(DaemonIntegration, OutOfDescriptorsIsALocalFaultNeverARollback) {
+  if (testing::kSanitized) GTEST_SKIP() << testing::kNoDescriptorsUnderSanitizers;
   // ?close=1: the sample closes each connection, so every probe needs a socket of its own (a kept
   // connection would need none and would pass).
   Stack s(StackOptions{R"(service  = "shop"

@@ -19,6 +19,7 @@
 #include <optional>
 #include <thread>
 
+#include "testing/sanitized.h"
 #include "tests/unit/loop_util.h"
 #include "tests/unit/test_http_server.h"
 
@@ -165,6 +166,7 @@ class NoFreeDescriptors {
 };
 
 TEST(HttpClientTest, OutOfDescriptorsIsALocalFaultNotThePeers) {
+  if (testing::kSanitized) GTEST_SKIP() << testing::kNoDescriptorsUnderSanitizers;
   // What curl 7.88 says here is CURLE_COULDNT_CONNECT without an errno, as for a refused
   // connection, and CURLE_COULDNT_RESOLVE_HOST for a name: only our own socket() call and the
   // resolver's words tell them apart.
