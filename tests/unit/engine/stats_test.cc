@@ -2,30 +2,26 @@
 // compared with SciPy itself (tests/reference/mannwhitneyu.py), the definition we claim to follow.
 #include "daemon/engine/stats.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "daemon/io/exec_runner.h"
+#include "tests/unit/loop_util.h"
 #include "tests/unit/temp_dir.h"
-
-extern char** environ;
 
 namespace rollbackd::stats {
 namespace {
@@ -319,45 +315,20 @@ std::vector<Pair> GeneratePairs() {
   return pairs;
 }
 
-struct ChildResult {
-  bool started = false;
-  bool timed_out = false;
-  int exit_code = -1;  // -1: killed by a signal
-};
-
-// Runs argv[0] (searched in PATH) without a shell, its output to `log`; killed after `timeout`.
-ChildResult RunChild(const std::vector<std::string>& args, const std::string& log,
-                     std::chrono::seconds timeout) {
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  const int err = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ChildResult result;
-  if (err != 0) return result;
-  result.started = true;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (true) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0 && errno != EINTR) return result;
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      result.timed_out = true;
-      return result;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  return result;
+// Runs argv (no shell, argv[0] looked up in PATH) with the daemon's own ExecRunner: its group is
+// killed after `timeout`, and its output is kept.
+ExecResult RunChild(const std::vector<std::string>& args, std::chrono::seconds timeout) {
+  boost::asio::io_context io;
+  ExecRunner runner(io);
+  ExecRequest request;
+  request.argv = args;
+  request.timeout = timeout;
+  request.kill_grace = std::chrono::seconds(1);
+  request.output_tail = 16384;
+  std::optional<ExecResult> result;
+  runner.Run(std::move(request), [&result](ExecResult r) { result = std::move(r); });
+  testutil::RunUntil(io, [&] { return result.has_value(); }, timeout + std::chrono::seconds(5));
+  return result.value_or(ExecResult{});
 }
 
 std::string ReadAll(const std::string& path) {
@@ -407,26 +378,25 @@ TEST(MannWhitneyTest, MatchesScipy) {
   testutil::TempDir dir;
   const std::string in_path = dir.Write("in.json", nlohmann::json{{"cases", in_cases}}.dump());
   const std::string out_path = dir.Path("out.json");
-  const std::string log_path = dir.Path("python.log");
   const std::string script = std::string(ROLLBACKD_SOURCE_DIR) + "/tests/reference/mannwhitneyu.py";
 
   // python3 in PATH first; then Debian's own, where python3-scipy installs, for when PATH finds
   // another interpreter (pyenv, a virtualenv) without SciPy.
   bool ran = false;
+  std::string log;
   for (const char* python : {"python3", "/usr/bin/python3"}) {
-    const ChildResult r =
-        RunChild({python, script, in_path, out_path}, log_path, std::chrono::seconds(60));
-    if (!r.started || r.exit_code == 77 || r.exit_code == 127) continue;  // next interpreter
-    ASSERT_FALSE(r.timed_out) << python << " " << script << " ran for 60 s: killed\n"
-                              << ReadAll(log_path);
-    ASSERT_EQ(r.exit_code, 0) << python << " " << script << " failed:\n" << ReadAll(log_path);
+    const ExecResult r = RunChild({python, script, in_path, out_path}, std::chrono::seconds(60));
+    log = r.output + r.error;
+    if (!r.started || r.exit_status == 77 || r.exit_status == 127) continue;  // next interpreter
+    ASSERT_FALSE(r.timed_out) << python << " " << script << " ran for 60 s: killed\n" << log;
+    ASSERT_EQ(r.exit_status, 0) << python << " " << script << " failed:\n" << log;
     ran = true;
     break;
   }
   if (!ran) {
     GTEST_SKIP() << "no python3 with SciPy (Debian: apt-get install python3-scipy, or "
                     "scripts/deps): "
-                 << ReadAll(log_path);
+                 << log;
   }
 
   const nlohmann::json out = nlohmann::json::parse(ReadAll(out_path));
