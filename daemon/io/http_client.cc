@@ -169,7 +169,8 @@ struct HttpClient::Impl {
   // socket(2) as curl would call it, keeping its errno for LocalFault.
   static curl_socket_t OnOpenSocket(void* clientp, curlsocktype, curl_sockaddr* address) {
     auto* t = static_cast<Transfer*>(clientp);
-    const int s = ::socket(address->family, address->socktype, address->protocol);
+    // Close-on-exec: a hook or an exec channel started while it is open must not inherit it.
+    const int s = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
     if (s < 0) {
       t->socket_errno = errno;
       return CURL_SOCKET_BAD;
