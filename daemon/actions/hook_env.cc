@@ -1,19 +1,13 @@
 #include "daemon/actions/hook_env.h"
 
 #include <cctype>
-#include <charconv>
 #include <map>
 #include <string_view>
 
+#include "daemon/config/text.h"
+
 namespace rollbackd {
 namespace {
-
-// The shortest text that reads back as the same double: 0.1, not 0.10000000000000001.
-std::string Number(double v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
-}
 
 bool IsVariableName(std::string_view name) {
   if (name.empty() || name.size() > kHookEnvMaxLabelName) return false;
@@ -144,9 +138,9 @@ HookEnv HookEnvironment(const Event& e) {
   b.Set("ROLLBACKD_EVENT_ID", e.rollback_id.empty() ? e.id : e.rollback_id);
   b.Set("ROLLBACKD_SEVERITY", SeverityName(e.severity));
   b.Set("ROLLBACKD_REASON", e.reason);
-  if (e.value) b.Set("ROLLBACKD_VALUE", Number(*e.value));
-  if (e.threshold) b.Set("ROLLBACKD_THRESHOLD", Number(*e.threshold));
-  if (e.baseline) b.Set("ROLLBACKD_BASELINE", Number(*e.baseline));
+  if (e.value) b.Set("ROLLBACKD_VALUE", ShortestNumber(*e.value));
+  if (e.threshold) b.Set("ROLLBACKD_THRESHOLD", ShortestNumber(*e.threshold));
+  if (e.baseline) b.Set("ROLLBACKD_BASELINE", ShortestNumber(*e.baseline));
   if (!e.version.empty()) b.Set("ROLLBACKD_VERSION", e.version);
   if (e.fencing_token) b.Set("ROLLBACKD_FENCING_TOKEN", std::to_string(*e.fencing_token));
   return b.Finish(omitted);

@@ -1,13 +1,13 @@
 // Judgement beyond one threshold: a trigger's `escalate`, its steps of stronger bounds and shorter
 // holds (docs/rules.md, "Escalation"), and the fleet brake (`brake`, "The fleet brake").
 #include <algorithm>
-#include <charconv>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "daemon/config/loader_internal.h"
+#include "daemon/config/text.h"
 
 namespace rollbackd::config_internal {
 
@@ -24,13 +24,6 @@ bool Stronger(ConditionKind kind, double a, double b) {
     default:
       return a > b;
   }
-}
-
-// The shortest text that reads back as the same number.
-std::string Shortest(double v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
 }
 
 std::string_view StrongerWord(ConditionKind kind) {
@@ -90,7 +83,7 @@ std::vector<EscalationStep> ParseEscalate(TableReader& r, const Trigger& t,
     if (!Stronger(t.condition, step.threshold, bound)) {
       sr.Error(condition_key,
                "a step needs a stronger bound: " + std::string(StrongerWord(t.condition)) +
-                   " than " + beaten + " " + std::string(condition_key) + " = " + Shortest(bound));
+                   " than " + beaten + " " + std::string(condition_key) + " = " + ShortestNumber(bound));
     } else if (t.condition == ConditionKind::kBelowRatio && step.threshold <= 0) {
       sr.Error(condition_key, "a ratio must be greater than 0");
     }

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/config/text.h"
+
 namespace rollbackd {
 namespace {
 
@@ -27,15 +29,6 @@ constexpr size_t kSourceDown = 9;
 constexpr size_t kSourceUp = 10;
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-std::string Join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const std::string& s : items) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
 
 // A matcher with its regex compiled. A regex that does not compile (the loader reports it as an
 // error) makes the matcher, and its route, "unknown": it takes part in no warning.

@@ -9,18 +9,9 @@
 
 #include "daemon/engine/engine_internal.h"
 #include "daemon/engine/hash.h"
+#include "daemon/config/text.h"
 
 namespace rollbackd::internal {
-
-namespace {
-
-std::string Join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const std::string& x : v) out += (out.empty() ? "" : ", ") + x;
-  return out;
-}
-
-}  // namespace
 
 std::string Brake::GroupOf(const LabelMap& labels) const {
   std::string key;
@@ -31,6 +22,14 @@ std::string Brake::GroupOf(const LabelMap& labels) const {
     key += name + "=" + (it == labels.end() ? std::string() : it->second);
   }
   return key;
+}
+
+std::vector<std::string> Brake::RolledBack(const BrakeGroup& g, Time now) const {
+  std::vector<std::string> out;
+  for (const auto& [t, name] : g.started) {
+    if (now - t < settings_->window) out.push_back(name);
+  }
+  return out;
 }
 
 void Brake::Prune(BrakeGroup& g, Time now) const {
@@ -60,8 +59,7 @@ bool Brake::Admit(const std::string& group, const LabelMap& service_labels,
   }
   g.last_candidate = now;
   if (std::find(g.held.begin(), g.held.end(), service) == g.held.end()) g.held.push_back(service);
-  std::vector<std::string> recent;
-  for (const auto& [t, name] : g.started) recent.push_back(name);
+  const std::vector<std::string> recent = RolledBack(g, now);
   *reason = "fleet brake" + (group.empty() ? std::string() : " (" + group + ")") + ": " +
             std::to_string(recent.size()) + " rollbacks within " +
             FormatDuration(settings_->window) + " (" + Join(recent) + "), at most " +
@@ -80,9 +78,7 @@ Event Brake::MakeEvent(EventKind kind, const std::string& key, const BrakeGroup&
   e.labels = g.labels;
   e.id = MakeEventId(kind, "", key, 0, now);
   BrakeInfo info;
-  for (const auto& [t, name] : g.started) {
-    if (now - t < settings_->window) info.rolled_back.push_back(name);
-  }
+  info.rolled_back = RolledBack(g, now);
   info.held = g.held;
   info.max_rollbacks = settings_->max_rollbacks;
   info.window = settings_->window;
@@ -95,8 +91,7 @@ void Brake::EndRound(Time now, std::vector<Event>* out) {
     if (g.announce) {
       g.announce = false;
       Event e = MakeEvent(EventKind::kFleetBrake, key, g, now);
-      std::vector<std::string> recent;
-      for (const auto& [t, name] : g.started) recent.push_back(name);
+      const std::vector<std::string>& recent = e.brake->rolled_back;
       e.reason = std::to_string(recent.size()) + " rollbacks within " +
                  FormatDuration(settings_->window) + " (" + Join(recent) +
                  ") reached max_rollbacks " + std::to_string(settings_->max_rollbacks) +

@@ -69,16 +69,13 @@ std::vector<std::string> Engine::ReleaseBrake(Time now, std::vector<Event>* out)
 std::vector<BrakeStatus> Engine::BrakeState(Time now) const {
   std::vector<BrakeStatus> out;
   if (!impl_->brake.enabled()) return out;
-  const BrakeSettings& b = impl_->brake.settings();
   for (const auto& [key, g] : impl_->brake.groups()) {
     BrakeStatus st;
     st.group = key;
     st.labels = g.labels;
     st.engaged = g.engaged;
     if (g.engaged) st.since = g.since;
-    for (const auto& [t, service] : g.started) {
-      if (now - t < b.window) st.rolled_back.push_back(service);
-    }
+    st.rolled_back = impl_->brake.RolledBack(g, now);
     st.held = g.held;
     out.push_back(std::move(st));
   }

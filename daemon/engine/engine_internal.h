@@ -176,6 +176,9 @@ class Brake {
   // The services it held, in order.
   std::vector<std::string> Release(Time now, std::vector<Event>* out);
 
+  // The services rolled back in `g` within the window before `now`, oldest first.
+  std::vector<std::string> RolledBack(const BrakeGroup& g, Time now) const;
+
   std::map<std::string, BrakeGroup>& groups() { return groups_; }
   const std::map<std::string, BrakeGroup>& groups() const { return groups_; }
 

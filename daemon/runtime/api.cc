@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/config/text.h"
 #include "daemon/runtime/secrets.h"
 
 namespace rollbackd {
@@ -146,11 +147,7 @@ ServerResponse Api::ReleaseBrake(const ServerRequest& r) {
   }
   spdlog::warn(
       "fleet brake released through the API ({}); held: {}", r.remote,
-      released->held.empty() ? std::string("none") : [&] {
-        std::string out;
-        for (const std::string& s : released->held) out += (out.empty() ? "" : ", ") + s;
-        return out;
-      }());
+      released->held.empty() ? std::string("none") : Join(released->held));
   return JsonResponse(200, {{"released", true}, {"held", released->held}});
 }
 

@@ -183,11 +183,15 @@ TEST(EngineBrakeTest, DryRunAndPauseComeBeforeTheBrakeAndAreNotCounted) {
   auto config = Fleet(3, 1);
   config->services[0].dry_run = true;
   Fleet5 f(config);
+  ASSERT_TRUE(f.h.engine().SetPaused("s1", true));
   f.h.Eval("0s");
   f.Set(0, 0.5);
   f.Set(1, 0.5);
+  f.Set(2, 0.5);
+  // Neither the dry run's skip nor the paused one uses up the one rollback the window allows.
   EXPECT_THAT(Decisions(f.h.Eval("15s")),
-              ElementsAre("s0 rollback.skipped (dry_run)", "s1 rollback.started"));
+              ElementsAre("s0 rollback.skipped (dry_run)", "s1 rollback.skipped (paused)",
+                          "s2 rollback.started"));
 }
 
 }  // namespace

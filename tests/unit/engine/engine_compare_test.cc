@@ -137,7 +137,7 @@ TEST(EngineCompareTest, AMedianOfZeroOnTheBaselineIsAnInfiniteEffect) {
   std::vector<Event> all;
   for (int i = 0; i < 8; ++i) {
     h.Set("latency", Value(0.05 + 0.001 * i));
-    h.SetBaseline("latency", Value(i % 2 == 0 ? 0.0 : 0.0));
+    h.SetBaseline("latency", Value(0.0));  // no errors at all on stable
     std::vector<Event> ev = h.Eval(std::to_string(10 * i) + "s");
     all.insert(all.end(), ev.begin(), ev.end());
   }
