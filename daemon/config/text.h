@@ -11,8 +11,8 @@ namespace rollbackd {
 // "a, b, c" with `sep` ", ".
 std::string Join(const std::vector<std::string>& items, std::string_view sep = ", ");
 
-// The shortest text that reads back as the same double: 0.1, not 0.10000000000000001; "NaN" for
-// NaN, "inf" / "-inf" for the infinities.
+// The shortest text that reads back as the same double: 0.1, not 0.10000000000000001; 1000000.4,
+// not 1e+06. "NaN", "+Inf" and "-Inf" as Prometheus writes them.
 std::string ShortestNumber(double v);
 
 }  // namespace rollbackd

@@ -8,6 +8,7 @@
 // The windows live in the engine's state (state.json keeps them across a restart; cluster mode's
 // state in etcd does not, so a new owner starts with empty windows: no data for one window).
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <vector>
 
@@ -83,6 +84,13 @@ Verdict Evaluator::JudgeCompare(const Rule& r, SeriesState& st, double value, Se
 
 std::string CompareText(const Rule& r, const Verdict& v) {
   const CompareSpec& c = *r.compare;
+  // 1 - confidence as the rule file means it: 1 - 0.98 is 0.020000000000000018 in doubles, and
+  // no p-value falls between the two.
+  auto AlphaText = [](const CompareSpec& spec) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.15g", 1 - spec.confidence);
+    return std::string(buf);
+  };
   const double alpha = 1 - c.confidence;
   const bool significant = v.p_value < alpha;
   const bool large = v.effect >= c.min_effect;
@@ -95,7 +103,7 @@ std::string CompareText(const Rule& r, const Verdict& v) {
                     effect + (up ? " higher" : " lower");
   out += large ? " >= min_effect " : " < min_effect ";
   out +=
-      Num(c.min_effect) + ", p = " + Num(v.p_value) + (significant ? " < " : " >= ") + Num(alpha);
+      Num(c.min_effect) + ", p = " + Num(v.p_value) + (significant ? " < " : " >= ") + AlphaText(c);
   if (!significant && large) out += " (not significant)";
   if (significant && !large) out += " (significant, but too small)";
   out += " (Mann-Whitney U = " + Num(v.u) + ", n = " + std::to_string(v.n) + " and " +

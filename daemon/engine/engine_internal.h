@@ -257,8 +257,13 @@ struct Verdict {
 double Bound(ConditionKind condition, double number, double baseline);
 bool Breaches(ConditionKind condition, double value, double bound);
 
-// %g with enough digits to tell 0.05 from 0.0500001, and never "nan".
+// Numbers in reasons and messages: the shortest text that reads back as the same double
+// (1000000.4, not 1e+06), as the hook environment and the payload carry them.
 std::string Num(double v);
+// Numbers in a trigger's definition fingerprint (state.json, etcd): %.6g, as written since the
+// first release. Changing it would make every trigger look redefined after an upgrade, and a
+// redefined trigger forgets that its firing episode already rolled back.
+std::string FingerprintNumber(double v);
 // "above 0.3", or "probe fails" for a health check.
 std::string ConditionText(const Rule& r);
 // A comparison's verdict in words (compare.cc): "median 1.31 vs baseline median 0.92: 1.42 x >=

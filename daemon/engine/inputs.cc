@@ -13,8 +13,8 @@
 
 namespace rollbackd {
 
+using internal::FingerprintNumber;
 using internal::MakeFilter;
-using internal::Num;
 using internal::Rule;
 using internal::ServiceRuntime;
 using internal::SlotsFor;
@@ -57,25 +57,25 @@ uint64_t Fingerprint(const Rule& r, const std::vector<InputSpec>& inputs) {
   h = HashField(h, q(r.baseline_input));
   h = HashField(h, q(r.traffic_input));
   h = HashField(h, ConditionKeyName(r.condition));
-  h = HashField(h, Num(r.threshold));
+  h = HashField(h, FingerprintNumber(r.threshold));
   h = HashField(h, std::to_string(static_cast<int>(r.baseline)));
-  h = HashField(h, r.min_value ? Num(*r.min_value) : "-");
-  h = HashField(h, r.has_traffic ? Num(r.min_traffic) : "-");
+  h = HashField(h, r.min_value ? FingerprintNumber(*r.min_value) : "-");
+  h = HashField(h, r.has_traffic ? FingerprintNumber(r.min_traffic) : "-");
   h = HashField(h, std::to_string(r.for_duration.count()));
   h = HashField(h, NoDataName(r.no_data));
   if (r.compare) {
     h = HashField(h, "compare");
     h = HashField(h, std::to_string(r.compare->window.count()));
     h = HashField(h, CompareDirectionName(r.compare->direction));
-    h = HashField(h, Num(r.compare->confidence));
-    h = HashField(h, Num(r.compare->min_effect));
+    h = HashField(h, FingerprintNumber(r.compare->confidence));
+    h = HashField(h, FingerprintNumber(r.compare->min_effect));
     h = HashField(h, std::to_string(r.compare->min_samples));
   }
   // Only when set, so that fingerprints of triggers without steps stay as they were.
   if (!r.steps.empty()) {
     h = HashField(h, "escalate");
     for (const Rule::Step& x : r.steps) {
-      h = HashField(h, Num(x.threshold));
+      h = HashField(h, FingerprintNumber(x.threshold));
       h = HashField(h, std::to_string(x.for_duration.count()));
       h = HashField(h, SeverityName(x.severity));
     }

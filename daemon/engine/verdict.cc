@@ -4,12 +4,14 @@
 // strings.
 #include <cstdio>
 
+#include "daemon/config/text.h"
 #include "daemon/engine/engine_internal.h"
 
 namespace rollbackd::internal {
 
-// %g with enough digits to tell 0.05 from 0.0500001, and never "nan".
-std::string Num(double v) {
+std::string Num(double v) { return ShortestNumber(v); }
+
+std::string FingerprintNumber(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", v);
   return buf;
@@ -57,7 +59,9 @@ std::string VerdictText(const Rule& r, const Verdict& v, const std::string& prob
       return "no data: no series matches " + MatchText(r.match) +
              " (no_data = " + std::string(NoDataName(r.no_data)) + ")";
     case Verdict::Why::kNotANumber:
-      return "value is not a number (no_data = " + std::string(NoDataName(r.no_data)) + ")";
+      // NaN, +Inf or -Inf: Prometheus's own words, and none of them is evidence (docs/rules.md).
+      return "value " + Num(v.value) +
+             " is not a finite number (no_data = " + std::string(NoDataName(r.no_data)) + ")";
     case Verdict::Why::kLowTraffic:
       return "too little traffic: " +
              (std::isnan(v.traffic) ? std::string("none") : Num(v.traffic)) + " < min_traffic " +
@@ -147,7 +151,7 @@ Verdict Evaluator::Judge(const Rule& r, SeriesState& st, double value, SeriesInd
   // Before the probe check: a NaN probe result is no data (held), not a pass. A comparison's
   // window still decides (the value is not added to it).
   if (!std::isfinite(value) && !r.compare) {
-    v.value = kNaN;
+    v.value = value;  // kept for the words only: an event carries finite values alone
     v.why = Verdict::Why::kNotANumber;
     return NoData(r, v);
   }

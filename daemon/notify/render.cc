@@ -1,10 +1,11 @@
 #include "daemon/notify/render.h"
 
-#include "daemon/engine/event.h"
-
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+
+#include "daemon/config/text.h"
+#include "daemon/engine/event.h"
 
 namespace rollbackd {
 namespace {
@@ -98,13 +99,7 @@ ChannelTemplates ChannelTemplates::For(const Channel& c) {
   return t;
 }
 
-std::string FormatNumber(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+std::string FormatNumber(double v) { return ShortestNumber(v); }
 
 std::string EventField(const json& event, std::string_view field) {
   constexpr std::string_view kLabels = "labels.";

@@ -23,7 +23,7 @@ struct ChannelTemplates {
 };
 
 // One template field of an event payload, as text ("" when the event lacks it). Numbers are
-// written as people read them: 0.0523, 1.2e+06, NaN.
+// written as the shortest text that reads back as the same double: 0.0523, 1000000.4, NaN.
 std::string EventField(const nlohmann::json& event, std::string_view field);
 std::string FormatNumber(double v);
 

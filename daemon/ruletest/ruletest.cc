@@ -429,7 +429,7 @@ RuleTestSummary RunRuleTestFile(const std::string& path, const RuleTestOptions& 
     std::string problems = RunTest(test, *config, interval, &timeline);
     if (problems.empty()) {
       ++summary.passed;
-      out << "PASS " << path << ": " << test.name << "\n";
+      out << "PASS " << path << ":" << test.where.line << ": " << test.name << "\n";
       if (options.verbose) out << timeline;
     } else {
       ++summary.failed;

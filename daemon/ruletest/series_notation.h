@@ -3,7 +3,8 @@
 //   "5x3"        -> 5 5 5 5            "10-1x2" -> 10 9 8
 //   "_"          no sample             "_x3"    -> three missing samples (n, not n+1)
 //   "err"        the query fails       "errx3"  -> three failures
-//   "NaN", "Inf", "-Inf" and "stale" (as "_") are read as promtool reads them.
+//   "NaN", "Inf", "-Inf" (any case) and "stale" (as "_") are read as promtool reads them; like
+//   promtool, "stalex3" and "NaNx3" are errors, and a+bxn adds b n times (v += b), bit for bit.
 #ifndef ROLLBACKD_RULETEST_SERIES_NOTATION_H_
 #define ROLLBACKD_RULETEST_SERIES_NOTATION_H_
 

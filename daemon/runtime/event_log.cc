@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/config/redact.h"
+#include "daemon/config/text.h"
 
 namespace rollbackd {
 namespace {
@@ -37,9 +38,9 @@ spdlog::level::level_enum EventLevel(EventKind k) {
 
 std::string EventLine(const Event& e) {
   std::string numbers;
-  if (e.value) numbers += fmt::format(" value={:g}", *e.value);
-  if (e.threshold) numbers += fmt::format(" threshold={:g}", *e.threshold);
-  if (e.baseline) numbers += fmt::format(" baseline={:g}", *e.baseline);
+  if (e.value) numbers += " value=" + ShortestNumber(*e.value);
+  if (e.threshold) numbers += " threshold=" + ShortestNumber(*e.threshold);
+  if (e.baseline) numbers += " baseline=" + ShortestNumber(*e.baseline);
   std::string extra;
   if (!e.skip_reason.empty()) extra += " skip_reason=" + e.skip_reason;
   if (!e.rollback_id.empty()) extra += " rollback=" + e.rollback_id;

@@ -68,7 +68,7 @@ TEST(EngineCompareTest, TooFewSamplesIsNoDataThenAShiftedCanaryFiresAfterFor) {
               1e-12);
   EXPECT_GT(*firing.compare->effect, 1.9);
   EXPECT_NEAR(firing.threshold.value_or(0), 1.2 * firing.baseline.value_or(0), 1e-12);
-  EXPECT_THAT(firing.reason, HasSubstr("higher >= min_effect 1.2, p = 0.00108225 < 0.02 "
+  EXPECT_THAT(firing.reason, HasSubstr("higher >= min_effect 1.2, p = 0.0010822510822510823 < 0.02 "
                                        "(Mann-Whitney U = 36, n = 6 and 6 within 1m) held 20s"));
   EXPECT_EQ(firing.condition, "mann_whitney increase min_effect 1.2 confidence 0.98");
   // The payload carries the numbers.
@@ -110,7 +110,7 @@ TEST(EngineCompareTest, TheCanaryRecoveringResolvesOnceTheWindowHasMovedOn) {
   std::vector<Event> events = Feed(h, 80, 8, 1.0, 1.0);
   ASSERT_THAT(Lines(events), ElementsAre(::testing::EndsWith("trigger.resolved latency")));
   // One sample of the recovered canary already breaks the significance at n = 6.
-  EXPECT_THAT(events[0].reason, HasSubstr("p = 0.0222878 >= 0.02 (not significant)"));
+  EXPECT_THAT(events[0].reason, HasSubstr("p = 0.022287798228604636 >= 0.02 (not significant)"));
 }
 
 TEST(EngineCompareTest, DecreaseAndEitherJudgeTheirDirection) {

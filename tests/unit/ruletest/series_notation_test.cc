@@ -78,6 +78,54 @@ TEST(SeriesNotationTest, RejectsMalformedTokensNamingThem) {
   }
 }
 
+// promtool (2.42, promql/parser/generated_parser.y) adds b once per step; k * b lands elsewhere.
+TEST(SeriesNotationTest, RampsAccumulateBitForBitAsPromtool) {
+  std::string error;
+  auto points = ExpandSeries("10.37-0.2x4", &error);
+  ASSERT_TRUE(points) << error;
+  ASSERT_EQ(points->size(), 5u);
+  double v = 10.37;
+  for (int k = 0; k < 4; ++k) v += -0.2;
+  EXPECT_EQ((*points)[4].value, v);
+  EXPECT_EQ((*points)[4].value, 9.570000000000002);  // what promtool evaluates `a` to at 4m
+  EXPECT_NE((*points)[4].value, 10.37 + 4 * -0.2);
+  points = ExpandSeries("0.1+0.1x9", &error);
+  ASSERT_TRUE(points) << error;
+  EXPECT_EQ(points->back().value, 0.9999999999999999);  // ten additions of 0.1
+}
+
+TEST(SeriesNotationTest, ReadsNumbersAsPromtoolDoes) {
+  std::string error;
+  auto points = ExpandSeries("1e-310 INF nan -NaN +inf", &error);
+  ASSERT_TRUE(points) << error;
+  ASSERT_EQ(points->size(), 5u);
+  EXPECT_EQ((*points)[0].value, 1e-310);  // a subnormal is a number
+  EXPECT_TRUE(std::isinf((*points)[1].value));
+  EXPECT_TRUE(std::isnan((*points)[2].value) && std::isnan((*points)[3].value));
+  EXPECT_TRUE(std::isinf((*points)[4].value));
+  EXPECT_EQ(Expand("NaN+1x2"), "NaN NaN NaN");
+  EXPECT_EQ(Expand("1e400"), "error: bad value \"1e400\": number out of range");
+  EXPECT_EQ(Expand("1+1e400x2"), "error: bad value \"1+1e400x2\": number out of range");
+}
+
+TEST(SeriesNotationTest, RefusesRepeatedWordsAsPromtoolDoes) {
+  for (const char* word : {"stalex3", "NaNx3", "Infx3", "-infx3"}) {
+    const std::string got = Expand(word);
+    EXPECT_NE(got.find("a repetition needs a number or _ before 'x'"), std::string::npos)
+        << word << ": " << got;
+    EXPECT_NE(got.find("write _x3"), std::string::npos) << got;
+  }
+  EXPECT_EQ(Expand("stale stale"), "_ _");
+}
+
+TEST(SeriesNotationTest, AHugeCountIsTooLongNotMalformed) {
+  for (const char* big : {"1x1000000000", "_x1000000000", "1+1x99999999999999999999999"}) {
+    const std::string got = Expand(big);
+    EXPECT_NE(got.find("series too long: at most 100000 points"), std::string::npos)
+        << big << ": " << got;
+  }
+}
+
 TEST(SeriesNotationTest, BoundsTheLength) {
   std::string error;
   EXPECT_TRUE(ExpandSeries("0x99998", &error).has_value());
