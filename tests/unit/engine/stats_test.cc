@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -19,8 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/io/exec_runner.h"
-#include "tests/unit/loop_util.h"
+#include "tests/unit/run_child.h"
 #include "tests/unit/temp_dir.h"
 
 namespace rollbackd::stats {
@@ -315,21 +313,7 @@ std::vector<Pair> GeneratePairs() {
   return pairs;
 }
 
-// Runs argv (no shell, argv[0] looked up in PATH) with the daemon's own ExecRunner: its group is
-// killed after `timeout`, and its output is kept.
-ExecResult RunChild(const std::vector<std::string>& args, std::chrono::seconds timeout) {
-  boost::asio::io_context io;
-  ExecRunner runner(io);
-  ExecRequest request;
-  request.argv = args;
-  request.timeout = timeout;
-  request.kill_grace = std::chrono::seconds(1);
-  request.output_tail = 16384;
-  std::optional<ExecResult> result;
-  runner.Run(std::move(request), [&result](ExecResult r) { result = std::move(r); });
-  testutil::RunUntil(io, [&] { return result.has_value(); }, timeout + std::chrono::seconds(5));
-  return result.value_or(ExecResult{});
-}
+using testutil::RunChild;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
