@@ -113,7 +113,14 @@ void ParseTls(TableReader& r, TlsOptions* tls) {
   if (auto f = tr.String("ca_file")) tls->ca_file = Resolve(r.file(), *f);
   if (auto f = tr.String("cert_file")) tls->cert_file = Resolve(r.file(), *f);
   if (auto f = tr.String("key_file")) tls->key_file = Resolve(r.file(), *f);
-  if (auto b = tr.Bool("insecure_skip_verify")) tls->insecure_skip_verify = *b;
+  if (auto b = tr.Bool("insecure_skip_verify")) {
+    tls->insecure_skip_verify = *b;
+    if (*b) {
+      tr.Warning("insecure_skip_verify",
+                 "the server's certificate is not verified: anyone on the path can answer in its "
+                 "name, and feed rollbackd numbers that roll a healthy service back");
+    }
+  }
   if (tr.Has("cert_file") != tr.Has("key_file")) {
     tr.Error(tr.Has("cert_file") ? "cert_file" : "key_file",
              "a client certificate needs both cert_file and key_file");
@@ -144,7 +151,7 @@ PrometheusSource ParseSource(TableReader& r, std::string name) {
   if (r.Has("bearer_token_file") && r.Has("basic_auth")) {
     r.Error("basic_auth", "set either bearer_token_file or basic_auth, not both");
   }
-  if (auto h = r.StringTable("headers")) p.headers = *h;
+  if (auto h = r.HeaderTable("headers")) p.headers = *h;
   ParseTls(r, &p.tls);
   r.Finish();
   return p;

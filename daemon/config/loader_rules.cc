@@ -296,7 +296,7 @@ RollbackHook ParseRollback(TableReader& r) {
       hook.method = *m;
     }
     if (auto f = hr.String("secret_file")) hook.secret_file = Resolve(r.file(), *f);
-    if (auto hd = hr.StringTable("headers")) hook.headers = *hd;
+    if (auto hd = hr.HeaderTable("headers")) hook.headers = *hd;
     if (auto f = hr.String("bearer_token_file")) hook.bearer_token_file = Resolve(r.file(), *f);
     if (const toml::table* t = hr.Table("basic_auth")) {
       TableReader br(*t, hr.KeyPath("basic_auth"), hr.file(), hr.diags());

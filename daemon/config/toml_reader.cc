@@ -1,6 +1,7 @@
 #include "daemon/config/toml_reader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -220,6 +221,46 @@ std::optional<std::map<std::string, std::string>> TableReader::StringTable(std::
   }
   if (!ok) return std::nullopt;
   return out;
+}
+
+std::optional<std::map<std::string, std::string>> TableReader::HeaderTable(std::string_view key) {
+  auto headers = StringTable(key);
+  if (!headers) return std::nullopt;
+  const auto* t = table_.get(key)->as_table();
+  bool ok = true;
+  for (const auto& [name, value] : *headers) {
+    const SourceLocation at = LocationOf(t->get(name)->source(), file_);
+    const std::string path = KeyPath(key) + "." + name;
+    auto lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) ||
+             std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    });
+    const bool clean = std::none_of(value.begin(), value.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return (u < 0x20 && c != '\t') || u == 0x7f;
+    });
+    std::string why;
+    if (!token) {
+      why = "not a valid HTTP header name";
+    } else if (!clean) {
+      why = "the value holds a line break or another control character";
+    } else if (lower == "authorization" || lower == "proxy-authorization" || lower == "cookie") {
+      why =
+          "a credential does not belong in a config file: use bearer_token_file or basic_auth, "
+          "which read it from a file";
+    } else if (lower == "host" || lower == "content-length" || lower == "transfer-encoding" ||
+               lower == "connection" || lower == "content-type") {
+      why = "set by rollbackd itself";
+    }
+    if (!why.empty()) {
+      diags_->Error(at, path, why);
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return headers;
 }
 
 const toml::table* TableReader::Table(std::string_view key) {

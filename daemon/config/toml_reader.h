@@ -38,6 +38,11 @@ class TableReader {
   std::optional<Duration> DurationValue(std::string_view key, bool required = false);
   std::optional<std::vector<std::string>> StringArray(std::string_view key, bool required = false);
   std::optional<std::map<std::string, std::string>> StringTable(std::string_view key);
+  // `headers = { X-Scope-OrgID = "team-a" }`: HTTP header names (RFC 9110 tokens) and values
+  // without CR, LF or other control characters, so no value can add a header or end the request.
+  // Authorization, Proxy-Authorization and Cookie are refused (a credential belongs in a file:
+  // bearer_token_file or basic_auth), and so are the headers the HTTP client sets itself.
+  std::optional<std::map<std::string, std::string>> HeaderTable(std::string_view key);
   const toml::table* Table(std::string_view key);
   const toml::array* Array(std::string_view key);  // absent or wrong type: nullptr
   // The same for an array of values; `expected` describes it in the wrong-type message.

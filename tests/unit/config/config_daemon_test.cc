@@ -246,6 +246,38 @@ tls = { cert_file = "c.pem", insecure_skip_verify = "yes" }
           At("10:53: prometheus.auth.tls.insecure_skip_verify: expected true or false")));
 }
 
+// A header value with CR/LF would add a header (or end the request); a credential in `headers`
+// would sit in a config file that is shared and reviewed.
+TEST(ConfigDaemonTest, HeadersAreCheckedNameAndValue) {
+  auto p = Parse(R"([prometheus.default]
+url = "http://prom"
+headers = { Authorization = "Bearer abc", "X-A" = "a\r\nX-Injected: 1", "bad name" = "x", Host = "h", "X-Tenant" = "t" }
+)");
+  EXPECT_FALSE(p.config.has_value());
+  EXPECT_THAT(Lines(p.diags),
+              ElementsAre(At("3:29: prometheus.default.headers.Authorization: a credential does "
+                             "not belong in a config file: use bearer_token_file or basic_auth, "
+                             "which read it from a file"),
+                          At("3:51: prometheus.default.headers.X-A: the value holds a line break "
+                             "or another control character"),
+                          At("3:86: prometheus.default.headers.bad name: not a valid HTTP header "
+                             "name"),
+                          At("3:98: prometheus.default.headers.Host: set by rollbackd itself")));
+}
+
+TEST(ConfigDaemonTest, SkippingCertificateVerificationWarns) {
+  auto p = Parse(R"([prometheus.default]
+url = "https://prom"
+tls = { insecure_skip_verify = true }
+)");
+  ASSERT_TRUE(p.config.has_value());
+  EXPECT_THAT(Lines(p.diags),
+              ElementsAre(At("3:32: warning: prometheus.default.tls.insecure_skip_verify: the "
+                             "server's certificate is not verified: anyone on the path can answer "
+                             "in its name, and feed rollbackd numbers that roll a healthy service "
+                             "back")));
+}
+
 TEST(ConfigDaemonTest, PrometheusEntryThatIsNotATable) {
   auto p = Parse("prometheus = { default = \"http://127.0.0.1:9090\" }\n");
   EXPECT_THAT(Lines(p.diags),
