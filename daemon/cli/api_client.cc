@@ -14,7 +14,7 @@ namespace rollbackd {
 namespace {
 
 bool Exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 
@@ -54,7 +54,8 @@ std::optional<ApiTarget> ResolveTarget(const TargetFlags& flags, const std::stri
     std::string read_error;
     auto text = ReadTextFile(target.config, &read_error);
     if (!text) {
-      *error = read_error + (flags.config.empty() ? " (pass --url URL or --config FILE)" : "");
+      *error = target.config + ": " + read_error +
+               (flags.config.empty() ? " (pass --url URL or --config FILE)" : "");
       return std::nullopt;
     }
     Diagnostics diags;

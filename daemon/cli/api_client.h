@@ -44,11 +44,11 @@ std::optional<ApiTarget> ResolveTarget(const TargetFlags& flags, const std::stri
 std::string UrlForListen(std::string_view listen);
 
 struct ApiAnswer {
-  int status = 0;         // 0: no HTTP answer
-  bool refused = false;   // nothing listens there (connection refused, unresolvable)
-  std::string error;      // why there was no answer, in words
+  int status = 0;        // 0: no HTTP answer
+  bool refused = false;  // nothing listens there (connection refused, unresolvable)
+  std::string error;     // why there was no answer, in words
   std::string body;
-  std::string message;    // an error answer's "error" field (or its body's start), for people
+  std::string message;  // an error answer's "error" field (or its body's start), for people
 };
 
 // One request: `body` as JSON when non-empty, "Authorization: Bearer <token>" when `token` is.

@@ -62,7 +62,8 @@ int CheckMain(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return Usage(err, "check takes either --config FILE or rule files");
   }
   Diagnostics diags;
-  auto config = config_path.empty() ? LoadRuleFiles(files, &diags) : LoadConfig(config_path, &diags);
+  auto config =
+      config_path.empty() ? LoadRuleFiles(files, &diags) : LoadConfig(config_path, &diags);
   for (const auto& d : diags.Sorted()) err << d.ToString() << "\n";
   if (!config) {
     err << Plural(static_cast<size_t>(diags.error_count()), "error", "errors") << "\n";
@@ -129,7 +130,8 @@ int RunMain(const std::vector<std::string>& args, const std::string& version, st
   if (options.config_path.empty()) return Usage(err, "run needs --config FILE");
   auto log_format = ParseLogFormat(format);
   if (!log_format) return Usage(err, "--log-format must be text or json");
-  if (!IsLogLevel(level)) return Usage(err, "--log-level must be trace, debug, info, warning or error");
+  if (!IsLogLevel(level))
+    return Usage(err, "--log-level must be trace, debug, info, warning or error");
   SetUpLogging(*log_format, level);
   return RunDaemon(options);
 }

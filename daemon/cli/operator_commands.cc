@@ -24,9 +24,8 @@ std::string Value(const ParsedArgs& p, const std::string& name) {
 
 std::optional<ApiTarget> Target(const ParsedArgs& p, const OperatorEnv& env, std::ostream& err) {
   std::string error;
-  auto target = ResolveTarget(
-      {Value(p, "--url"), Value(p, "--config"), Value(p, "--token-file")}, env.default_config,
-      &error);
+  auto target = ResolveTarget({Value(p, "--url"), Value(p, "--config"), Value(p, "--token-file")},
+                              env.default_config, &error);
   if (!target) err << "rollbackd: " << error << "\n";
   return target;
 }
@@ -43,8 +42,8 @@ int Failure(const ApiAnswer& a, const ApiTarget& t, const std::string& service, 
   if (a.status >= 200 && a.status < 300) return kExitOk;
   if (a.status == 401) {
     if (sent_token) {
-      err << "rollbackd: " << at << " refused the token from " << t.token_file << " (401: "
-          << a.message << ")\n";
+      err << "rollbackd: " << at << " refused the token from " << t.token_file
+          << " (401: " << a.message << ")\n";
     } else {
       err << "rollbackd: " << at << " needs the API token (401: " << a.message
           << "): pass --token-file FILE, or --config FILE with [daemon].api_token_file\n";
@@ -82,8 +81,9 @@ int Status(const std::vector<std::string>& args, std::ostream& out, std::ostream
     return kExitOk;
   }
   if (!p.positional.empty()) {
-    return UsageError(err, "status", "unexpected argument " + p.positional.front() +
-                                         " (one service: --service NAME)");
+    return UsageError(
+        err, "status",
+        "unexpected argument " + p.positional.front() + " (one service: --service NAME)");
   }
   auto target = Target(p, env, err);
   if (!target) return kExitFailed;
@@ -126,15 +126,16 @@ int Change(const std::string& command, const std::vector<std::string>& args, std
   }
   const size_t want = command == "deploy" ? 2 : 1;
   if (p.positional.size() != want) {
-    return UsageError(err, command,
-                      command == "deploy" ? "deploy needs SERVICE and VERSION"
-                                          : command + " needs one SERVICE");
+    return UsageError(
+        err, command,
+        command == "deploy" ? "deploy needs SERVICE and VERSION" : command + " needs one SERVICE");
   }
   const std::string& service = p.positional[0];
   // The name becomes a URL path segment: only names a rule file can have, never "." or "..".
   if (!IsValidName(service) || service == "." || service == "..") {
-    return UsageError(err, command,
-                      "not a service name: " + CleanForTerminal(service) + " (letters, digits, _ . -)");
+    return UsageError(
+        err, command,
+        "not a service name: " + CleanForTerminal(service) + " (letters, digits, _ . -)");
   }
   auto target = Target(p, env, err);
   if (!target) return kExitFailed;
@@ -170,8 +171,8 @@ int Change(const std::string& command, const std::vector<std::string>& args, std
   } else if (command == "resume") {
     out << "resumed " << service << ": automatic rollbacks run again\n";
   } else {
-    out << "recorded the deploy of " << service << " version "
-        << CleanForTerminal(p.positional[1]) << "\n";
+    out << "recorded the deploy of " << service << " version " << CleanForTerminal(p.positional[1])
+        << "\n";
   }
   return kExitOk;
 }

@@ -17,7 +17,7 @@ namespace rollbackd {
 
 // Exit statuses, distinct so that scripts can tell why (also in the man page).
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;          // anything else: a bad answer, status --service
+inline constexpr int kExitFailed = 1;  // anything else: a bad answer, status --service
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitUnreachable = 3;     // nothing answers at the address (down, timeout)
 inline constexpr int kExitUnauthorized = 4;    // 401, or the token file cannot be read

@@ -104,8 +104,8 @@ std::string Labels(const json& labels) {
   std::string out = "{";
   for (auto it = labels.begin(); it != labels.end(); ++it) {
     if (out.size() > 1) out += ",";
-    out += Clean(it.key()) + "=\"" +
-           Clean(it->is_string() ? it->get<std::string>() : it->dump()) + "\"";
+    out += Clean(it.key()) + "=\"" + Clean(it->is_string() ? it->get<std::string>() : it->dump()) +
+           "\"";
   }
   return out + "}";
 }
@@ -150,7 +150,8 @@ std::string Table(const std::vector<Row>& rows, bool color) {
     for (size_t i = 0; i < r.size(); ++i) {
       const bool last = i + 1 == r.size();
       const char* paint = nullptr;
-      if (color && n > 0 && i == 3) paint = r[i] == "firing" ? kRed : r[i] == "pending" ? kYellow : nullptr;
+      if (color && n > 0 && i == 3)
+        paint = r[i] == "firing" ? kRed : r[i] == "pending" ? kYellow : nullptr;
       line += paint ? paint + r[i] + kReset : r[i];
       if (!last) line += std::string(widths[i] - Width(r[i]) + 2, ' ');
     }
@@ -164,7 +165,8 @@ std::string Names(const std::vector<std::string>& names) { return Join(names); }
 std::string StringList(const json& j) {
   std::vector<std::string> items;
   if (j.is_array()) {
-    for (const json& x : j) items.push_back(x.is_string() ? Clean(x.get<std::string>()) : Clean(x.dump()));
+    for (const json& x : j)
+      items.push_back(x.is_string() ? Clean(x.get<std::string>()) : Clean(x.dump()));
   }
   return items.empty() ? "none" : Names(items);
 }
@@ -207,17 +209,17 @@ std::string Notes(const json& doc, SysMs now, bool color) {
   }
   if (doc.contains("brake") && doc["brake"].is_object()) {
     const json& b = doc["brake"];
-    const std::string limit = "at most " + Num(b, "max_rollbacks") + " rollbacks in " +
-                              FormatAge(milliseconds(static_cast<int64_t>(
-                                  b.value("window_seconds", 0.0) * 1000)));
+    const std::string limit =
+        "at most " + Num(b, "max_rollbacks") + " rollbacks in " +
+        FormatAge(milliseconds(static_cast<int64_t>(b.value("window_seconds", 0.0) * 1000)));
     if (!Flag(b, "engaged")) notes.push_back("brake: not engaged (" + limit + ")");
     for (const json& g : Array(b, "groups")) {
       if (!g.is_object() || !Flag(g, "engaged")) continue;
       const std::string group = Str(g, "group", "");
       notes.push_back(paint(kRed, "brake engaged") + (group.empty() ? "" : " [" + group + "]") +
                       " for " + Since(g.value("since", json(nullptr)), now) + ", " + limit +
-                      ": rolled back " + StringList(g.value("rolled_back", json())) +
-                      "; holding " + StringList(g.value("held", json())) +
+                      ": rolled back " + StringList(g.value("rolled_back", json())) + "; holding " +
+                      StringList(g.value("held", json())) +
                       " (POST /api/v1/brake/release lets go)");
     }
   }
@@ -225,7 +227,8 @@ std::string Notes(const json& doc, SysMs now, bool color) {
   if (doc.contains("cluster") && doc["cluster"].is_object()) {
     const json& c = doc["cluster"];
     const json lease = c.value("lease", json::object());
-    notes.push_back("cluster " + Str(c, "name") + ": members " + StringList(c.value("members", json())) +
+    notes.push_back("cluster " + Str(c, "name") + ": members " +
+                    StringList(c.value("members", json())) +
                     (Flag(c, "healthy") ? "" : ", not healthy") +
                     (Flag(lease, "live") ? "" : ", " + paint(kRed, "lease not live")));
     if (!elsewhere.empty()) {
@@ -293,7 +296,8 @@ bool RenderStatusTable(std::string_view document, const StatusTableOptions& opti
   json doc;
   if (!Parse(document, &doc, error)) return false;
   const SysMs now = std::chrono::floor<milliseconds>(options.now);
-  std::vector<Row> rows = {{"SERVICE", "VERSION", "TRIGGER", "STATE", "VALUE", "THRESHOLD", "SINCE"}};
+  std::vector<Row> rows = {
+      {"SERVICE", "VERSION", "TRIGGER", "STATE", "VALUE", "THRESHOLD", "SINCE"}};
   for (const json& s : doc["services"]) {
     if (s.is_object()) AddRows(s, now, &rows);
   }
@@ -317,8 +321,8 @@ FilterResult FilterStatus(std::string_view document, const std::string& service,
       known.push_back(Clean(name));
     }
     if (kept.empty()) {
-      *error = "the daemon has no service " + Clean(service) + " (it has: " +
-               (known.empty() ? std::string("none") : Join(known)) + ")";
+      *error = "the daemon has no service " + Clean(service) +
+               " (it has: " + (known.empty() ? std::string("none") : Join(known)) + ")";
       return FilterResult::kUnknownService;
     }
     doc["services"] = std::move(kept);

@@ -29,7 +29,8 @@ constexpr const char kRun[] =
     "usage: rollbackd run --config FILE [--log-format text|json] [--log-level LEVEL]\n"
     "                     [--listen ADDR]\n"
     "\n"
-    "Runs the daemon in the foreground. SIGHUP reloads the configuration, SIGTERM drains and stops.\n"
+    "Runs the daemon in the foreground. SIGHUP reloads the configuration, SIGTERM drains and "
+    "stops.\n"
     "\n"
     "  -c, --config FILE   the daemon config (rollbackd.toml)\n"
     "  --log-format F      text (default) or json, on stderr\n"
@@ -72,19 +73,19 @@ constexpr const char kHelp[] =
     "\n"
     "Prints the list of commands, or COMMAND's usage.\n";
 
-#define ROLLBACKD_API_OPTIONS                                                                   \
-  "  --url URL           the daemon's API, e.g. http://127.0.0.1:9464\n"                        \
-  "  --config FILE       the daemon config: its [daemon].listen is the address (--url wins)\n"  \
-  "                      default: /etc/rollbackd/rollbackd.toml if it exists, else\n"           \
+#define ROLLBACKD_API_OPTIONS                                                                  \
+  "  --url URL           the daemon's API, e.g. http://127.0.0.1:9464\n"                       \
+  "  --config FILE       the daemon config: its [daemon].listen is the address (--url wins)\n" \
+  "                      default: /etc/rollbackd/rollbackd.toml if it exists, else\n"          \
   "                      http://127.0.0.1:9464\n"
 
 #define ROLLBACKD_TOKEN_OPTIONS                                                                 \
   "  --token-file FILE   the API token (default: the config's [daemon].api_token_file; never\n" \
   "                      taken from a config the address did not come from, and never printed)\n"
 
-#define ROLLBACKD_MUTATING_EXIT                                                                 \
-  "exit status: 0 done (in cluster mode also when forwarded to the owning member), 1 other\n"   \
-  "error, 2 usage, 3 daemon unreachable, 4 token missing, unreadable or wrong (401),\n"      \
+#define ROLLBACKD_MUTATING_EXIT                                                               \
+  "exit status: 0 done (in cluster mode also when forwarded to the owning member), 1 other\n" \
+  "error, 2 usage, 3 daemon unreachable, 4 token missing, unreadable or wrong (401),\n"       \
   "5 mutating API disabled (403: no [daemon].api_token_file), 6 unknown service (404)\n"
 
 constexpr const char kStatus[] =
@@ -92,7 +93,8 @@ constexpr const char kStatus[] =
     "\n"
     "What the running daemon sees (GET /api/v1/status): one row per series of every trigger and\n"
     "health check, columns SERVICE VERSION TRIGGER STATE VALUE THRESHOLD SINCE. SINCE is how long\n"
-    "a series has been pending or firing, and since when in UTC. Below the table: paused services,\n"
+    "a series has been pending or firing, and since when in UTC. Below the table: paused "
+    "services,\n"
     "rollbacks in flight, the fleet brake and failing inputs. Colours only on a terminal, and\n"
     "never with NO_COLOR set.\n"
     "\n" ROLLBACKD_API_OPTIONS

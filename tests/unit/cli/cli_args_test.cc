@@ -4,7 +4,7 @@
 
 #include "daemon/cli/args.h"
 #include "daemon/cli/usage.h"
-#include "tests/unit/cli/cli_process.h"
+#include "testing/cli_run.h"
 
 namespace rollbackd {
 namespace {
@@ -72,8 +72,8 @@ INSTANTIATE_TEST_SUITE_P(EveryCommand, CommandHelpTest,
                                            "resume", "deploy", "help"));
 
 TEST(CliHelpTest, TopLevelHelpListsEveryCommand) {
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"-h"}, {"help"}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--help"}, {"-h"}, {"help"}}) {
     const testutil::CliRun r = RunRollbackd(args);
     EXPECT_EQ(r.exit, 0) << args[0];
     EXPECT_EQ(r.out, kTopUsage) << args[0];
@@ -107,8 +107,10 @@ struct UsageCase {
 
 TEST(CliUsageTest, UsageErrorsNameTheProblemOnStderrAndExitTwo) {
   const std::vector<UsageCase> cases = {
-      {{"status", "--bogus"}, "rollbackd status: unknown option --bogus\n\nusage: rollbackd status"},
-      {{"status", "shop"}, "rollbackd status: unexpected argument shop (one service: --service NAME)"},
+      {{"status", "--bogus"},
+       "rollbackd status: unknown option --bogus\n\nusage: rollbackd status"},
+      {{"status", "shop"},
+       "rollbackd status: unexpected argument shop (one service: --service NAME)"},
       {{"status", "--url"}, "rollbackd status: --url needs a value"},
       {{"pause"}, "rollbackd pause: pause needs one SERVICE\n\nusage: rollbackd pause"},
       {{"resume", "a", "b"}, "rollbackd resume: resume needs one SERVICE"},

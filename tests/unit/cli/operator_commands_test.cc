@@ -14,7 +14,7 @@
 
 #include "daemon/runtime/api.h"
 #include "daemon/server/http_server.h"
-#include "tests/unit/cli/cli_process.h"
+#include "testing/cli_run.h"
 #include "tests/unit/temp_dir.h"
 
 namespace rollbackd {
@@ -86,6 +86,7 @@ class OperatorCommandsTest : public ::testing::Test {
 
   void Start(const std::string& token) {
     api_.SetToken(token);
+    io_.restart();
     server_.emplace(io_, [this](const ServerRequest& r) { return api_.Handle(r); });
     std::string error;
     ASSERT_TRUE(server_->Listen("127.0.0.1:0", &error)) << error;
@@ -100,11 +101,10 @@ class OperatorCommandsTest : public ::testing::Test {
   std::string Url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
   // A daemon config naming this server and, unless `token_file` is "", a token file.
   std::string Config(const std::string& token_file, const std::string& host = "127.0.0.1") {
-    return dir_.Write("rollbackd.toml", "[daemon]\nlisten = \"" + host + ":" +
-                                            std::to_string(server_->port()) + "\"\n" +
-                                            (token_file.empty() ? std::string()
-                                                                : "api_token_file = \"" +
-                                                                      token_file + "\"\n"));
+    return dir_.Write(
+        "rollbackd.toml",
+        "[daemon]\nlisten = \"" + host + ":" + std::to_string(server_->port()) + "\"\n" +
+            (token_file.empty() ? std::string() : "api_token_file = \"" + token_file + "\"\n"));
   }
 
   struct Result {
@@ -237,9 +237,8 @@ TEST_F(OperatorCommandsTest, NoTokenConfiguredSaysWhereOneComesFrom) {
       << r.err;
   const Result unreadable = Cli("pause", {"--url", Url(), "--token-file", dir_.Path("no"), "shop"});
   EXPECT_EQ(unreadable.exit, kExitUnauthorized);
-  EXPECT_EQ(unreadable.err.rfind("rollbackd: cannot read the API token: cannot read " +
-                                     dir_.Path("no"),
-                                 0),
+  EXPECT_EQ(unreadable.err.rfind(
+                "rollbackd: cannot read the API token: cannot read " + dir_.Path("no"), 0),
             0u)
       << unreadable.err;
 }
@@ -280,7 +279,8 @@ TEST_F(OperatorCommandsTest, AChangeForwardedToTheOwnerInClusterModeIsDone) {
   const std::string file = dir_.Write("api.token", kToken);
   const Result r = Cli("pause", {"--url", Url(), "--token-file", file, "remote"});
   EXPECT_EQ(r.exit, kExitOk) << r.err;
-  EXPECT_EQ(r.out, "pause of remote handed through etcd to its owner, member m2, which applies it\n");
+  EXPECT_EQ(r.out,
+            "pause of remote handed through etcd to its owner, member m2, which applies it\n");
   EXPECT_EQ(control_.calls(), (std::vector<std::string>{"pause remote", "forward pause remote"}));
 }
 
@@ -316,7 +316,8 @@ TEST_F(OperatorCommandsTest, TheBinaryPrintsTheTableWithoutColourAndExitsAsDocum
   EXPECT_NE(status.out.find("firing"), std::string::npos);
   EXPECT_EQ(status.out.find('\x1b'), std::string::npos);
   EXPECT_EQ(testutil::RunRollbackd({"status", "--url", Url(), "--service", "nope"}).exit, 1);
-  EXPECT_EQ(testutil::RunRollbackd({"pause", "--url", Url(), "--token-file", file, "shop"}).exit, 0);
+  EXPECT_EQ(testutil::RunRollbackd({"pause", "--url", Url(), "--token-file", file, "shop"}).exit,
+            0);
   testutil::CliRun refused =
       testutil::RunRollbackd({"pause", "--url", Url(), "--token-file", wrong, "shop"});
   EXPECT_EQ(refused.exit, 4);

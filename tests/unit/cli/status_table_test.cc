@@ -62,15 +62,14 @@ std::vector<std::string> Lines(const std::string& text) {
 TEST(StatusTableTest, OneAlignedRowPerSeriesUnderTheSevenColumns) {
   const std::vector<std::string> lines = Lines(Render(kDoc));
   ASSERT_GE(lines.size(), 6u);
-  EXPECT_EQ(lines[0],
-            "SERVICE   VERSION  TRIGGER            STATE     VALUE  THRESHOLD  SINCE");
+  EXPECT_EQ(lines[0], "SERVICE   VERSION  TRIGGER             STATE     VALUE  THRESHOLD  SINCE");
   EXPECT_EQ(lines[1],
-            "checkout  v2       error_rate         firing    0.101  0.05       4m12s (18:05:48Z)");
+            "checkout  v2       error_rate          firing    0.101  0.05       4m12s (18:05:48Z)");
   EXPECT_EQ(lines[2],
             "checkout  v2       p99{route=\"/pay\"}   pending   1.5    0.75       30s (18:09:30Z)");
   EXPECT_EQ(lines[3], "checkout  v2       p99{route=\"/cart\"}  inactive  -      0.75       -");
-  EXPECT_EQ(lines[4], "checkout  v2       ready (health)     inactive  -      -          -");
-  EXPECT_EQ(lines[5], "cart      -        errors             inactive  -      -          -");
+  EXPECT_EQ(lines[4], "checkout  v2       ready (health)      inactive  -      -          -");
+  EXPECT_EQ(lines[5], "cart      -        errors              inactive  -      -          -");
   // Every column starts at the same offset on every row.
   for (size_t i = 1; i < 6; ++i) {
     EXPECT_EQ(lines[i].find("  ", 8), lines[0].find("  ", 8)) << lines[i];
@@ -114,7 +113,8 @@ TEST(StatusTableTest, LongNamesWidenTheirColumnAndNothingIsCut) {
 }
 
 TEST(StatusTableTest, MarkupIsPrintedLiterallyAndControlCharactersAreEscaped) {
-  const std::string doc = R"JSON({"services": [{"name": "shop", "version": "<img src=x onerror=alert(1)>",
+  const std::string doc =
+      R"JSON({"services": [{"name": "shop", "version": "<img src=x onerror=alert(1)>",
     "triggers": [{"name": "t", "kind": "trigger", "state": "inactive",
       "last_error": "bad\u001b[2Jthing",
       "series": [{"labels": {"path": "<script>\u0007</script>"}, "state": "inactive",

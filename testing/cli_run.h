@@ -1,16 +1,19 @@
-// Runs the built rollbackd binary with arguments and waits for it: exit status, stdout and stderr
-// apart, for the tests where what the process prints and returns is the contract.
-#ifndef ROLLBACKD_TESTS_UNIT_CLI_CLI_PROCESS_H_
-#define ROLLBACKD_TESTS_UNIT_CLI_CLI_PROCESS_H_
+// Runs the built rollbackd binary (ROLLBACKD_BINARY) with arguments and waits for it: exit status,
+// stdout and stderr apart, for the tests where what the process prints and returns is the
+// contract (the operator CLI: unit tests and tests/integration). Header-only.
+#ifndef ROLLBACKD_TESTING_CLI_RUN_H_
+#define ROLLBACKD_TESTING_CLI_RUN_H_
 
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
-
-#include "tests/unit/temp_dir.h"
 
 namespace rollbackd::testutil {
 
@@ -25,8 +28,10 @@ struct CliRun {
 // instead of hanging it.
 inline CliRun RunRollbackd(const std::vector<std::string>& args,
                            const std::vector<std::string>& env = {}) {
-  TempDir dir;
-  const std::string out_path = dir.Path("out"), err_path = dir.Path("err");
+  char out_tmpl[] = "/tmp/rollbackd_cli_out.XXXXXX", err_tmpl[] = "/tmp/rollbackd_cli_err.XXXXXX";
+  const int out_fd = ::mkstemp(out_tmpl), err_fd = ::mkstemp(err_tmpl);
+  CliRun run;
+  if (out_fd < 0 || err_fd < 0) return run;
   std::vector<std::string> argv_s = {ROLLBACKD_BINARY};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv, envp;
@@ -37,13 +42,11 @@ inline CliRun RunRollbackd(const std::vector<std::string>& args,
   envp.push_back(nullptr);
   const pid_t pid = fork();
   if (pid == 0) {
-    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int in = ::open("/dev/null", O_RDONLY);
-    if (out < 0 || err < 0 || in < 0) _exit(126);
+    if (in < 0) _exit(126);
     ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
     ::alarm(30);
     if (env.empty()) {
       ::execv(argv[0], argv.data());
@@ -52,7 +55,8 @@ inline CliRun RunRollbackd(const std::vector<std::string>& args,
     }
     _exit(127);
   }
-  CliRun run;
+  ::close(out_fd);
+  ::close(err_fd);
   int status = 0;
   if (pid > 0 && ::waitpid(pid, &status, 0) == pid) {
     run.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -61,11 +65,13 @@ inline CliRun RunRollbackd(const std::vector<std::string>& args,
     std::ifstream in(path);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   };
-  run.out = slurp(out_path);
-  run.err = slurp(err_path);
+  run.out = slurp(out_tmpl);
+  run.err = slurp(err_tmpl);
+  std::remove(out_tmpl);
+  std::remove(err_tmpl);
   return run;
 }
 
 }  // namespace rollbackd::testutil
 
-#endif  // ROLLBACKD_TESTS_UNIT_CLI_CLI_PROCESS_H_
+#endif  // ROLLBACKD_TESTING_CLI_RUN_H_
