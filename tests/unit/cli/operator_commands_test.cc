@@ -336,5 +336,22 @@ TEST_F(OperatorCommandsTest, TheBinaryPrintsTheTableWithoutColourAndExitsAsDocum
             (std::vector<std::string>{"pause shop", "resume nope", "deploy shop v9"}));
 }
 
+TEST_F(OperatorCommandsTest, OnATerminalStatesAreColouredUnlessNoColorIsSet) {
+  const testutil::CliRun tty =
+      testutil::RunRollbackdOnTerminal({"status", "--url", Url()}, {"TERM=xterm"});
+  EXPECT_EQ(tty.exit, 0) << tty.out;
+  EXPECT_NE(tty.out.find("\x1b[1;31mfiring\x1b[0m"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("\x1b[33mpaused\x1b[0m: cart"), std::string::npos) << tty.out;
+  const testutil::CliRun no_color =
+      testutil::RunRollbackdOnTerminal({"status", "--url", Url()}, {"TERM=xterm", "NO_COLOR=1"});
+  EXPECT_EQ(no_color.exit, 0) << no_color.out;
+  EXPECT_NE(no_color.out.find("firing"), std::string::npos) << no_color.out;
+  EXPECT_EQ(no_color.out.find('\x1b'), std::string::npos) << no_color.out;
+  // An empty NO_COLOR does not count (no-color.org).
+  const testutil::CliRun empty =
+      testutil::RunRollbackdOnTerminal({"status", "--url", Url()}, {"TERM=xterm", "NO_COLOR="});
+  EXPECT_NE(empty.out.find("\x1b[1;31mfiring"), std::string::npos) << empty.out;
+}
+
 }  // namespace
 }  // namespace rollbackd
