@@ -137,6 +137,9 @@ int Change(const std::string& command, const std::vector<std::string>& args, std
         err, command,
         "not a service name: " + CleanForTerminal(service) + " (letters, digits, _ . -)");
   }
+  if (command == "deploy" && p.positional[1].empty()) {
+    return UsageError(err, command, "VERSION must not be empty");
+  }
   auto target = Target(p, env, err);
   if (!target) return kExitFailed;
   std::string token;

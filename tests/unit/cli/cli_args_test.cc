@@ -118,6 +118,7 @@ TEST(CliUsageTest, UsageErrorsNameTheProblemOnStderrAndExitTwo) {
       {{"pause", ".."}, "rollbackd pause: not a service name: .."},
       {{"pause", "a/b"}, "rollbackd pause: not a service name: a/b"},
       {{"deploy", "shop?x=1", "v2"}, "rollbackd deploy: not a service name: shop?x=1"},
+      {{"deploy", "shop", ""}, "rollbackd deploy: VERSION must not be empty"},
       {{"test", "--bogus"}, "rollbackd: unknown option --bogus"},
       {{"run"}, "rollbackd: run needs --config FILE"},
       {{"check"}, "rollbackd: check takes either --config FILE or rule files"},

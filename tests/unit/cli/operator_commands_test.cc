@@ -47,10 +47,15 @@ class FakeControl : public DaemonControl {
   ControlResult SetPaused(const std::string& service, bool paused) override {
     return Record((paused ? "pause " : "resume ") + service, service);
   }
+  // "remote" is owned by m2; no member owns "orphan"; etcd does not take "etcd-down"'s.
   void Forward(const std::string& service, const std::string& op, const std::string&,
                std::function<void(Forwarded)> done) override {
     Record("forward " + op + " " + service, "");
-    done(Forwarded{true, "m2", ""});
+    if (service == "etcd-down") {
+      done(Forwarded{false, "", "connection refused"});
+    } else {
+      done(Forwarded{true, service == "orphan" ? "" : "m2", ""});
+    }
   }
   std::vector<std::string> calls() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -61,7 +66,10 @@ class FakeControl : public DaemonControl {
   ControlResult Record(const std::string& call, const std::string& service) {
     std::lock_guard<std::mutex> lock(mu_);
     calls_.push_back(call);
-    if (service == "remote") return ControlResult::kNotOwner;
+    if (service == "remote" || service == "orphan" || service == "etcd-down") {
+      return ControlResult::kNotOwner;
+    }
+    if (service == "unsaved") return ControlResult::kNotSaved;
     return service == "shop" || service == "cart" || service.empty()
                ? ControlResult::kDone
                : ControlResult::kUnknownService;
@@ -282,6 +290,30 @@ TEST_F(OperatorCommandsTest, AChangeForwardedToTheOwnerInClusterModeIsDone) {
   EXPECT_EQ(r.out,
             "pause of remote handed through etcd to its owner, member m2, which applies it\n");
   EXPECT_EQ(control_.calls(), (std::vector<std::string>{"pause remote", "forward pause remote"}));
+}
+
+TEST_F(OperatorCommandsTest, ForwardedWithoutAnOwnerOrNotTakenByEtcd) {
+  const std::string file = dir_.Write("api.token", kToken);
+  const Result orphan = Cli("deploy", {"--url", Url(), "--token-file", file, "orphan", "v2"});
+  EXPECT_EQ(orphan.exit, kExitOk) << orphan.err;
+  EXPECT_EQ(orphan.out,
+            "deploy of orphan handed through etcd to its next owner (no member owns it right "
+            "now), which applies it\n");
+  const Result down = Cli("resume", {"--url", Url(), "--token-file", file, "etcd-down"});
+  EXPECT_EQ(down.exit, kExitFailed);
+  EXPECT_EQ(down.err, "rollbackd: the daemon at " + Url() +
+                          " answered 503: not applied: etcd did not take the request for the "
+                          "owner of etcd-down (connection refused); try again\n");
+  EXPECT_EQ(down.out, "");
+}
+
+TEST_F(OperatorCommandsTest, AppliedButNotSavedIsAFailureThatSaysSo) {
+  const std::string file = dir_.Write("api.token", kToken);
+  const Result r = Cli("pause", {"--url", Url(), "--token-file", file, "unsaved"});
+  EXPECT_EQ(r.exit, kExitFailed);
+  EXPECT_EQ(r.err, "rollbackd: the daemon at " + Url() +
+                       " answered 500: applied, but the state could not be saved: it will not "
+                       "survive a restart (see the log)\n");
 }
 
 TEST_F(OperatorCommandsTest, ADaemonThatIsDownIsNamedByItsAddress) {
