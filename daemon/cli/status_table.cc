@@ -188,7 +188,7 @@ std::string Notes(const json& doc, SysMs now, bool color) {
     if (Flag(s, "paused")) paused.push_back(name);
     if (Flag(s, "dry_run") && !Flag(doc, "dry_run")) dry.push_back(name);
     if (s.contains("rollback_in_flight") && s["rollback_in_flight"].is_string()) {
-      in_flight.push_back(name + " (" + Str(s, "rollback_in_flight") + ")");
+      in_flight.push_back(name + " (id " + Str(s, "rollback_in_flight") + ")");
     }
     if (s.contains("evaluated_here") && !Flag(s, "evaluated_here")) {
       elsewhere.push_back(name + " (owner " + Str(s, "owner", "none") + ")");

@@ -152,7 +152,7 @@ TEST(StatusTableTest, TheBrakeInFlightRollbacksAndClusterAreNoted) {
             std::string::npos)
       << out;
   EXPECT_NE(out.find("\ndry run: no rollback hook runs"), std::string::npos) << out;
-  EXPECT_NE(out.find("\nrollback in flight: a (a-17)\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nrollback in flight: a (id a-17)\n"), std::string::npos) << out;
   EXPECT_NE(out.find("\nbrake engaged [cluster=eu] for 2m00s (18:08:00Z), at most 2 rollbacks in "
                      "10m00s: rolled back a, b; holding c"),
             std::string::npos)
