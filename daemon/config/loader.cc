@@ -226,6 +226,21 @@ std::optional<Config> LoadConfig(const std::string& path, Diagnostics* diags) {
   // Advice about routes needs the whole, valid configuration (services included); `check` and
   // the daemon both load through here, so both report it.
   CheckRoutes(config, diags);
+  if (config.services.empty()) {
+    // An empty or truncated rollbackd.toml parses: say loudly that it watches nothing, in `check`
+    // and in the daemon's log, rather than start (or reload into) a daemon that never acts.
+    SourceLocation where{path, 1, 1};
+    if (const toml::node* rules = root->at_path("daemon.rules").node()) {
+      where = LocationOf(rules->source(), path);
+    }
+    diags->Warning(where, "daemon.rules",
+                   config.daemon.rules.empty()
+                       ? "no services: no rule files are named, so rollbackd watches nothing and "
+                         "rolls nothing back (set daemon.rules, e.g. [\"/etc/rollbackd/rules.d/"
+                         "*.toml\"])"
+                       : "no services: no rule file defines one, so rollbackd watches nothing and "
+                         "rolls nothing back");
+  }
   return config;
 }
 

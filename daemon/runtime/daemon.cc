@@ -182,6 +182,7 @@ struct Daemon::Impl : DaemonControl {
     rounds.Configure(*engine, secrets.endpoints);
     spdlog::info("{}", ConfigSummary(*config, engine->inputs().size()));
     metrics.Reload(true, UnixSeconds(env.clock.WallNow()));
+    metrics.SetServices(config->services.size());
     return true;
   }
 

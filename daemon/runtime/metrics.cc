@@ -197,6 +197,16 @@ void Metrics::Reload(bool success, double unix_seconds) {
   if (success) reload_time_.Add({}).Set(unix_seconds);
 }
 
+void Metrics::SetServices(size_t configured) {
+  if (services_ == nullptr) {
+    services_ = &BuildGauge()
+                     .Name("rollbackd_services")
+                     .Help("Services in the configuration in use (0: rollbackd watches nothing).")
+                     .Register(*registry_);
+  }
+  services_->Add({}).Set(static_cast<double>(configured));
+}
+
 void Metrics::UpdateStatus(const std::vector<ServiceStatus>& status) {
   // Counts per (service, trigger, state); gauges of triggers and services that went away go.
   std::map<std::tuple<std::string, std::string, std::string>, int> counts;

@@ -43,6 +43,7 @@ class Metrics : public ReadObserver {
   // Notifications waiting in the outbox, per channel, and the outbox's live bytes.
   void Outbox(const std::map<std::string, size_t>& pending, uint64_t bytes);
   void Reload(bool success, double unix_seconds);
+  void SetServices(size_t configured);  // rollbackd_services: 0 means it watches nothing
   // Sets the per-series gauges to the engine's current view (after each round).
   void UpdateStatus(const std::vector<ServiceStatus>& status);
   void HooksRunning(size_t n);
@@ -74,6 +75,7 @@ class Metrics : public ReadObserver {
   prometheus::Family<prometheus::Gauge>& trigger_series_;
   prometheus::Family<prometheus::Gauge>& paused_;
   prometheus::Family<prometheus::Gauge>& hooks_running_;
+  prometheus::Family<prometheus::Gauge>* services_ = nullptr;
   prometheus::Family<prometheus::Gauge>* brake_engaged_ = nullptr;
   std::map<std::string, prometheus::Gauge*> brake_gauges_;
   prometheus::Family<prometheus::Gauge>* cluster_members_ = nullptr;

@@ -20,6 +20,7 @@ namespace {
 
 using std::chrono::seconds;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 using testutil::TempDir;
@@ -168,6 +169,29 @@ url = "http://127.0.0.1:9090"
   EXPECT_EQ(c->services.size(), 1u);
   EXPECT_EQ(warned.error_count(), 0);
   EXPECT_EQ(warned.all().size(), 1u);
+}
+
+// An empty (or truncated) rollbackd.toml is valid TOML and a valid configuration: it must not
+// load quietly into a daemon that watches nothing.
+TEST(ConfigDaemonTest, LoadConfigWarnsLoudlyWhenNothingIsWatched) {
+  TempDir dir;
+  std::string config = dir.Write("rollbackd.toml", "");
+  Diagnostics empty;
+  auto c = LoadConfig(config, &empty);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_THAT(Lines(empty),
+              ElementsAre(config + ":1:1: warning: daemon.rules: no services: no rule files are "
+                                   "named, so rollbackd watches nothing and rolls nothing back "
+                                   "(set daemon.rules, e.g. [\"/etc/rollbackd/rules.d/*.toml\"])"));
+
+  dir.Write("rollbackd.toml", "[daemon]\nrules = [\"none/*.toml\"]\n");
+  Diagnostics unmatched;
+  ASSERT_TRUE(LoadConfig(config, &unmatched).has_value());
+  EXPECT_THAT(Lines(unmatched),
+              ElementsAre(config + ":2:9: warning: daemon.rules: no services: no rule file "
+                                   "defines one, so rollbackd watches nothing and rolls nothing "
+                                   "back",
+                          HasSubstr("2:10: warning: daemon.rules[0]: no rule file matches")));
 }
 
 TEST(ConfigDaemonTest, LoadConfigReportsRuleFileErrorsWithTheRuleFilePath) {

@@ -87,5 +87,13 @@ TEST(MetricsTest, OutboxGaugesFollowTheChannelsWithNotificationsWaiting) {
   EXPECT_EQ(text.find("channel=\"chat\""), std::string::npos) << text;
 }
 
+TEST(MetricsTest, ServicesCountsTheRunningConfiguration) {
+  Metrics m("test");
+  m.SetServices(3);
+  EXPECT_NE(m.Serialize().find("\nrollbackd_services 3\n"), std::string::npos) << m.Serialize();
+  m.SetServices(0);  // a reload into a configuration that watches nothing
+  EXPECT_NE(m.Serialize().find("\nrollbackd_services 0\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace rollbackd
