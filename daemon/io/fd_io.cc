@@ -1,6 +1,7 @@
 #include "daemon/io/fd_io.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,6 +42,11 @@ bool ReadAll(int fd, std::string* out, std::string* error, size_t max_bytes) {
       return false;
     }
   }
+}
+
+bool ReadableByOthers(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0;
 }
 
 std::optional<std::string> ReadFileToString(const std::string& path, std::string* error,

@@ -21,6 +21,10 @@ bool ReadAll(int fd, std::string* out, std::string* error, size_t max_bytes = SI
 // The whole file at `path`: the one "read a small file" of the edges (secret files, keys). nullopt
 // and `error` (the reason alone, "No such file or directory", for the caller to put beside the
 // path) on failure; a file above `max_bytes` is refused, without reading past the limit.
+// A secret file any user of the host can read (mode o+r): the daemon still loads it, and warns.
+// Group-readable is fine (root:rollbackd 0640 is the packaged layout).
+bool ReadableByOthers(const std::string& path);
+
 std::optional<std::string> ReadFileToString(const std::string& path, std::string* error,
                                             size_t max_bytes = size_t(64) << 20);
 

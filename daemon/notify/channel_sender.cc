@@ -1,5 +1,8 @@
 #include "daemon/notify/channel_sender.h"
 
+#include <spdlog/spdlog.h>
+
+#include "daemon/io/fd_io.h"
 #include "daemon/io/signing.h"
 
 namespace rollbackd {
@@ -24,6 +27,12 @@ std::map<std::string, std::shared_ptr<const ChannelSpec>> LoadChannelSpecs(
       std::string error;
       ch->key = ReadWebhookKeyFile(c.secret_file, &error);
       if (!ch->key) errors->push_back(where + error);
+      if (ch->key && ReadableByOthers(c.secret_file)) {
+        spdlog::warn(
+            "channel.{}.secret_file: {} is readable by every user of this host: chmod o-r "
+            "it (0640, owner root, group rollbackd, is the packaged layout)",
+            c.name, c.secret_file);
+      }
     }
     channels.emplace(c.name, std::move(ch));
   }

@@ -1,5 +1,7 @@
 #include "daemon/runtime/secrets.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "daemon/io/fd_io.h"
@@ -30,12 +32,26 @@ bool ConstantTimeEqual(std::string_view given, std::string_view expected) {
   return diff == 0;
 }
 
+namespace {
+
+void WarnIfReadableByOthers(const std::string& path, const std::string& key) {
+  if (ReadableByOthers(path)) {
+    spdlog::warn(
+        "{}: {} is readable by every user of this host: chmod o-r it (0640, owner root, "
+        "group rollbackd, is the packaged layout)",
+        key, path);
+  }
+}
+
+}  // namespace
+
 std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::string>* errors) {
   ConfigSecrets out;
   const size_t errors_before = errors->size();
   std::string err;
   auto read = [&](const std::string& path, const std::string& key, std::string* into) {
     if (auto content = ReadSecretFile(path, &err)) {
+      WarnIfReadableByOthers(path, key);
       *into = std::move(*content);
     } else {
       errors->push_back(key + ": " + err);
@@ -71,6 +87,7 @@ std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::
     if (h.secret_file.empty()) continue;
     const std::string& path = s.rollback->http->secret_file;
     if (auto key = ReadWebhookKeyFile(path, &err)) {
+      WarnIfReadableByOthers(path, s.file + ": rollback.http.secret_file");
       out.hook_keys[s.name] = std::move(key);
     } else {
       errors->push_back(s.file + ": rollback.http.secret_file: " + path + ": " + err);
