@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,26 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kDrainAfterExit = std::chrono::milliseconds(500);
 constexpr auto kPollFallback = std::chrono::milliseconds(50);
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// The first executable regular file `name` in the directories of `path`; "" when none. Empty
+// entries (which a shell reads as ".") are skipped: a hook never runs from the daemon's cwd.
+std::string FindInPath(const std::string& name, const std::string& path) {
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string dir = path.substr(start, end - start);
+    start = end + 1;
+    if (dir.empty()) continue;
+    const std::string candidate = dir + "/" + name;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return "";
+}
 
 int PidfdOpen(pid_t pid) {
 #ifdef SYS_pidfd_open
@@ -229,6 +250,27 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   };
   if (request.argv.empty() || request.argv[0].empty()) return fail("empty command");
 
+  std::vector<std::string> env_strings;
+  std::string child_path = kDefaultPath;
+  bool has_path = false;
+  for (const auto& [k, v] : request.env) {
+    env_strings.push_back(k + "=" + v);
+    if (k == "PATH") {
+      has_path = true;
+      child_path = v;
+    }
+  }
+  if (!has_path) env_strings.push_back(std::string("PATH=") + kDefaultPath);
+  // posix_spawnp would search the daemon's own PATH; the hook runs with `child_path`, so a bare
+  // name is looked up there, the PATH the hook itself (and its children) will see.
+  std::string program = request.argv[0];
+  if (program.find('/') == std::string::npos) {
+    program = FindInPath(program, child_path);
+    if (program.empty()) {
+      return fail("cannot run " + request.argv[0] + ": not found in PATH=" + child_path);
+    }
+  }
+
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
 
@@ -270,13 +312,6 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-  std::vector<std::string> env_strings;
-  bool has_path = false;
-  for (const auto& [k, v] : request.env) {
-    env_strings.push_back(k + "=" + v);
-    has_path = has_path || k == "PATH";
-  }
-  if (!has_path) env_strings.push_back(std::string("PATH=") + kDefaultPath);
   std::vector<char*> envp, argv;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -286,7 +321,7 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   auto job = std::make_shared<Job>(io_);
   job->start = SteadyClock::now();
   pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   ::close(fds[1]);

@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <boost/asio/io_context.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -16,6 +18,7 @@
 #include <thread>
 
 #include "tests/unit/loop_util.h"
+#include "tests/unit/temp_dir.h"
 
 namespace rollbackd {
 namespace {
@@ -135,10 +138,36 @@ TEST(ExecRunnerTest, TheDaemonsOwnDescriptorsDoNotLeakIntoTheCommand) {
 TEST(ExecRunnerTest, AProgramThatDoesNotExistIsAnErrorNotACrash) {
   ExecResult res = RunToEnd(Cmd({"rollbackd-no-such-program"}));
   EXPECT_FALSE(res.started);
-  EXPECT_NE(res.error.find("cannot run rollbackd-no-such-program: No such file"), std::string::npos)
+  EXPECT_NE(
+      res.error.find("cannot run rollbackd-no-such-program: not found in PATH=/usr/local/sbin:"),
+      std::string::npos)
       << res.error;
+  res = RunToEnd(Cmd({"/nonexistent/rollbackd-no-such-program"}));
+  EXPECT_FALSE(res.started);
+  EXPECT_NE(res.error.find("No such file"), std::string::npos) << res.error;
   res = RunToEnd(Cmd({}));
   EXPECT_EQ(res.error, "empty command");
+}
+
+// A bare name is looked up in the PATH the hook runs with (its own, or the default), not in the
+// daemon's: a program the daemon's PATH finds but the hook's does not must not run.
+TEST(ExecRunnerTest, ABareNameIsLookedUpInThePathTheHookRunsWith) {
+  testutil::TempDir dir;
+  const std::string tool = dir.Write("bin/rollbackd-test-tool", "#!/bin/sh\necho \"ran $0\"\n");
+  ASSERT_EQ(::chmod(tool.c_str(), 0755), 0);
+  const char* old = std::getenv("PATH");
+  const std::string saved = old != nullptr ? old : "";
+  ::setenv("PATH", (dir.Path("bin") + ":" + saved).c_str(), 1);
+  ExecResult daemons_path = RunToEnd(Cmd({"rollbackd-test-tool"}));
+  ::setenv("PATH", saved.c_str(), 1);
+  EXPECT_FALSE(daemons_path.started) << daemons_path.output;
+  EXPECT_NE(daemons_path.error.find("not found in PATH="), std::string::npos);
+
+  ExecRequest own = Cmd({"rollbackd-test-tool"});
+  own.env.emplace_back("PATH", "/nonexistent::" + dir.Path("bin"));  // empty entry skipped
+  ExecResult r = RunToEnd(own);
+  ASSERT_TRUE(r.success()) << r.error;
+  EXPECT_EQ(r.output, "ran " + tool + "\n");
 }
 
 TEST(ExecRunnerTest, TimeoutSendsSigtermToTheGroup) {
