@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "daemon/config/redact.h"
 #include "daemon/config/text.h"
 #include "daemon/runtime/secrets.h"
 
@@ -163,6 +165,16 @@ ServerResponse Api::Deploy(const ServerRequest& r) {
   }
   const std::string service = body["service"].get<std::string>();
   const std::string version = body["version"].get<std::string>();
+  // A version is shown in logs, events, hook variables and the status page: one line of text.
+  if (version.size() > kMaxVersionBytes || std::any_of(version.begin(), version.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+      })) {
+    return ErrorResponse(400,
+                         "\"version\" must be one line of text (no control characters), at "
+                         "most " +
+                             std::to_string(kMaxVersionBytes) + " bytes");
+  }
   switch (control_.RecordDeploy(service, version)) {
     case ControlResult::kUnknownService:
       return ErrorResponse(404, "unknown service " + service);
@@ -175,7 +187,8 @@ ServerResponse Api::Deploy(const ServerRequest& r) {
     case ControlResult::kDone:
       break;
   }
-  spdlog::info("deploy of {} version {} recorded through the API ({})", service, version, r.remote);
+  spdlog::info("deploy of {} version {} recorded through the API ({})", OneLine(service),
+               OneLine(version), r.remote);
   return JsonResponse(202, {{"service", service}, {"version", version}});
 }
 

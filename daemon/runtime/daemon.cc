@@ -130,8 +130,8 @@ struct Daemon::Impl : DaemonControl {
                                         : engine->SetPaused(service, op == "pause");
       if (!known) return;
       if (op == "deploy") {
-        spdlog::info("deploy of {} version {} recorded through member {}'s API", service, version,
-                     from);
+        spdlog::info("deploy of {} version {} recorded through member {}'s API", service,
+                     OneLine(version), OneLine(from));
       } else {
         spdlog::warn("service {} {} through member {}'s API", service,
                      op == "pause" ? "paused" : "resumed", from);

@@ -209,6 +209,17 @@ TEST_F(DaemonTest, DeployApiValidatesAndRecords) {
   EXPECT_EQ(Call(*d, "POST", "/api/v1/deploys", R"({"service":"web"})", t).status, 400);
   EXPECT_EQ(Call(*d, "POST", "/api/v1/deploys", R"({"service":"x","version":"v2"})", t).status,
             404);
+  // An ESC sequence or a newline in the version forged a log line: one line of text only.
+  for (const char* forged : {R"({"service":"web","version":"v2\u001b[2K\rINFO ok"})",
+                             R"({"service":"web","version":"v2\nrollback.succeeded"})"}) {
+    const auto res = Call(*d, "POST", "/api/v1/deploys", forged, t);
+    EXPECT_EQ(res.status, 400) << forged;
+    EXPECT_NE(res.body.find("one line of text"), std::string::npos) << res.body;
+  }
+  EXPECT_EQ(Call(*d, "POST", "/api/v1/deploys",
+                 R"({"service":"web","version":")" + std::string(1025, 'v') + "\"}", t)
+                .status,
+            400);
   EXPECT_EQ(Call(*d, "POST", "/api/v1/deploys", R"({"service":"web","version":"v2"})", t).status,
             202);
   json st = Status(*d);
