@@ -20,7 +20,10 @@ float ToFloat(double v) {
   return std::isfinite(v) ? static_cast<float>(v) : std::numeric_limits<float>::quiet_NaN();
 }
 
-int64_t UnixMs(Time t) { return t.time_since_epoch().count(); }
+uint32_t UnixSeconds(Time t) {
+  return static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
 
 Duration IntervalOf(const Config& config, const Service& s) {
   return s.interval.value_or(config.daemon.interval);
@@ -45,12 +48,12 @@ HistoryRing::HistoryRing(size_t capacity)
 
 void HistoryRing::Add(Time time, Duration bucket, double value, double threshold,
                       HistoryState state) {
-  const int64_t ms = UnixMs(time);
+  const uint32_t t = UnixSeconds(time);
   if (size_ > 0) {
     const size_t newest = (head_ + size_ - 1) % points_.size();
     HistoryPoint& p = points_[newest];
-    if (ms < p.time_ms) return;  // instants never go back; be safe if they did
-    if (ms - p.time_ms < bucket.count()) {
+    if (t < p.time_s) return;  // instants never go back; be safe if they did
+    if (static_cast<int64_t>(t - p.time_s) * 1000 < bucket.count()) {
       p.value = ToFloat(value);
       p.threshold = ToFloat(threshold);
       states_[newest] = std::max(states_[newest], state);
@@ -65,7 +68,7 @@ void HistoryRing::Add(Time time, Duration bucket, double value, double threshold
     slot = head_;  // overwrite the oldest
     head_ = (head_ + 1) % points_.size();
   }
-  points_[slot] = HistoryPoint{ms, ToFloat(value), ToFloat(threshold)};
+  points_[slot] = HistoryPoint{t, ToFloat(value), ToFloat(threshold)};
   states_[slot] = state;
 }
 
@@ -197,7 +200,7 @@ std::string HistoryJson(const History& history, std::string_view service) {
           return std::isfinite(v) ? json(std::stod(fmt::format("{}", v))) : json(nullptr);
         };
         points.push_back(json::array(
-            {p.time_ms, number(p.value), number(p.threshold), HistoryStateName(s->ring.state(i))}));
+            {p.time_s, number(p.value), number(p.threshold), HistoryStateName(s->ring.state(i))}));
       }
       series.push_back({{"trigger", s->trigger}, {"labels", labels}, {"points", points}});
     }

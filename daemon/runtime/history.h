@@ -33,9 +33,10 @@ inline constexpr size_t kHistoryPoints = 240;
 inline constexpr Duration kHistorySpan = std::chrono::hours(1);
 inline constexpr Duration kHistoryMinBucket = std::chrono::seconds(15);
 
-// One bucket of one series. Floats: a sparkline needs no more, and the point stays 16 bytes.
+// One bucket of one series. Seconds and floats: a sparkline of 15 s buckets needs no more, and
+// the point stays 12 bytes.
 struct HistoryPoint {
-  int64_t time_ms = 0;  // the bucket's first evaluation instant (Unix ms)
+  uint32_t time_s = 0;  // the bucket's first evaluation instant (Unix seconds)
   float value = 0;      // NaN when unknown
   float threshold = 0;  // NaN when unknown
 };
@@ -43,7 +44,7 @@ struct HistoryPoint {
 enum class HistoryState : uint8_t { kInactive = 0, kPending = 1, kFiring = 2 };
 const char* HistoryStateName(HistoryState s);
 
-// One series' ring: points and their states in parallel arrays (17 bytes a point).
+// One series' ring: points and their states in parallel arrays (13 bytes a point).
 class HistoryRing {
  public:
   explicit HistoryRing(size_t capacity);

@@ -77,7 +77,7 @@ TEST(HistoryTest, RingWrapsKeepingTheNewestPointsInOrder) {
   EXPECT_EQ(ring.point(0).value, 2);
   EXPECT_EQ(ring.point(1).value, 3);
   EXPECT_EQ(ring.point(2).value, 4);
-  EXPECT_EQ(ring.point(2).time_ms, 60000);
+  EXPECT_EQ(ring.point(2).time_s, 60u);
   EXPECT_EQ(ring.bytes(), 3 * (sizeof(HistoryPoint) + 1));
 }
 
@@ -87,7 +87,7 @@ TEST(HistoryTest, RoundsWithinABucketUpdateItsPointAndKeepTheWorstState) {
   ring.Add(At(1s), 15s, 0.2, 0.05, HistoryState::kFiring);
   ring.Add(At(2s), 15s, 0.02, 0.06, HistoryState::kPending);
   ASSERT_EQ(ring.size(), 1u);
-  EXPECT_EQ(ring.point(0).time_ms, 0);
+  EXPECT_EQ(ring.point(0).time_s, 0u);
   EXPECT_FLOAT_EQ(ring.point(0).value, 0.02f);  // the latest value
   EXPECT_FLOAT_EQ(ring.point(0).threshold, 0.06f);
   EXPECT_EQ(ring.state(0), HistoryState::kFiring);  // a firing second is not lost
@@ -108,9 +108,9 @@ TEST(HistoryTest, AnHourOfOneSecondRoundsStaysWithinTheBound) {
   EXPECT_EQ(errors->ring.size(), 240u);
   EXPECT_EQ(errors->ring.capacity(), 240u);
   // The last hour: the oldest bucket starts 239 buckets before the newest.
-  EXPECT_EQ(errors->ring.point(239).time_ms - errors->ring.point(0).time_ms, 239 * 15000);
+  EXPECT_EQ(errors->ring.point(239).time_s - errors->ring.point(0).time_s, 239u * 15);
   EXPECT_EQ(errors->ring.point(239).value, 2 * 3600 - 1);
-  EXPECT_LE(h.bytes(), 4096u + 1024u) << "one series: its 4,080-byte ring and its key";
+  EXPECT_LE(h.bytes(), 3120u + 1024u) << "one series: its 3,120-byte ring and its key";
 }
 
 TEST(HistoryTest, SeriesTheEngineNoLongerListsAreForgotten) {
@@ -169,7 +169,7 @@ TEST(HistoryTest, JsonListsPointsOldestFirstWithNullForUnknown) {
   EXPECT_EQ(doc["series"][0]["trigger"], "errors");
   EXPECT_EQ(doc["series"][0]["labels"]["note"], "<b>x</b>");
   EXPECT_EQ(doc["series"][0]["points"],
-            json::parse(R"([[0, 0.05, 0.05, "pending"], [15000, null, 0.05, "firing"]])"));
+            json::parse(R"([[0, 0.05, 0.05, "pending"], [15, null, 0.05, "firing"]])"));
   EXPECT_EQ(json::parse(HistoryJson(h, "db"))["series"], json::array());
 }
 
