@@ -147,11 +147,11 @@ void History::Record(const Config& config, const std::vector<ServiceStatus>& sta
 void History::Retain(const Config& config) {
   std::erase_if(services_, [&](const auto& kv) {
     return std::none_of(config.services.begin(), config.services.end(),
-                        [&](const rollbackd::Service& s) { return s.name == kv.first; });
+                        [&](const Service& s) { return s.name == kv.first; });
   });
 }
 
-const std::vector<const History::Series*>* History::Service(std::string_view name) const {
+const std::vector<const History::Series*>* History::SeriesOf(std::string_view name) const {
   auto it = services_.find(name);
   return it == services_.end() ? nullptr : &it->second.ordered;
 }
@@ -187,7 +187,7 @@ size_t History::bytes() const {
 std::string HistoryJson(const History& history, std::string_view service) {
   using nlohmann::json;
   json series = json::array();
-  const auto* list = history.Service(service);
+  const auto* list = history.SeriesOf(service);
   if (list != nullptr) {
     for (const History::Series* s : *list) {
       json labels = json::object();

@@ -83,7 +83,7 @@ class History {
     HistoryRing ring;
   };
   // nullptr for a service without history (unknown, or not evaluated yet).
-  const std::vector<const Series*>* Service(std::string_view name) const;
+  const std::vector<const Series*>* SeriesOf(std::string_view service) const;
   Duration bucket(std::string_view service) const;
 
   size_t series() const;  // series held, over every service

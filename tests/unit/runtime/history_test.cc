@@ -49,7 +49,7 @@ ServiceStatus Status(const std::string& name, std::vector<SeriesStatus> series) 
 
 const History::Series* Find(const History& h, const std::string& service,
                             const std::string& trigger) {
-  const auto* list = h.Service(service);
+  const auto* list = h.SeriesOf(service);
   if (list == nullptr) return nullptr;
   for (const History::Series* s : *list) {
     if (s->trigger == trigger) return s;
@@ -127,9 +127,9 @@ TEST(HistoryTest, SeriesTheEngineNoLongerListsAreForgotten) {
             Status("db", {Series("latency", 3)})},
            At(15s));
   EXPECT_EQ(h.series(), 2u);
-  ASSERT_EQ(h.Service("web")->size(), 1u);
-  EXPECT_EQ(*(*h.Service("web"))[0]->labels.Get("code"), "502");
-  EXPECT_EQ((*h.Service("web"))[0]->ring.size(), 2u) << "the series that stayed kept its points";
+  ASSERT_EQ(h.SeriesOf("web")->size(), 1u);
+  EXPECT_EQ(*(*h.SeriesOf("web"))[0]->labels.Get("code"), "502");
+  EXPECT_EQ((*h.SeriesOf("web"))[0]->ring.size(), 2u) << "the series that stayed kept its points";
 }
 
 TEST(HistoryTest, ReloadForgetsRemovedServicesAndRestartsAChangedInterval) {
@@ -142,7 +142,7 @@ TEST(HistoryTest, ReloadForgetsRemovedServicesAndRestartsAChangedInterval) {
   ASSERT_EQ(Find(h, "web", "errors")->ring.size(), 4u);
   config.services.pop_back();  // db is gone
   h.Retain(config);
-  EXPECT_EQ(h.Service("db"), nullptr);
+  EXPECT_EQ(h.SeriesOf("db"), nullptr);
   EXPECT_EQ(h.series(), 1u);
   EXPECT_EQ(Find(h, "web", "errors")->ring.size(), 4u) << "a reload keeps what stayed";
 
