@@ -95,6 +95,7 @@ TEST(StatusPage, InChromiumListsServicesShowsFiringPausesOnlyWithTheTokenAndShow
   auto wait_page = [&](const std::string& js, std::chrono::milliseconds limit) {
     return WaitFor([&] { return page(js) == true; }, limit);
   };
+  browser->Call("Page.enable");
   browser->Call("Page.addScriptToEvaluateOnNewDocument", {{"source", kHooks}});
   browser->Call("Page.navigate", {{"url", s.daemon_url() + "/?refresh=1"}});
 
@@ -104,6 +105,8 @@ TEST(StatusPage, InChromiumListsServicesShowsFiringPausesOnlyWithTheTokenAndShow
            .join(",") === "shop")JS",
       20s))
       << page("document.body.innerText");
+  ASSERT_EQ(page("Array.isArray(window.__alerts) && window.__prompts === 0"), true)
+      << "the test's alert and prompt hooks are not in the page";
   ASSERT_TRUE(wait_page("document.querySelector('section.service .version').textContent === " +
                             JsString(std::string("version ") + kMarkup),
                         30s))
