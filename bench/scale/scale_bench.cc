@@ -683,9 +683,8 @@ int Main(int argc, char** argv) {
     };
     std::printf("%-14s %8.2f %8.1f %8.1f %8.2f %10.1f %9.1f %9.0f %9.2f %7.0f %6.0f\n",
                 name.c_str(), f("cpu_pct_core"), f("rss_mib"), f("hwm_mib"), f("history_mib"),
-                f("queries_per_round"),
-                f("round_ms_mean"), f("round_ms_max"), f("prometheus_cpu_pct_core"),
-                f("firing_events"), f("rounds"));
+                f("queries_per_round"), f("round_ms_mean"), f("round_ms_max"),
+                f("prometheus_cpu_pct_core"), f("firing_events"), f("rounds"));
   }
   if (!o.out.empty()) {
     std::ofstream out(o.out);

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-
 #include <nlohmann/json.hpp>
 
 #include "daemon/config/text.h"
@@ -134,7 +133,8 @@ ServerResponse Api::Page(const ServerRequest& /*r*/) const {
 ServerResponse Api::History(const ServerRequest& r) {
   const std::optional<std::string> service = QueryParameter(r.query, "service");
   if (!service || service->empty()) {
-    return ErrorResponse(400, "the query parameter \"service\" is required: /api/v1/history?service=NAME");
+    return ErrorResponse(
+        400, "the query parameter \"service\" is required: /api/v1/history?service=NAME");
   }
   std::optional<std::string> doc = control_.HistoryDocument(*service);
   if (!doc) return ErrorResponse(404, "unknown service " + *service);
