@@ -167,8 +167,21 @@ TEST(StatusPage, InChromiumListsServicesShowsFiringPausesOnlyWithTheTokenAndShow
   };
   auto message = [&] { return page("document.getElementById('message').textContent"); };
 
-  // Pause with a wrong token: 401 on the page, the service not paused, the token forgotten.
-  page("sessionStorage.clear(); window.__answer = 'wrong-token'; true");
+  // Pause without a token (the prompt cancelled): the daemon's 401 on the page, not paused.
+  page("sessionStorage.clear(); window.__answer = null; true");
+  click("pause");
+  ASSERT_TRUE(
+      wait_page("document.getElementById('message').textContent === "
+                "'pause shop: 401 a valid bearer token is required'",
+                10s))
+      << message();
+  EXPECT_FALSE(ApiPaused(s));
+  EXPECT_EQ(page("sessionStorage.getItem('rollbackd.token')"), nullptr);
+
+  // With a wrong token: 401 again, the service not paused, the token forgotten.
+  page(
+      "document.getElementById('message').textContent = ''; window.__answer = 'wrong-token'; "
+      "true");
   click("pause");
   ASSERT_TRUE(wait_page("document.getElementById('message').textContent.includes('401')", 10s))
       << message();
@@ -199,13 +212,23 @@ TEST(StatusPage, InChromiumListsServicesShowsFiringPausesOnlyWithTheTokenAndShow
       << message();
   EXPECT_FALSE(ApiPaused(s));
   EXPECT_EQ(page("window.__prompts"), prompts);
-  EXPECT_EQ(prompts, 2) << "one prompt per pause without a kept token";
+  EXPECT_EQ(prompts, 3) << "one prompt per pause without a kept token";
 
   // The sparkline drew the value and the threshold of the last hour.
   ASSERT_TRUE(wait_page(
       "document.querySelectorAll('section.service svg.spark polyline').length >= 2", 20s));
   EXPECT_EQ(page("document.getElementsByTagName('img').length"), 0);
   EXPECT_EQ(page("window.__alerts.length"), 0);
+
+  // The Content-Security-Policy is in force: a script the page did not ship does not run (the
+  // page's own did, by its hash).
+  EXPECT_EQ(page(R"JS((() => {
+    const s = document.createElement("script");
+    s.textContent = "window.__injected = true;";
+    document.body.appendChild(s);
+    return window.__injected === undefined;
+  })())JS"),
+            true);
 }
 
 }  // namespace
