@@ -9,6 +9,7 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -21,7 +22,11 @@ namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
 
-constexpr char kChromium[] = "/usr/bin/chromium";
+// Debian's; ROLLBACKD_CHROMIUM names another (or a missing one, to see the test skip).
+std::string ChromiumBinary() {
+  const char* env = std::getenv("ROLLBACKD_CHROMIUM");
+  return env != nullptr && *env != '\0' ? env : "/usr/bin/chromium";
+}
 
 std::string Base64Decode(const std::string& in) {
   auto value = [](char c) -> int {
@@ -86,15 +91,16 @@ struct Chromium::Socket {
 };
 
 std::unique_ptr<Chromium> Chromium::Start(const std::string& dir, std::string* why) {
-  if (::access(kChromium, X_OK) != 0) {
-    *why = std::string(kChromium) + " is not installed (Debian: apt-get install chromium)";
+  const std::string binary = ChromiumBinary();
+  if (::access(binary.c_str(), X_OK) != 0) {
+    *why = binary + " is not installed (Debian: apt-get install chromium)";
     return nullptr;
   }
   std::unique_ptr<Chromium> c(new Chromium());
   c->socket_ = std::make_unique<Socket>();
   const std::string profile = dir + "/chromium-profile";
   c->socket_->profile = profile;
-  std::vector<std::string> argv = {kChromium,
+  std::vector<std::string> argv = {binary,
                                    "--headless=new",
                                    "--remote-debugging-port=0",
                                    "--user-data-dir=" + profile,

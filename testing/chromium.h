@@ -1,7 +1,7 @@
-// Debian's `chromium` in headless mode, driven through the Chrome DevTools Protocol over its
-// WebSocket (Boost.Beast), for tests that need a real browser (the status page). The browser runs
-// in its own process group with a profile in a temp dir; the destructor kills the whole group,
-// also when the test failed. Every exchange is bounded in time.
+// Debian's `chromium` (or $ROLLBACKD_CHROMIUM) in headless mode, driven through the Chrome DevTools
+// Protocol over its WebSocket (Boost.Beast), for tests that need a real browser (the status page).
+// The browser runs in its own process group with a profile in a temp dir; the destructor kills the
+// whole group, also when the test failed. Every exchange is bounded in time.
 #ifndef ROLLBACKD_TESTING_CHROMIUM_H_
 #define ROLLBACKD_TESTING_CHROMIUM_H_
 
