@@ -542,6 +542,9 @@ json RunLayout(const std::string& layout, Fleet& fleet, const Options& o,
   const double firing = Sum(daemon_after, "rollbackd_events_total", {"kind=\"trigger.firing\""});
   const double pending = Sum(daemon_after, "rollbackd_events_total", {"kind=\"trigger.pending\""});
   const double series = Sum(daemon_after, "rollbackd_trigger_series");
+  // The status page's history rings: their share of the RSS above (set at each scrape).
+  const double history_series = Sum(daemon_after, "rollbackd_history_series");
+  const double history_bytes = Sum(daemon_after, "rollbackd_history_bytes");
   const double errors = Sum(daemon_after, "rollbackd_query_errors_total");
   json errors_by_reason = json::object();
   for (const char* reason :
@@ -568,6 +571,8 @@ json RunLayout(const std::string& layout, Fleet& fleet, const Options& o,
   for (double v : daemon_rounds) r["cpu_pct_core_rounds"].push_back(Num(v));
   r["rss_mib"] = Num(rss, 1);
   r["hwm_mib"] = Num(hwm, 1);
+  r["history_series"] = Num(history_series, 0);
+  r["history_mib"] = Num(history_bytes / (1 << 20), 2);
   r["queries_per_round"] = Num(rounds > 0 ? queries / rounds : NAN, 1);
   if (layout == "fanout-cluster") {
     // Renewals, the watch, reads and writes; writes (txn) in steady state should be 0.
@@ -664,8 +669,9 @@ int Main(int argc, char** argv) {
       {"rollbackd", FirstLine(std::string(ROLLBACKD_BINARY) + " version 2>&1")},
       {"prometheus", FirstLine(std::string(ROLLBACKD_PROMETHEUS) + " --version 2>&1")}};
 
-  std::printf("%-14s %8s %8s %8s %10s %9s %9s %9s %7s %6s\n", "layout", "cpu%", "rss_MiB",
-              "hwm_MiB", "queries/r", "round_ms", "round_max", "prom_cpu%", "firing", "rounds");
+  std::printf("%-14s %8s %8s %8s %8s %10s %9s %9s %9s %7s %6s\n", "layout", "cpu%", "rss_MiB",
+              "hwm_MiB", "hist_MiB", "queries/r", "round_ms", "round_max", "prom_cpu%", "firing",
+              "rounds");
   for (const auto& [name, r] : doc["layouts"].items()) {
     if (r.contains("error")) {
       std::printf("%-14s error: %s\n", name.c_str(), r["error"].get<std::string>().c_str());
@@ -675,10 +681,10 @@ int Main(int argc, char** argv) {
     auto f = [&layout = r](const char* key) {
       return layout[key].is_number() ? layout[key].get<double>() : NAN;
     };
-    std::printf("%-14s %8.2f %8.1f %8.1f %10.1f %9.1f %9.0f %9.2f %7.0f %6.0f\n", name.c_str(),
-                f("cpu_pct_core"), f("rss_mib"), f("hwm_mib"), f("queries_per_round"),
-                f("round_ms_mean"), f("round_ms_max"), f("prometheus_cpu_pct_core"),
-                f("firing_events"), f("rounds"));
+    std::printf("%-14s %8.2f %8.1f %8.1f %8.2f %10.1f %9.1f %9.0f %9.2f %7.0f %6.0f\n",
+                name.c_str(), f("cpu_pct_core"), f("rss_mib"), f("hwm_mib"), f("history_mib"),
+                f("queries_per_round"), f("round_ms_mean"), f("round_ms_max"),
+                f("prometheus_cpu_pct_core"), f("firing_events"), f("rounds"));
   }
   if (!o.out.empty()) {
     std::ofstream out(o.out);

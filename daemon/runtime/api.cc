@@ -4,11 +4,14 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "daemon/config/redact.h"
 #include "daemon/config/text.h"
+#include "daemon/runtime/recent_events.h"
 #include "daemon/runtime/secrets.h"
+#include "daemon/runtime/status_page.h"
 
 namespace rollbackd {
 namespace {
@@ -37,10 +40,48 @@ ServerResponse Text(int status, std::string body) {
   return {status, "text/plain; charset=utf-8", std::move(body), {}, {}};
 }
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace
+
+std::optional<std::string> QueryParameter(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    const std::string_view raw = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    std::string value;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        value += ' ';
+      } else if (raw[i] != '%') {
+        value += raw[i];
+      } else {
+        const int hi = i + 2 < raw.size() ? HexDigit(raw[i + 1]) : -1;
+        const int lo = hi >= 0 ? HexDigit(raw[i + 2]) : -1;
+        if (lo < 0) return std::nullopt;
+        value += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      }
+    }
+    return value;
+  }
+  return std::nullopt;
+}
 
 ServerResponse Api::Handle(const ServerRequest& r) {
   const bool get = r.method == "GET" || r.method == "HEAD";
+  if (r.path == "/" || r.path == "/index.html") {
+    if (!get) return MethodNotAllowed("GET");
+    return Page(r);
+  }
   if (r.path == "/healthz" && get) return Text(200, "ok\n");
   if (r.path == "/readyz" && get) {
     if (control_.ready() && !control_.stopping()) return Text(200, "ready\n");
@@ -52,6 +93,8 @@ ServerResponse Api::Handle(const ServerRequest& r) {
   if (r.path == "/api/v1/status" && get) {
     return {200, "application/json", control_.StatusDocument(), {}, {}};
   }
+  if (r.path == "/api/v1/history" && get) return History(r);
+  if (r.path == "/api/v1/events" && get) return Events(r);
   if (r.path == "/api/v1/deploys") {
     if (r.method != "POST") return MethodNotAllowed("POST");
     if (auto denied = Authorize(r)) return *denied;
@@ -75,6 +118,42 @@ ServerResponse Api::Handle(const ServerRequest& r) {
     }
   }
   return ErrorResponse(404, "not found: " + r.path);
+}
+
+ServerResponse Api::Page(const ServerRequest& /*r*/) const {
+  const StatusPage& page = GetStatusPage();
+  ServerResponse res{200, "text/html; charset=utf-8", std::string(page.html), {}, {}};
+  res.headers = {{"Content-Security-Policy", page.csp},
+                 {"X-Content-Type-Options", "nosniff"},
+                 {"Cache-Control", "no-store"},
+                 {"Referrer-Policy", "no-referrer"},
+                 {"X-Frame-Options", "DENY"}};
+  return res;
+}
+
+ServerResponse Api::History(const ServerRequest& r) {
+  const std::optional<std::string> service = QueryParameter(r.query, "service");
+  if (!service || service->empty()) {
+    return ErrorResponse(
+        400, "the query parameter \"service\" is required: /api/v1/history?service=NAME");
+  }
+  std::optional<std::string> doc = control_.HistoryDocument(*service);
+  if (!doc) return ErrorResponse(404, "unknown service " + *service);
+  return {200, "application/json", std::move(*doc), {}, {}};
+}
+
+ServerResponse Api::Events(const ServerRequest& r) {
+  size_t limit = kRecentEvents;
+  if (std::optional<std::string> text = QueryParameter(r.query, "limit")) {
+    char* end = nullptr;
+    const unsigned long n = std::strtoul(text->c_str(), &end, 10);
+    if (text->empty() || *end != '\0' || (*text)[0] == '-' || n == 0) {
+      return ErrorResponse(400, "\"limit\" must be a whole number of at least 1");
+    }
+    limit = std::min<size_t>(n, kRecentEvents);
+  }
+  const std::string service = QueryParameter(r.query, "service").value_or("");
+  return {200, "application/json", control_.EventsDocument(service, limit), {}, {}};
 }
 
 std::optional<ServerResponse> Api::Authorize(const ServerRequest& r) const {

@@ -1,7 +1,9 @@
 // The daemon's HTTP API (docs/api.md) as a thin adapter: it parses and answers requests and checks
 // the bearer token; what a request reads or changes is the DaemonControl's, the way
 // prometheus-cpp's handler only collects and serialises.
+//   GET  /                                                  the status page (status_page.h)
 //   GET  /healthz, /readyz, /metrics, /api/v1/status
+//   GET  /api/v1/history?service=NAME, /api/v1/events[?service=NAME][&limit=N]
 //   POST /api/v1/deploys {"service", "version"}           (bearer token)
 //   POST /api/v1/services/<name>/pause | resume             (bearer token)
 //   POST /api/v1/brake/release                              (bearer token)
@@ -33,6 +35,14 @@ class DaemonControl {
   virtual bool stopping() const = 0;  // draining
   virtual std::string MetricsText() = 0;
   virtual std::string StatusDocument() = 0;
+  // GET /api/v1/history (history.h): nullopt for a service the configuration does not name.
+  virtual std::optional<std::string> HistoryDocument(const std::string& /*service*/) {
+    return std::nullopt;
+  }
+  // GET /api/v1/events (recent_events.h): the last `limit` events, of `service` ("" for all).
+  virtual std::string EventsDocument(const std::string& /*service*/, size_t /*limit*/) {
+    return "{\"events\":[]}\n";
+  }
   virtual ControlResult RecordDeploy(const std::string& service, const std::string& version) = 0;
   virtual ControlResult SetPaused(const std::string& service, bool paused) = 0;
   // The fleet brake: lets go of every engaged group (fleet.brake_released), and returns the
@@ -55,6 +65,10 @@ class DaemonControl {
   }
 };
 
+// The value of `name` in a query string ("service=a%20b&limit=5"), percent-decoded ('+' is a
+// space); nullopt when absent, or when its escapes are malformed.
+std::optional<std::string> QueryParameter(std::string_view query, std::string_view name);
+
 class Api {
  public:
   explicit Api(DaemonControl& control) : control_(control) {}
@@ -66,6 +80,9 @@ class Api {
 
  private:
   std::optional<ServerResponse> Authorize(const ServerRequest& r) const;
+  ServerResponse Page(const ServerRequest& r) const;
+  ServerResponse History(const ServerRequest& r);
+  ServerResponse Events(const ServerRequest& r);
   ServerResponse Deploy(const ServerRequest& r);
   ServerResponse Pause(const ServerRequest& r, const std::string& service, bool pause);
   ServerResponse ReleaseBrake(const ServerRequest& r);

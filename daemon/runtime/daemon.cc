@@ -12,7 +12,9 @@
 #include "daemon/runtime/cluster_sync.h"
 #include "daemon/runtime/config_set.h"
 #include "daemon/runtime/event_log.h"
+#include "daemon/runtime/history.h"
 #include "daemon/runtime/metrics.h"
+#include "daemon/runtime/recent_events.h"
 #include "daemon/runtime/recovery.h"
 #include "daemon/runtime/round_runner.h"
 #include "daemon/runtime/service_manager.h"
@@ -177,6 +179,7 @@ struct Daemon::Impl : DaemonControl {
     engine = std::move(engine_next);
     if (cluster) cluster->Attach(*engine);
     config = std::move(next.config);
+    history.Retain(*config);
     secrets = std::move(next.secrets);
     api.SetToken(secrets.api_token);
     rounds.Configure(*engine, secrets.endpoints);
@@ -251,6 +254,7 @@ struct Daemon::Impl : DaemonControl {
     metrics.RoundDone(round.seconds);
     const std::vector<ServiceStatus> status = engine->Status();
     metrics.UpdateStatus(status);
+    history.Record(*config, status, round.time);
     if (config->daemon.brake) metrics.Brake(engine->BrakeState(round.time));
     UpdateOutboxMetrics();
     if (!is_ready) {
@@ -304,6 +308,7 @@ struct Daemon::Impl : DaemonControl {
     }
     for (const Event& e : events) {
       LogEvent(e, *engine, store.decisions());
+      recent.Add(e);
       metrics.EventEmitted(e);
     }
     std::vector<OutboxEntry> notifications = notifier.Prepare(events);
@@ -419,7 +424,20 @@ struct Daemon::Impl : DaemonControl {
 
   bool ready() const override { return is_ready; }
   bool stopping() const override { return is_stopping; }
-  std::string MetricsText() override { return metrics.Serialize(); }
+  std::string MetricsText() override {
+    metrics.History(history.series(), history.bytes());  // walks every series: per scrape only
+    return metrics.Serialize();
+  }
+  std::optional<std::string> HistoryDocument(const std::string& service) override {
+    if (std::none_of(config->services.begin(), config->services.end(),
+                     [&](const Service& s) { return s.name == service; })) {
+      return std::nullopt;
+    }
+    return HistoryJson(history, service);
+  }
+  std::string EventsDocument(const std::string& service, size_t limit) override {
+    return recent.Json(service, limit);
+  }
   std::string StatusDocument() override {
     DaemonInfo info{options.version, is_ready, std::nullopt, {}};
     if (cluster) {
@@ -496,6 +514,8 @@ struct Daemon::Impl : DaemonControl {
   Api api;
   HttpServer server;
   RoundRunner rounds;
+  History history;      // the status page's sparklines
+  RecentEvents recent;  // the status page's recent events
 
   std::shared_ptr<const Config> config;
   std::unique_ptr<Engine> engine;

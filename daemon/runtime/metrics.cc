@@ -92,6 +92,14 @@ Metrics::Metrics(std::string_view version)
                         .Name("rollbackd_outbox_bytes")
                         .Help("Bytes of the notifications waiting in the outbox.")
                         .Register(*registry_)),
+      history_series_(BuildGauge()
+                          .Name("rollbackd_history_series")
+                          .Help("Series whose last hour the status page's history keeps.")
+                          .Register(*registry_)),
+      history_bytes_(BuildGauge()
+                         .Name("rollbackd_history_bytes")
+                         .Help("Memory the status page's history holds (an estimate).")
+                         .Register(*registry_)),
       reloads_(BuildCounter()
                    .Name("rollbackd_config_reloads_total")
                    .Help("Configuration loads, by result (success, failure).")
@@ -189,6 +197,11 @@ void Metrics::Outbox(const std::map<std::string, size_t>& pending, uint64_t byte
               return {{"channel", channel}};
             });
   outbox_bytes_.Add({}).Set(static_cast<double>(bytes));
+}
+
+void Metrics::History(size_t series, size_t bytes) {
+  history_series_.Add({}).Set(static_cast<double>(series));
+  history_bytes_.Add({}).Set(static_cast<double>(bytes));
 }
 
 void Metrics::Reload(bool success, double unix_seconds) {

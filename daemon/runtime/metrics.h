@@ -42,6 +42,8 @@ class Metrics : public ReadObserver {
   void Notification(std::string_view channel, std::string_view result);
   // Notifications waiting in the outbox, per channel, and the outbox's live bytes.
   void Outbox(const std::map<std::string, size_t>& pending, uint64_t bytes);
+  // The status page's history rings (history.h): series held and their bytes.
+  void History(size_t series, size_t bytes);
   void Reload(bool success, double unix_seconds);
   void SetServices(size_t configured);  // rollbackd_services: 0 means it watches nothing
   // Sets the per-series gauges to the engine's current view (after each round).
@@ -69,6 +71,8 @@ class Metrics : public ReadObserver {
   prometheus::Family<prometheus::Counter>& notifications_;
   prometheus::Family<prometheus::Gauge>& outbox_pending_;
   prometheus::Family<prometheus::Gauge>& outbox_bytes_;
+  prometheus::Family<prometheus::Gauge>& history_series_;
+  prometheus::Family<prometheus::Gauge>& history_bytes_;
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Family<prometheus::Gauge>& reload_ok_;
   prometheus::Family<prometheus::Gauge>& reload_time_;

@@ -372,6 +372,49 @@ TEST_F(DaemonTest, AReloadThatRemovesAServiceWithARollbackInFlightIsRejected) {
   EXPECT_TRUE(st["services"][0]["rollback_in_flight"].is_string());
 }
 
+TEST_F(DaemonTest, ServesTheStatusPageHistoryAndEventsAndForgetsAServiceTheReloadRemoved) {
+  auto d = NewDaemon();  // the check fails: pending, then firing
+  ASSERT_TRUE(d->Start());
+  ASSERT_TRUE(testutil::RunUntil(
+      io_, [&] { return Status(*d)["services"][0]["triggers"][0]["state"] == "firing"; }));
+  const HttpResponse page = Call(*d, "GET", "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<title>rollbackd</title>"), std::string::npos);
+
+  const json h = json::parse(Call(*d, "GET", "/api/v1/history?service=web").body, nullptr, false);
+  ASSERT_FALSE(h.is_discarded());
+  EXPECT_EQ(h["bucket_seconds"], 15.0);  // interval 50ms: buckets of 15 s
+  ASSERT_EQ(h["series"].size(), 1u);
+  EXPECT_EQ(h["series"][0]["trigger"], "ready");
+  ASSERT_EQ(h["series"][0]["points"].size(), 1u);
+  EXPECT_EQ(h["series"][0]["points"][0][3], "firing");  // the worst of the bucket
+  EXPECT_EQ(h["series"][0]["points"][0][1], 0.0);       // the probe's value: failed
+  EXPECT_EQ(Call(*d, "GET", "/api/v1/history?service=nope").status, 404);
+
+  const json ev = json::parse(Call(*d, "GET", "/api/v1/events?service=web").body, nullptr, false);
+  ASSERT_FALSE(ev.is_discarded());
+  ASSERT_GE(ev["events"].size(), 2u);
+  EXPECT_EQ(ev["events"][0]["event"], "trigger.pending");
+  EXPECT_EQ(ev["events"][1]["event"], "trigger.firing");
+  EXPECT_FALSE(ev["events"][1]["reason"].get<std::string>().empty());
+
+  // A reload that replaces the service: the old one's history goes, the new one's begins.
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return Count(HookLog(), "\n") == 1; }));
+  fs::remove(path("rules/web.toml"));
+  Write(path("rules/api.toml"), "service = \"api\"\n[[health]]\nname = \"up\"\nurl = \"" +
+                                    server_.Url("/ok") + "\"\nfor = \"1s\"\n");
+  ASSERT_TRUE(testutil::RunUntil(
+      io_, [&] { return Status(*d)["services"][0]["rollback_in_flight"].is_null(); }));
+  d->Reload();
+  EXPECT_TRUE(WaitForMetric(*d, "rollbackd_config_reloads_total{result=\"success\"} 2"));
+  EXPECT_EQ(Call(*d, "GET", "/api/v1/history?service=web").status, 404);
+  ASSERT_TRUE(WaitRounds(*d, 2));
+  EXPECT_TRUE(WaitForMetric(*d, "rollbackd_history_series 1"));
+  const json api = json::parse(Call(*d, "GET", "/api/v1/history?service=api").body, nullptr, false);
+  ASSERT_EQ(api["series"].size(), 1u);
+  EXPECT_EQ(api["series"][0]["trigger"], "up");
+}
+
 TEST_F(DaemonTest, ShutdownWaitsForARunningHook) {
   Write(path("rules/web.toml"),
         "service = \"web\"\n\n[[health]]\nname = \"ready\"\nurl = \"" + server_.Url("/status/503") +
