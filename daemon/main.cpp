@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "daemon/config/loader.h"
+#include "daemon/replay/replay_main.h"
 #include "daemon/ruletest/ruletest.h"
 #include "daemon/runtime/daemon.h"
 #include "daemon/runtime/logging.h"
@@ -24,6 +25,7 @@ constexpr const char* kUsage =
     "  check --config FILE      validate rollbackd.toml and every rule file it names\n"
     "  check RULEFILE...        validate rule files on their own\n"
     "  test [-v] TESTFILE...    run rule unit tests (see docs/rules.md)\n"
+    "  replay --config FILE --from TIME --to TIME ...  rules over Prometheus history (--help)\n"
     "  version                  print the version\n";
 
 int Usage(const std::string& problem) {
@@ -147,6 +149,7 @@ int main(int argc, char** argv) {
   if (command == "run") return Run(args);
   if (command == "check") return Check(args);
   if (command == "test") return Test(args);
+  if (command == "replay") return rollbackd::ReplayMain(args, std::cout, std::cerr);
   if (command == "version" || command == "--version") {
     std::cout << "rollbackd " << ROLLBACKD_VERSION << "\n";
     return 0;
