@@ -149,6 +149,7 @@ int ReplayMain(const std::vector<std::string>& argv, std::ostream& out, std::ost
 
   Replayer replayer(std::make_shared<const Config>(std::move(*config)), *from, *to, step);
   std::vector<InputHistory> histories;
+  size_t requests = 0;
   {
     boost::asio::io_context io;
     HttpClient http(io);
@@ -156,11 +157,13 @@ int ReplayMain(const std::vector<std::string>& argv, std::ostream& out, std::ost
     reader.Read(replayer.requests(),
                 [&](std::vector<InputHistory> h) { histories = std::move(h); });
     io.run();
+    requests = reader.requests_sent();
   }
   ReplayOptions options;
   options.hook_success = a.hook_success;
   options.record_series = !a.html.empty();
-  const ReplayResult result = replayer.Run(histories, options);
+  ReplayResult result = replayer.Run(histories, options);
+  result.requests = requests;
   if (a.json) {
     WriteJsonReport(result, out);
   } else {

@@ -77,6 +77,7 @@ struct ReplayResult {
   std::vector<Event> events;  // in the order the engine emitted them
   std::vector<QueryFailure> failures;
   size_t evaluations = 0;  // engine rounds
+  size_t requests = 0;     // range queries sent (set by whoever read the history)
   // record_series only:
   std::vector<PlotSeries> plots;
   std::vector<DeployMark> deploys;

@@ -112,6 +112,7 @@ void WriteJsonReport(const ReplayResult& r, std::ostream& out) {
   j["from"] = FormatTime(r.from);
   j["to"] = FormatTime(r.to);
   j["evaluations"] = r.evaluations;
+  j["requests"] = r.requests;
   json services = json::array();
   for (const ServiceReplay& s : r.services) {
     services.push_back({{"name", s.name},
