@@ -66,7 +66,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadBody{503, "Service Unavailable", InputError::kHttpStatus,
                 "HTTP 503: Service Unavailable"},
         BadBody{200, "", InputError::kBadResponse, "empty response"},
-        BadBody{200, "not json", InputError::kBadResponse, "not JSON"},
+        BadBody{200, "not json", InputError::kBadResponse, "malformed response: not"},
         BadBody{
             200,
             R"J({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"])J",
