@@ -142,6 +142,14 @@ int ReplayMain(const std::vector<std::string>& argv, std::ostream& out, std::ost
     }
     config->services = std::move(kept);
   }
+  for (const Service& s : config->services) {
+    const Duration every = step ? *step : s.interval.value_or(config->daemon.interval);
+    if ((*to - *from) / every >= static_cast<int64_t>(kMaxReplaySteps)) {
+      return usage("--from " + a.from + " --to " + a.to + " is more than " +
+                   std::to_string(kMaxReplaySteps) + " steps of " + FormatDuration(every) +
+                   " for " + s.name + ": a shorter window or a longer --step");
+    }
+  }
   std::vector<std::string> secret_errors;
   auto endpoints = LoadEndpoints(*config, &secret_errors);
   for (const std::string& e : secret_errors) err << a.config << ": " << e << "\n";

@@ -6,6 +6,7 @@
 #ifndef ROLLBACKD_REPLAY_REPLAY_MAIN_H_
 #define ROLLBACKD_REPLAY_REPLAY_MAIN_H_
 
+#include <cstddef>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -13,6 +14,10 @@
 namespace rollbackd {
 
 extern const char* const kReplayUsage;
+
+// Steps per service a replay takes at most (the engine's state is small, but every instant is
+// listed, and every input's history is held in memory): 5,000,000 is 2.4 years at 15 s.
+inline constexpr size_t kMaxReplaySteps = 5'000'000;
 
 // `args` after "replay". Exit status: 0 when the replay ran (query errors during it are reported,
 // and are not a failure), 1 when the configuration or a secret file cannot be read or --html
