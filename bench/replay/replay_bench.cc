@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
     om << "# EOF\n";
   }
   const auto backfill_start = Steady::now();
-  const std::string cmd = "promtool tsdb create-blocks-from openmetrics " + d + "/history.om " + d +
+  const std::string cmd = std::string(ROLLBACKD_PROMTOOL) +
+                          " tsdb create-blocks-from openmetrics " + d + "/history.om " + d +
                           "/data >" + d + "/promtool.log 2>&1";
   if (std::system(cmd.c_str()) != 0) {
     std::cerr << "promtool failed: " << ReadFile(d + "/promtool.log") << "\n";

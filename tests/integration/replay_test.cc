@@ -199,8 +199,9 @@ TEST(ReplayIntegration, ThreeDaysOfBackfilledHistoryAcrossTheRequestLimit) {
     }
     om << "# EOF\n";
   }
-  const std::string cmd = std::string("promtool tsdb create-blocks-from openmetrics ") + d +
-                          "/history.om " + d + "/data >" + d + "/promtool.log 2>&1";
+  const std::string cmd = std::string(ROLLBACKD_PROMTOOL) +
+                          " tsdb create-blocks-from openmetrics " + d + "/history.om " + d +
+                          "/data >" + d + "/promtool.log 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << ReadFile(d + "/promtool.log");
   BackfilledPrometheus prom(d);
   ASSERT_TRUE(prom.ready()) << prom.log();
