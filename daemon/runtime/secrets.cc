@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "daemon/io/fd_io.h"
-#include "daemon/sources/endpoints.h"
 #include "daemon/io/signing.h"
+#include "daemon/sources/endpoints.h"
 
 namespace rollbackd {
 

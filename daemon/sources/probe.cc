@@ -104,8 +104,8 @@ std::string PromTime(Time t) {
 void RunInstantQuery(HttpTransport& http, PromResponseReader& reader,
                      const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
                      std::function<void(QueryResult)> done) {
-  HttpRequest req =
-      PrometheusPost(endpoint, "/api/v1/query", "query=" + FormEncode(promql) + "&time=" + PromTime(at));
+  HttpRequest req = PrometheusPost(endpoint, "/api/v1/query",
+                                   "query=" + FormEncode(promql) + "&time=" + PromTime(at));
   http.Send(std::move(req), [&reader, done = std::move(done)](HttpResponse response) {
     if (!response.error.empty()) {
       done(TransportFailure(response));
