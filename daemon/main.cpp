@@ -2,6 +2,7 @@
 // return its exit status. The commands live in daemon/cli/ (usage texts in daemon/cli/usage.cc):
 //   run | check | test                      daemon_commands.h
 //   status | pause | resume | deploy        operator_commands.h (talk to a running daemon's API)
+//   replay                                  daemon/replay/replay_main.h (rules over Prometheus history)
 #include <iostream>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "daemon/cli/daemon_commands.h"
 #include "daemon/cli/operator_commands.h"
 #include "daemon/cli/usage.h"
+#include "daemon/replay/replay_main.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -21,6 +23,7 @@ int main(int argc, char** argv) {
   if (command == "run") return rollbackd::RunMain(args, ROLLBACKD_VERSION, std::cout, std::cerr);
   if (command == "check") return rollbackd::CheckMain(args, std::cout, std::cerr);
   if (command == "test") return rollbackd::TestMain(args, std::cout, std::cerr);
+  if (command == "replay") return rollbackd::ReplayMain(args, std::cout, std::cerr);
   if (rollbackd::IsOperatorCommand(command)) {
     return rollbackd::OperatorMain(command, args, std::cout, std::cerr,
                                    rollbackd::ProcessOperatorEnv());
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
     }
     // `rollbackd help status`: that command's usage; `rollbackd help --help`: help's.
     const std::string topic = args[0] == "-h" || args[0] == "--help" ? "help" : args[0];
+    if (topic == "replay") return rollbackd::ReplayMain({"--help"}, std::cout, std::cerr);
     const char* usage = rollbackd::CommandUsage(topic);
     if (usage == nullptr) {
       std::cerr << "rollbackd: unknown command " << topic << "\n\n" << rollbackd::kTopUsage;

@@ -11,6 +11,8 @@ const char kTopUsage[] =
     "  check --config FILE      validate rollbackd.toml and every rule file it names\n"
     "  check RULEFILE...        validate rule files on their own\n"
     "  test [-v] TESTFILE...    run rule unit tests (see docs/rules.md)\n"
+    "  replay --config FILE --from TIME --to TIME [--html FILE] ...\n"
+    "                           what the rules would have done over Prometheus history\n"
     "  status [--service NAME] [--json]\n"
     "                           what the running daemon sees: triggers, states, values\n"
     "  pause SERVICE            automatic rollbacks of SERVICE are skipped until resumed\n"

@@ -44,6 +44,19 @@ std::string FormatTime(Time t) {
   return buf;
 }
 
+std::string DescribeEvent(const Event& e, bool with_service) {
+  std::string out(EventKindName(e.kind));
+  const bool service = with_service && !e.service.empty();
+  if (service) out += " " + e.service + (e.trigger.empty() ? "" : "/");
+  if (!e.trigger.empty()) out += (service ? "" : " ") + e.trigger;
+  std::vector<Labels::Pair> pairs(e.labels.begin(), e.labels.end());
+  Labels labels(std::move(pairs));
+  if (!labels.empty()) out += " " + labels.ToString();
+  if (!e.skip_reason.empty()) out += " [" + e.skip_reason + "]";
+  out += ": " + e.reason;
+  return out;
+}
+
 std::string MakeEventId(EventKind kind, std::string_view service, std::string_view trigger,
                         uint64_t labels_hash, Time time) {
   using internal::HashField;

@@ -116,6 +116,11 @@ std::string EventToJson(const Event& e);
 // "2026-11-21T19:04:19.123Z"
 std::string FormatTime(Time t);
 
+// One line for people, as `rollbackd test -v` and `rollbackd replay` print an event after its time:
+// "trigger.firing error_rate {code="500"}: value 0.3 > 0.05 held 1m >= 1m", with the service
+// ("shop/error_rate") when `with_service`, and a skip reason in brackets.
+std::string DescribeEvent(const Event& e, bool with_service);
+
 // A deterministic id from the event's identity: kind, service, trigger, labels and time.
 std::string MakeEventId(EventKind kind, std::string_view service, std::string_view trigger,
                         uint64_t labels_hash, Time time);

@@ -68,4 +68,20 @@ std::optional<std::string> ReadFileToString(const std::string& path, std::string
   return out;
 }
 
+std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error) {
+  std::string reason;
+  auto content = ReadFileToString(path, &reason, size_t(1) << 20);
+  if (!content) {
+    *error = "cannot read " + path + ": " + reason;
+    return std::nullopt;
+  }
+  std::string s = std::move(*content);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  if (s.empty()) {
+    *error = path + " is empty";
+    return std::nullopt;
+  }
+  return s;
+}
+
 }  // namespace rollbackd

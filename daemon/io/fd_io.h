@@ -28,6 +28,10 @@ bool ReadableByOthers(const std::string& path);
 std::optional<std::string> ReadFileToString(const std::string& path, std::string* error,
                                             size_t max_bytes = size_t(64) << 20);
 
+// A secret file's content (a token, a password) without its trailing newline (and \r). nullopt and
+// `error` (naming the file, never the content) when unreadable or empty; at most 1 MiB.
+std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error);
+
 }  // namespace rollbackd
 
 #endif  // ROLLBACKD_IO_FD_IO_H_

@@ -186,15 +186,7 @@ TestCase ParseTest(TableReader& r, Duration interval) {
 }
 
 std::string Describe(const Event& e, Time origin, bool services) {
-  std::string out = FormatDuration(e.time - origin) + " " + std::string(EventKindName(e.kind));
-  if (services && !e.service.empty()) out += " " + e.service + (e.trigger.empty() ? "" : "/");
-  if (!e.trigger.empty()) out += (services && !e.service.empty() ? "" : " ") + e.trigger;
-  std::vector<Labels::Pair> pairs(e.labels.begin(), e.labels.end());
-  Labels labels(std::move(pairs));
-  if (!labels.empty()) out += " " + labels.ToString();
-  if (!e.skip_reason.empty()) out += " [" + e.skip_reason + "]";
-  out += ": " + e.reason;
-  return out;
+  return FormatDuration(e.time - origin) + " " + DescribeEvent(e, services);
 }
 
 std::string Describe(const Expectation& x) {

@@ -6,24 +6,9 @@
 
 #include "daemon/io/fd_io.h"
 #include "daemon/io/signing.h"
+#include "daemon/sources/endpoints.h"
 
 namespace rollbackd {
-
-std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error) {
-  std::string reason;
-  auto content = ReadFileToString(path, &reason, size_t(1) << 20);
-  if (!content) {
-    *error = "cannot read " + path + ": " + reason;
-    return std::nullopt;
-  }
-  std::string s = std::move(*content);
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  if (s.empty()) {
-    *error = path + " is empty";
-    return std::nullopt;
-  }
-  return s;
-}
 
 bool ConstantTimeEqual(std::string_view given, std::string_view expected) {
   unsigned char diff = given.size() == expected.size() ? 0 : 1;
@@ -57,19 +42,7 @@ std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::
       errors->push_back(key + ": " + err);
     }
   };
-  for (const PrometheusSource& src : config.sources) {
-    PrometheusEndpoint ep;
-    ep.config = src;
-    if (!src.bearer_token_file.empty()) {
-      read(src.bearer_token_file, "prometheus." + src.name + ".bearer_token_file",
-           &ep.bearer_token);
-    }
-    if (!src.basic_auth_password_file.empty()) {
-      read(src.basic_auth_password_file, "prometheus." + src.name + ".basic_auth.password_file",
-           &ep.basic_password);
-    }
-    out.endpoints.emplace(src.name, std::move(ep));
-  }
+  out.endpoints = LoadEndpoints(config, errors);
   for (const Service& s : config.services) {
     if (!s.rollback || !s.rollback->http) continue;
     const HttpHook& h = *s.rollback->http;

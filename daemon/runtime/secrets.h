@@ -13,6 +13,7 @@
 
 #include "daemon/actions/hook_runner.h"
 #include "daemon/config/model.h"
+#include "daemon/io/fd_io.h"  // ReadSecretFile
 #include "daemon/sources/probe.h"
 
 namespace rollbackd {
@@ -35,10 +36,6 @@ struct ConfigSecrets {
 
 // nullopt with one message per unreadable or invalid file in `errors`.
 std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::string>* errors);
-
-// A secret file's content without its trailing newline (and \r). nullopt and `error` (naming the
-// file, never the content) when unreadable or empty.
-std::optional<std::string> ReadSecretFile(const std::string& path, std::string* error);
 
 // Compares without leaking, through timing, how much of `given` matched.
 bool ConstantTimeEqual(std::string_view given, std::string_view expected);

@@ -72,19 +72,14 @@ std::string FormEncode(std::string_view s) {
   return out;
 }
 
-void RunInstantQuery(HttpTransport& http, PromResponseReader& reader,
-                     const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
-                     std::function<void(QueryResult)> done) {
-  const int64_t ms = at.time_since_epoch().count();
-  char time[32];
-  std::snprintf(time, sizeof time, "%lld.%03lld", static_cast<long long>(ms / 1000),
-                static_cast<long long>(ms % 1000));
+HttpRequest PrometheusPost(const PrometheusEndpoint& endpoint, std::string_view path,
+                           std::string form) {
   const PrometheusSource& src = endpoint.config;
   HttpRequest req;
   req.method = "POST";
-  req.url = src.url + "/api/v1/query";
+  req.url = src.url + std::string(path);
   req.timeout = src.timeout;
-  req.body = "query=" + FormEncode(promql) + "&time=" + time;
+  req.body = std::move(form);
   req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   for (const auto& [k, v] : src.headers) req.headers.emplace_back(k, v);
   req.bearer_token = endpoint.bearer_token;
@@ -94,6 +89,23 @@ void RunInstantQuery(HttpTransport& http, PromResponseReader& reader,
   req.cert_file = src.tls.cert_file;
   req.key_file = src.tls.key_file;
   req.insecure_skip_verify = src.tls.insecure_skip_verify;
+  return req;
+}
+
+std::string PromTime(Time t) {
+  const int64_t ms = t.time_since_epoch().count();
+  const int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  char text[32];
+  std::snprintf(text, sizeof text, "%lld.%03lld", static_cast<long long>(secs),
+                static_cast<long long>(ms - secs * 1000));
+  return text;
+}
+
+void RunInstantQuery(HttpTransport& http, PromResponseReader& reader,
+                     const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
+                     std::function<void(QueryResult)> done) {
+  HttpRequest req = PrometheusPost(endpoint, "/api/v1/query",
+                                   "query=" + FormEncode(promql) + "&time=" + PromTime(at));
   http.Send(std::move(req), [&reader, done = std::move(done)](HttpResponse response) {
     if (!response.error.empty()) {
       done(TransportFailure(response));

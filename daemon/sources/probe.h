@@ -49,6 +49,14 @@ struct PrometheusEndpoint {
 // (too large).
 QueryResult TransportFailure(const HttpResponse& response);
 
+// A POST of `form` (application/x-www-form-urlencoded) to `path` under the source's URL, with its
+// headers, auth, TLS options and timeout: what every Prometheus API call sends.
+HttpRequest PrometheusPost(const PrometheusEndpoint& endpoint, std::string_view path,
+                           std::string form);
+
+// "1700000000.250": an instant as the Prometheus API takes it (seconds, millisecond fraction).
+std::string PromTime(Time t);
+
 // POST /api/v1/query with query=<promql>&time=<at, seconds.millis>; `done` gets the response read
 // by `reader` (errors included). The form body keeps long queries out of URL length limits.
 // `reader` must outlive `http`'s callbacks; `endpoint` is copied.
