@@ -49,6 +49,13 @@ bool ReadableByOthers(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0;
 }
 
+std::string SecretFileWarning(const std::string& path, const std::string& key) {
+  if (!ReadableByOthers(path)) return "";
+  return key + ": " + path +
+         " is readable by every user of this host: chmod o-r it (0640, owner root, group "
+         "rollbackd, is the packaged layout)";
+}
+
 std::optional<std::string> ReadFileToString(const std::string& path, std::string* error,
                                             size_t max_bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

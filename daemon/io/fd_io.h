@@ -24,6 +24,8 @@ bool ReadAll(int fd, std::string* out, std::string* error, size_t max_bytes = SI
 // A secret file any user of the host can read (mode o+r): the daemon still loads it, and warns.
 // Group-readable is fine (root:rollbackd 0640 is the packaged layout).
 bool ReadableByOthers(const std::string& path);
+// The warning for such a file, `key` naming the setting: "" when it is not readable by others.
+std::string SecretFileWarning(const std::string& path, const std::string& key);
 
 std::optional<std::string> ReadFileToString(const std::string& path, std::string* error,
                                             size_t max_bytes = size_t(64) << 20);

@@ -150,8 +150,9 @@ int ReplayMain(const std::vector<std::string>& argv, std::ostream& out, std::ost
                    " for " + s.name + ": a shorter window or a longer --step");
     }
   }
-  std::vector<std::string> secret_errors;
-  auto endpoints = LoadEndpoints(*config, &secret_errors);
+  std::vector<std::string> secret_errors, secret_warnings;
+  auto endpoints = LoadEndpoints(*config, &secret_errors, &secret_warnings);
+  for (const std::string& w : secret_warnings) err << a.config << ": warning: " << w << "\n";
   for (const std::string& e : secret_errors) err << a.config << ": " << e << "\n";
   if (!secret_errors.empty()) return 1;
 

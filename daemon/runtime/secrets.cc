@@ -42,7 +42,9 @@ std::optional<ConfigSecrets> LoadSecrets(const Config& config, std::vector<std::
       errors->push_back(key + ": " + err);
     }
   };
-  out.endpoints = LoadEndpoints(config, errors);
+  std::vector<std::string> warnings;
+  out.endpoints = LoadEndpoints(config, errors, &warnings);
+  for (const std::string& w : warnings) spdlog::warn("{}", w);
   for (const Service& s : config.services) {
     if (!s.rollback || !s.rollback->http) continue;
     const HttpHook& h = *s.rollback->http;

@@ -5,11 +5,14 @@
 namespace rollbackd {
 
 std::map<std::string, PrometheusEndpoint> LoadEndpoints(const Config& config,
-                                                        std::vector<std::string>* errors) {
+                                                        std::vector<std::string>* errors,
+                                                        std::vector<std::string>* warnings) {
   std::map<std::string, PrometheusEndpoint> out;
   std::string err;
   auto read = [&](const std::string& path, const std::string& key, std::string* into) {
     if (auto content = ReadSecretFile(path, &err)) {
+      std::string warning = SecretFileWarning(path, key);
+      if (warnings != nullptr && !warning.empty()) warnings->push_back(std::move(warning));
       *into = std::move(*content);
     } else {
       errors->push_back(key + ": " + err);

@@ -14,9 +14,11 @@
 namespace rollbackd {
 
 // By source name. A file that cannot be read adds one message to `errors` naming the key and the
-// file, never the content; its source is still in the map, without that secret.
-std::map<std::string, PrometheusEndpoint> LoadEndpoints(const Config& config,
-                                                        std::vector<std::string>* errors);
+// file, never the content; its source is still in the map, without that secret. A file every user
+// of the host can read is loaded and adds a message to `warnings` (when given).
+std::map<std::string, PrometheusEndpoint> LoadEndpoints(
+    const Config& config, std::vector<std::string>* errors,
+    std::vector<std::string>* warnings = nullptr);
 
 }  // namespace rollbackd
 

@@ -48,5 +48,24 @@ TEST(SecretsTest, ASecretEveryUserCanReadLoadsWithAWarningThatNamesIt) {
   EXPECT_EQ(lines[0].find("s3cret"), std::string::npos);  // the path, never the secret
 }
 
+TEST(SecretsTest, APrometheusTokenEveryUserCanReadWarnsToo) {
+  testutil::TempDir dir;
+  const std::string token = dir.Write("prom.token", "t0ken\n");
+  ASSERT_EQ(::chmod(token.c_str(), 0604), 0);
+  Config config;
+  PrometheusSource src;
+  src.name = "default";
+  src.url = "http://127.0.0.1:9090";
+  src.bearer_token_file = token;
+  config.sources.push_back(src);
+  std::vector<std::string> errors;
+  const std::vector<std::string> lines = LoadAndLog(config, &errors);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("prometheus.default.bearer_token_file: " + token + " is readable"),
+            std::string::npos)
+      << lines[0];
+}
+
 }  // namespace
 }  // namespace rollbackd
