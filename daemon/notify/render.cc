@@ -1,5 +1,6 @@
 #include "daemon/notify/render.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -129,11 +130,29 @@ std::string EventField(const json& event, std::string_view field) {
 
 std::string Rfc3339(Time t) { return FormatTime(t); }
 
+std::string AlertmanagerLabelName(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  }
+  if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) out.insert(0, "_");
+  return out;
+}
+
 json AlertFor(const json& event, const ChannelTemplates& templates,
               const std::string& rollback_note, const std::string& external_url) {
   json labels = json::object();
   if (auto it = event.find("labels"); it != event.end() && it->is_object()) {
-    for (auto& [k, v] : it->items()) labels[k] = StringOf(v);
+    // Alertmanager refuses the whole POST for one label name it cannot take (Prometheus 3 allows
+    // "service.name"), and with it every alert of the batch, rollback.failed included. Names it
+    // takes go as they are; the others as AlertmanagerLabelName, unless that name is taken.
+    for (auto& [k, v] : it->items()) {
+      if (AlertmanagerLabelName(k) == k) labels[k] = StringOf(v);
+    }
+    for (auto& [k, v] : it->items()) {
+      const std::string name = AlertmanagerLabelName(k);
+      if (name != k && !labels.contains(name)) labels[name] = StringOf(v);
+    }
   }
   const std::string kind = Str(event, "event");
   const bool source = kind == "source.down" || kind == "source.up";

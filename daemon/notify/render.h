@@ -27,11 +27,15 @@ struct ChannelTemplates {
 std::string EventField(const nlohmann::json& event, std::string_view field);
 std::string FormatNumber(double v);
 
+// A label name Alertmanager accepts ([a-zA-Z_][a-zA-Z0-9_]*): every other character becomes '_',
+// and a leading digit gets a '_' before it ("service.name" -> "service_name", "" -> "_").
+std::string AlertmanagerLabelName(std::string_view name);
+
 // The Alertmanager alert for a firing-like event (trigger.firing, source.down), without endsAt:
 // labels alertname (the trigger, or RollbackdSourceDown), service, severity and the event's
-// labels; annotations summary, description, value, threshold, baseline, condition, event_id,
-// and `rollback` when `rollback_note` is not empty; startsAt the event's time; generatorURL the
-// status API under `external_url` when set.
+// labels (names mended by AlertmanagerLabelName); annotations summary, description, value,
+// threshold, baseline, condition, event_id, and `rollback` when `rollback_note` is not empty;
+// startsAt the event's time; generatorURL the status API under `external_url` when set.
 nlohmann::json AlertFor(const nlohmann::json& event, const ChannelTemplates& templates,
                         const std::string& rollback_note, const std::string& external_url);
 
