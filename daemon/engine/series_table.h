@@ -2,16 +2,39 @@
 // Prometheus returns a query's series in the same order every round, so Find() first tries the
 // entry after the previous hit; in steady state a round is a sequential scan with no hashing and no
 // allocation. Internal to the engine.
+//
+// Label values come from Prometheus, i.e. from whoever can write a label: a fixed slot hash with
+// linear probing would let crafted label sets pile into one run of slots and make every lookup a
+// scan. The slot is therefore the label set's (fixed, persisted in event ids) hash mixed with a
+// secret seed drawn once per process; the seed changes only the index's layout, never an output.
 #ifndef ROLLBACKD_ENGINE_SERIES_TABLE_H_
 #define ROLLBACKD_ENGINE_SERIES_TABLE_H_
 
 #include <cstdint>
+#include <random>
 #include <utility>
 #include <vector>
 
 #include "daemon/engine/labels.h"
 
 namespace rollbackd::internal {
+
+// The process's slot seed (std::random_device, drawn at first use).
+inline uint64_t SlotSeed() {
+  static const uint64_t seed = [] {
+    std::random_device device;
+    return (static_cast<uint64_t>(device()) << 32) ^ device();
+  }();
+  return seed;
+}
+
+// splitmix64's finaliser over hash ^ seed: every bit of both reaches the low bits a mask keeps.
+inline uint64_t SlotHash(uint64_t hash) {
+  uint64_t z = hash ^ SlotSeed();
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 
 template <typename State>
 class SeriesTable {
@@ -29,7 +52,7 @@ class SeriesTable {
     }
     if (!slots_.empty()) {
       const size_t mask = slots_.size() - 1;
-      for (size_t i = labels.hash() & mask; slots_[i] != 0; i = (i + 1) & mask) {
+      for (size_t i = SlotHash(labels.hash()) & mask; slots_[i] != 0; i = (i + 1) & mask) {
         const uint32_t index = slots_[i] - 1;
         if (entries_[index].first == labels) {
           cursor_ = index + 1;
@@ -78,7 +101,7 @@ class SeriesTable {
  private:
   void Place(uint32_t index) {
     const size_t mask = slots_.size() - 1;
-    size_t i = entries_[index].first.hash() & mask;
+    size_t i = SlotHash(entries_[index].first.hash()) & mask;
     while (slots_[i] != 0) i = (i + 1) & mask;
     slots_[i] = index + 1;
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <string>
 
 namespace rollbackd::internal {
@@ -24,6 +25,21 @@ TEST(SeriesTableTest, FindsEveryEntryWhateverTheOrder) {
     for (int i : order) ASSERT_EQ(t.FindOrInsert(Pod(i)), i) << "round " << round;
   }
   EXPECT_EQ(t.size(), 1000u);  // nothing was inserted twice
+}
+
+// Label sets crafted so that their (fixed) hashes agree in the low 12 bits would share one run of
+// slots under `hash & mask`; mixed with the process's seed they spread over the table.
+TEST(SeriesTableTest, CraftedCollisionsOfTheLabelHashSpreadOverTheSlots) {
+  std::vector<uint64_t> crafted;
+  for (int i = 0; crafted.size() < 64 && i < 2'000'000; ++i) {
+    const uint64_t h = Pod(i).hash();
+    if ((h & 0xfff) == 0x5a5) crafted.push_back(h);
+  }
+  ASSERT_EQ(crafted.size(), 64u);
+  std::set<uint64_t> slots;
+  for (uint64_t h : crafted) slots.insert(SlotHash(h) & 0xfff);
+  EXPECT_GT(slots.size(), 56u);  // 64 random picks of 4096 slots: a handful of repeats at most
+  EXPECT_NE(SlotSeed(), 0u);
 }
 
 TEST(SeriesTableTest, EraseIfKeepsOrderAndTheIndex) {
