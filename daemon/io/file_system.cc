@@ -73,7 +73,7 @@ bool SyncDir(const std::string& file, std::string* error) {
 class PosixFileSystem : public FileSystem {
  public:
   Read ReadFile(const std::string& path, std::string* out, std::string* error) override {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
       if (errno == ENOENT) return Read::kNotFound;
       *error = ErrnoMessage("open " + path);
@@ -92,7 +92,12 @@ class PosixFileSystem : public FileSystem {
   bool WriteFileAtomically(const std::string& path, std::string_view content,
                            std::string* error) override {
     const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    // A new file of ours, not one that is there already (a link, another user's file); a temp
+    // file a crash left behind is ours to remove.
+    constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+    int fd = ::open(tmp.c_str(), kFlags, 0600);
+    if (fd < 0 && errno == EEXIST && ::unlink(tmp.c_str()) == 0)
+      fd = ::open(tmp.c_str(), kFlags, 0600);
     if (fd < 0) {
       *error = ErrnoMessage("open " + tmp);
       return false;
@@ -117,8 +122,8 @@ class PosixFileSystem : public FileSystem {
 
   std::unique_ptr<AppendFile> OpenForAppend(const std::string& path, int mode,
                                             std::string* error) override {
-    const int fd =
-        ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, static_cast<mode_t>(mode));
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+                          static_cast<mode_t>(mode));
     if (fd < 0) {
       *error = ErrnoMessage("open " + path);
       return nullptr;
@@ -146,8 +151,35 @@ class PosixFileSystem : public FileSystem {
     return false;
   }
 
+  bool CheckPrivateDirectory(const std::string& path, std::string* error) override {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+      *error = ErrnoMessage("stat " + path);
+      return false;
+    }
+    if (S_ISLNK(st.st_mode) && ::stat(path.c_str(), &st) != 0) {  // a linked folder: its target
+      *error = ErrnoMessage("stat " + path);
+      return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      *error = path + " is not a folder";
+      return false;
+    }
+    if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+      *error = path + " belongs to uid " + std::to_string(st.st_uid) +
+               ", not to this daemon's user (uid " + std::to_string(::geteuid()) +
+               "): chown it, or point state_dir at a folder of the daemon's own";
+      return false;
+    }
+    if ((st.st_mode & S_IWOTH) != 0) {
+      *error = path + " is writable by every user: chmod o-w it (0700 is the packaged mode)";
+      return false;
+    }
+    return true;
+  }
+
   std::unique_ptr<FileLock> Lock(const std::string& path, std::string* error) override {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
       *error = ErrnoMessage("open " + path);
       return nullptr;

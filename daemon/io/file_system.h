@@ -45,6 +45,8 @@ class FileSystem {
 
   virtual ~FileSystem() = default;
 
+  // Files are never opened through a symbolic link (O_NOFOLLOW): in a state folder another user
+  // could write, a link would point the daemon's writes at any file it can write.
   // The whole file into `out`. kNotFound when it does not exist; kError (and `error`) otherwise.
   virtual Read ReadFile(const std::string& path, std::string* out, std::string* error) = 0;
   // Replaces `path` with `content` atomically (temp file, fsync, rename, fsync of the folder):
@@ -58,6 +60,13 @@ class FileSystem {
   virtual bool Rename(const std::string& from, const std::string& to, std::string* error,
                       bool* missing = nullptr) = 0;
   virtual bool CreateDirectories(const std::string& path, std::string* error) = 0;
+  // Whether `path`, a folder only this daemon should write, is safe to keep state in: owned by
+  // this process's user (or root) and not writable by every user. Fakes accept any folder.
+  virtual bool CheckPrivateDirectory(const std::string& path, std::string* error) {
+    (void)path;
+    (void)error;
+    return true;
+  }
   // An exclusive lock on `path` (created when missing), not waiting: nullptr and `error` when
   // another process holds it.
   virtual std::unique_ptr<FileLock> Lock(const std::string& path, std::string* error) = 0;

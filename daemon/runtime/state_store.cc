@@ -17,7 +17,7 @@ constexpr const char* kPendingNotificationsKey = "notifications_pending";
 
 bool StateStore::Open(const std::string& dir, std::string* error) {
   dir_ = dir;
-  if (!fs_.CreateDirectories(dir, error)) {
+  if (!fs_.CreateDirectories(dir, error) || !fs_.CheckPrivateDirectory(dir, error)) {
     *error = "state_dir " + *error;
     return false;
   }
