@@ -197,6 +197,14 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (IsParseError(ec)) return Respond(version, false, false, Text(400, "bad request\n"));
     if (ec) return;  // a timeout or a reset; either way the connection is gone
 
+    // A Transfer-Encoding other than chunked leaves the body's end unknown: Beast reads it as no
+    // body, and the body would then be served as the next request (request smuggling behind a
+    // proxy that reads it otherwise). RFC 9112 6.3: 400, and close.
+    if (parser_->get().find(http::field::transfer_encoding) != parser_->get().end() &&
+        !parser_->chunked()) {
+      return Respond(version, false, false,
+                     Text(400, "bad request: Transfer-Encoding other than chunked\n"));
+    }
     http::request<http::string_body> message = parser_->release();
     const bool head = message.method() == http::verb::head;
     const bool keep_alive = message.keep_alive();

@@ -329,6 +329,31 @@ TEST_F(HttpServerTest, MalformedRequestGets400AndClose) {
   EXPECT_TRUE(seen_.empty());
 }
 
+// gzip as the only coding: the body's end is unknown. Read as no body, the body was served as a
+// second request.
+TEST_F(HttpServerTest, ATransferEncodingOtherThanChunkedGets400AndClose) {
+  Start();
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(
+      c.Send("POST /one HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n"
+             "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<RawResponse> r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 400);
+  EXPECT_TRUE(c.WaitClosed());
+  EXPECT_TRUE(seen_.empty());  // neither the POST nor the smuggled GET reached the handler
+
+  RawClient chunked(io_, Endpoint());
+  ASSERT_TRUE(
+      chunked.Send("POST /two HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "5\r\nhello\r\n0\r\n\r\n"));
+  r = chunked.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].body, "hello");
+}
+
 TEST_F(HttpServerTest, OversizedHeaderGets431) {
   Start();
   RawClient c(io_, Endpoint());
