@@ -1,6 +1,6 @@
-// Helpers the fuzz targets share. A target whose input is several files (a state dir, a template and
-// the event it renders) reads them from one input cut at kPartSeparator, a line that no real file
-// holds; the dictionaries name it so that the fuzzer learns to add and move parts.
+// Helpers the fuzz targets share. A target whose input is several files (a state dir, a template
+// and the event it renders) reads them from one input cut at kPartSeparator, a line that no real
+// file holds; the dictionaries name it so that the fuzzer learns to add and move parts.
 #ifndef ROLLBACKD_FUZZ_FUZZ_UTIL_H_
 #define ROLLBACKD_FUZZ_FUZZ_UTIL_H_
 

@@ -17,8 +17,8 @@ using rollbackd::QueryResult;
 
 std::string Describe(const QueryResult& r) {
   std::string s = r.is_error() ? "error " : "series ";
-  s += std::to_string(static_cast<int>(r.error_kind)) + " " + r.error + " [" +
-       r.promql_error_type + "] status " + std::to_string(r.http_status);
+  s += std::to_string(static_cast<int>(r.error_kind)) + " " + r.error + " [" + r.promql_error_type +
+       "] status " + std::to_string(r.http_status);
   for (const rollbackd::Sample& sample : r.series) {
     s += "\n  {";
     for (const auto& [name, value] : sample.labels) {

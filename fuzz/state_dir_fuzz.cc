@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "daemon/config/loader.h"
+#include "daemon/notify/notifier.h"
 #include "daemon/runtime/recovery.h"
 #include "daemon/runtime/state_store.h"
-#include "daemon/notify/notifier.h"
 #include "fuzz/fuzz_util.h"
 #include "testing/fake_clock.h"
 #include "testing/fake_file_system.h"

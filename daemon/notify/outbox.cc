@@ -71,6 +71,11 @@ std::optional<OutboxEntry> OutboxEntryFromJson(const json& r) {
     e.created = FromMillis(r.at("created").get<int64_t>());
     e.not_before = FromMillis(r.value("not_before", int64_t{0}));
     e.payload = r.at("payload").get<std::string>();
+    // Every payload is an event or an alert, a JSON object the channels render from; one changed
+    // from outside would throw out of a sender (alertmanager adds endsAt to it) at delivery.
+    if (!json::parse(e.payload, nullptr, /*allow_exceptions=*/false).is_object()) {
+      return std::nullopt;
+    }
     return e;
   } catch (const json::exception&) {
     return std::nullopt;
