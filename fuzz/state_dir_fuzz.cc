@@ -3,7 +3,7 @@
 // notify.json. They are put in an in-memory file system and the daemon's start runs on them in the
 // daemon's order (daemon/runtime/daemon.cc Start): the state store (lock, journal, decision log),
 // the notifier (outbox, notify.json), the configuration, the engine's state, the journal set
-// against it, then ten minutes of the notifier delivering what it read to fake receivers.
+// against it, then three minutes of the notifier delivering what it read to fake receivers.
 //
 // ROLLBACKD_FUZZ_WRITE_SEED=FILE writes such an input from a real run (a trigger fires, its
 // rollback is in flight, notifications wait in the outbox) and exits: fuzz/corpus/state_dir/.
@@ -177,6 +177,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string saved = engine.SaveState();
   Engine again(*config);
   if (!again.RestoreState(saved, &err)) fuzz::Fail("restored state does not restore: " + err);
-  w.clock.Advance(std::chrono::minutes(10), 100'000);
+  w.clock.Advance(std::chrono::minutes(3), 100'000);
   return 0;
 }
