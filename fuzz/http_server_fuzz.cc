@@ -77,18 +77,24 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   tcp::socket client(*io);
-  client.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server->port()));
-  // Closing without lingering leaves no TIME_WAIT behind, so millions of runs do not run out of
-  // local ports.
-  client.set_option(asio::socket_base::linger(true, 0));
   const std::string request(reinterpret_cast<const char*>(data), size);
   std::string response;
   bool done = false;
-  asio::async_write(client, asio::buffer(request), [&](boost::system::error_code ec, size_t) {
-    if (!ec) client.shutdown(tcp::socket::shutdown_send, ec);
-    asio::async_read(client, asio::dynamic_buffer(response),
-                     [&](boost::system::error_code, size_t) { done = true; });
-  });
+  // All asynchronous, on the server's loop: a blocking connect would fail with EINTR whenever
+  // libFuzzer's timeout alarm rings.
+  client.async_connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), server->port()),
+      [&](boost::system::error_code ec) {
+        if (ec) Fail("connect: " + ec.message());
+        // Closing without lingering leaves no TIME_WAIT behind, so millions of runs do not run
+        // out of local ports.
+        client.set_option(asio::socket_base::linger(true, 0), ec);
+        asio::async_write(client, asio::buffer(request), [&](boost::system::error_code ec, size_t) {
+          if (!ec) client.shutdown(tcp::socket::shutdown_send, ec);
+          asio::async_read(client, asio::dynamic_buffer(response),
+                           [&](boost::system::error_code, size_t) { done = true; });
+        });
+      });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (!done && std::chrono::steady_clock::now() < deadline) {
     io->run_one_until(deadline);  // one handler at a time: back as soon as the read completes
