@@ -1,4 +1,3 @@
-#include "daemon/engine/json_int.h"
 #include "daemon/actions/journal.h"
 
 #include <fcntl.h>
@@ -11,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "daemon/engine/json_int.h"
 #include "daemon/io/fd_io.h"
 #include "daemon/io/file_system.h"
 

@@ -4,10 +4,10 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "daemon/engine/json_int.h"
 #include "daemon/engine/engine.h"
 #include "daemon/engine/engine_internal.h"
 #include "daemon/engine/hash.h"
+#include "daemon/engine/json_int.h"
 
 namespace rollbackd {
 
@@ -202,22 +202,20 @@ void ServiceFrom(const json& j, ServiceRuntime& s) {
   s.brake_held = j.value("brake_held", false);
   // Kept even if [rollback] was removed since: an unfinished rollback must still be reported.
   if (const json& f = j.at("in_flight"); !f.is_null()) {
-    s.in_flight =
-        internal::InFlight{f.at("id").get<std::string>(),
-                           f.at("cause_id").get<std::string>(),
-                           f.at("trigger").get<std::string>(),
-                           f.at("labels").get<LabelMap>(),
-                           SeverityFrom(f.at("severity")),
-                           Time(std::chrono::milliseconds(JsonInt(f.at("started"))))};
+    s.in_flight = internal::InFlight{f.at("id").get<std::string>(),
+                                     f.at("cause_id").get<std::string>(),
+                                     f.at("trigger").get<std::string>(),
+                                     f.at("labels").get<LabelMap>(),
+                                     SeverityFrom(f.at("severity")),
+                                     Time(std::chrono::milliseconds(JsonInt(f.at("started"))))};
   }
   if (const json& v = j.at("verifying"); !v.is_null()) {
-    s.verifying =
-        internal::Verifying{v.at("rollback_id").get<std::string>(),
-                            v.at("trigger").get<std::string>(),
-                            v.at("labels").get<LabelMap>(),
-                            SeverityFrom(v.at("severity")),
-                            Time(std::chrono::milliseconds(JsonInt(v.at("since")))),
-                            Time(std::chrono::milliseconds(JsonInt(v.at("deadline"))))};
+    s.verifying = internal::Verifying{v.at("rollback_id").get<std::string>(),
+                                      v.at("trigger").get<std::string>(),
+                                      v.at("labels").get<LabelMap>(),
+                                      SeverityFrom(v.at("severity")),
+                                      Time(std::chrono::milliseconds(JsonInt(v.at("since")))),
+                                      Time(std::chrono::milliseconds(JsonInt(v.at("deadline"))))};
   }
   const json& rules = j.at("rules");
   for (Rule& r : s.rules) {

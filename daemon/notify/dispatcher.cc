@@ -1,7 +1,8 @@
-#include "daemon/engine/json_int.h"
 #include "daemon/notify/dispatcher.h"
 
 #include <algorithm>
+
+#include "daemon/engine/json_int.h"
 
 namespace rollbackd {
 namespace {

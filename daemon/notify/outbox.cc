@@ -1,7 +1,8 @@
-#include "daemon/engine/json_int.h"
 #include "daemon/notify/outbox.h"
 
 #include <nlohmann/json.hpp>
+
+#include "daemon/engine/json_int.h"
 
 namespace rollbackd {
 namespace {

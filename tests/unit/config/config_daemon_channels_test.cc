@@ -183,11 +183,12 @@ channels = ["x"]
     return AllOf(HasSubstr(": route[0].match_re." + key + ": invalid regular expression "),
                  HasSubstr(why));
   };
-  EXPECT_THAT(Lines(p.diags),
-              ElementsAre(bad("a", ": back-references (\\1) are not supported"),
-                          bad("b", "x{99999999999999999999}\": a repeat count above 1000 (RE2's limit)"),
-                          bad("c", "x{2,1001}\": a repeat count above 1000"),
-                          bad("d", ": back-references (\\1) are not supported")));
+  EXPECT_THAT(
+      Lines(p.diags),
+      ElementsAre(bad("a", ": back-references (\\1) are not supported"),
+                  bad("b", "x{99999999999999999999}\": a repeat count above 1000 (RE2's limit)"),
+                  bad("c", "x{2,1001}\": a repeat count above 1000"),
+                  bad("d", ": back-references (\\1) are not supported")));
   // What RE2 takes still loads: counts up to 1000, escapes, \0, braces and digits in a class.
   auto ok = Parse(R"([channel.x]
 type = "log"

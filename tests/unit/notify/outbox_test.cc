@@ -100,8 +100,9 @@ TEST_F(OutboxTest, ADamagedLineIsAnErrorNotAnEmptyOutbox) {
 // killing the daemon right after the start. Such a line is damage, as any unreadable one.
 TEST_F(OutboxTest, AnEntryWhosePayloadIsNotAJsonObjectIsDamage) {
   for (const char* payload : {"", "[1]", "\\\"text\\\"", "{\\\"torn\\\":"}) {
-    std::ofstream(path_) << "{\"add\":1,\"channel\":\"am\",\"id\":\"e1\",\"created\":1,\"payload\":\""
-                         << payload << "\"}\n{\"add\":2}\n";
+    std::ofstream(path_)
+        << "{\"add\":1,\"channel\":\"am\",\"id\":\"e1\",\"created\":1,\"payload\":\"" << payload
+        << "\"}\n{\"add\":2}\n";
     std::string error;
     EXPECT_EQ(Outbox::Open(RealFileSystem(), path_, &error), nullptr) << payload;
     EXPECT_THAT(error, ::testing::HasSubstr(path_ + ":1: malformed outbox record")) << payload;

@@ -4,9 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 namespace rollbackd {
 namespace {
@@ -178,8 +177,8 @@ void ExpectSameAnswer(std::string_view body, int status = 200) {
 // was a value on one path and an error on the other. Such a time now goes to the general reader.
 TEST(PromResponseTest, ATimeNoDoubleHoldsIsAnErrorOnBothPaths) {
   const std::string huge(400, '9');
-  for (const std::string& time : {std::string("10000E522"), std::string("1e400"), huge,
-                                 std::string("-") + huge + ".5"}) {
+  for (const std::string& time :
+       {std::string("10000E522"), std::string("1e400"), huge, std::string("-") + huge + ".5"}) {
     const std::string body = R"({"status":"success","data":{"resultType":"vector","result":[)"
                              R"({"metric":{"a":"b"},"value":[)" +
                              time + R"(,"0"]}]}})";
