@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "daemon/engine/json_int.h"
 #include "daemon/io/fd_io.h"
 #include "daemon/io/file_system.h"
 
@@ -69,7 +70,7 @@ std::unique_ptr<Journal> Journal::Open(FileSystem& fs, const std::string& path,
         in.rollback_id = id;
         in.service = r.at("service").get<std::string>();
         in.trigger = r.value("trigger", "");
-        in.time = Time(std::chrono::milliseconds(r.at("time").get<int64_t>()));
+        in.time = Time(std::chrono::milliseconds(JsonInt(r.at("time"))));
         in.argv = r.value("argv", std::vector<std::string>{});
         in.url = r.value("url", "");
         j->unfinished_.push_back(std::move(in));
@@ -83,9 +84,9 @@ std::unique_ptr<Journal> Journal::Open(FileSystem& fs, const std::string& path,
           const bool http = std::any_of(
               j->unfinished_.begin(), j->unfinished_.end(),
               [&](const JournalIntent& in) { return in.rollback_id == id && !in.url.empty(); });
-          (http ? o.http_status : o.exit_code) = r["exit_status"].get<int>();
+          (http ? o.http_status : o.exit_code) = JsonInt<int>(r["exit_status"]);
         }
-        o.duration = Duration(r.value("duration_ms", int64_t{0}));
+        o.duration = Duration(JsonIntOr<int64_t>(r, "duration_ms", 0));
         o.error = r.value("error", "");
         std::erase_if(j->unfinished_,
                       [&](const JournalIntent& in) { return in.rollback_id == id; });

@@ -304,6 +304,44 @@ Channel ParseChannel(TableReader& r, std::string name) {
   return c;
 }
 
+// What std::regex must not be given, as the reason; "" when `re` may be compiled. Routes match as
+// Alertmanager's do, with RE2's syntax in mind: RE2 has no back-references and caps a repeat count
+// at 1000. libstdc++ reads such numbers into a long without a bound (signed overflow, undefined
+// behaviour: found by fuzz/daemon_config_fuzz.cc with \8888888888888888888), and a large count
+// builds one state per repetition.
+std::string RegexProblem(std::string_view re) {
+  constexpr int kMaxRepeat = 1000;
+  const auto digit = [&](size_t i) { return i < re.size() && re[i] >= '0' && re[i] <= '9'; };
+  for (size_t i = 0; i < re.size(); ++i) {
+    if (re[i] == '\\') {
+      if (digit(i + 1) && re[i + 1] != '0') return "back-references (\\1) are not supported";
+      ++i;  // the escaped character is never special here
+      continue;
+    }
+    if (re[i] == '[') {  // a class: its braces and digits are literal
+      size_t j = i + 1;
+      if (j < re.size() && re[j] == '^') ++j;
+      if (j < re.size() && re[j] == ']') ++j;
+      while (j < re.size() && re[j] != ']') j += re[j] == '\\' ? 2 : 1;
+      i = j;
+      continue;
+    }
+    if (re[i] != '{') continue;
+    // {n}, {n,} or {n,m}: each count at most kMaxRepeat. Anything else is left to std::regex.
+    for (size_t j = i + 1; digit(j) || (j < re.size() && re[j] == ','); ++j) {
+      if (!digit(j) || (j > i + 1 && digit(j - 1))) continue;
+      int count = 0;
+      for (size_t k = j; digit(k); ++k) {
+        count = count * 10 + (re[k] - '0');
+        if (count > kMaxRepeat) {
+          return "a repeat count above " + std::to_string(kMaxRepeat) + " (RE2's limit)";
+        }
+      }
+    }
+  }
+  return "";
+}
+
 Route ParseRoute(TableReader& r) {
   Route route;
   route.where = r.Where();
@@ -322,11 +360,16 @@ Route ParseRoute(TableReader& r) {
         r.diags()->Error(r.KeyWhere("match_re", label), r.KeyPath("match_re." + label),
                          "invalid label name");
       }
-      try {
-        std::regex re(value, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
+      if (std::string problem = RegexProblem(value); !problem.empty()) {
         r.diags()->Error(r.Where("match_re", label), r.KeyPath("match_re." + label),
-                         "invalid regular expression " + Quote(value) + ": " + e.what());
+                         "invalid regular expression " + Quote(value) + ": " + problem);
+      } else {
+        try {
+          std::regex re(value, std::regex::ECMAScript);
+        } catch (const std::regex_error& e) {
+          r.diags()->Error(r.Where("match_re", label), r.KeyPath("match_re." + label),
+                           "invalid regular expression " + Quote(value) + ": " + e.what());
+        }
       }
       route.matchers.push_back({label, value, true});
     }

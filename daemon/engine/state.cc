@@ -7,6 +7,7 @@
 #include "daemon/engine/engine.h"
 #include "daemon/engine/engine_internal.h"
 #include "daemon/engine/hash.h"
+#include "daemon/engine/json_int.h"
 
 namespace rollbackd {
 
@@ -27,7 +28,7 @@ json TimeJson(const std::optional<Time>& t) {
 
 std::optional<Time> TimeFrom(const json& j) {
   if (j.is_null()) return std::nullopt;
-  return Time(std::chrono::milliseconds(j.get<int64_t>()));
+  return Time(std::chrono::milliseconds(JsonInt(j)));
 }
 
 json NumberJson(double v) {
@@ -153,12 +154,12 @@ void BrakeFrom(const json& j, internal::Brake& brake) {
     internal::BrakeGroup g;
     g.labels = gj.at("labels").get<LabelMap>();
     for (const json& x : gj.at("started")) {
-      g.started.emplace_back(Time(std::chrono::milliseconds(x.at("time").get<int64_t>())),
+      g.started.emplace_back(Time(std::chrono::milliseconds(JsonInt(x.at("time")))),
                              x.at("service").get<std::string>());
     }
     g.engaged = gj.at("engaged").get<bool>();
-    g.since = Time(std::chrono::milliseconds(gj.at("since").get<int64_t>()));
-    g.last_candidate = Time(std::chrono::milliseconds(gj.at("last_candidate").get<int64_t>()));
+    g.since = Time(std::chrono::milliseconds(JsonInt(gj.at("since"))));
+    g.last_candidate = Time(std::chrono::milliseconds(JsonInt(gj.at("last_candidate"))));
     g.held = gj.at("held").get<std::vector<std::string>>();
     brake.groups()[key] = std::move(g);
   }
@@ -201,22 +202,20 @@ void ServiceFrom(const json& j, ServiceRuntime& s) {
   s.brake_held = j.value("brake_held", false);
   // Kept even if [rollback] was removed since: an unfinished rollback must still be reported.
   if (const json& f = j.at("in_flight"); !f.is_null()) {
-    s.in_flight =
-        internal::InFlight{f.at("id").get<std::string>(),
-                           f.at("cause_id").get<std::string>(),
-                           f.at("trigger").get<std::string>(),
-                           f.at("labels").get<LabelMap>(),
-                           SeverityFrom(f.at("severity")),
-                           Time(std::chrono::milliseconds(f.at("started").get<int64_t>()))};
+    s.in_flight = internal::InFlight{f.at("id").get<std::string>(),
+                                     f.at("cause_id").get<std::string>(),
+                                     f.at("trigger").get<std::string>(),
+                                     f.at("labels").get<LabelMap>(),
+                                     SeverityFrom(f.at("severity")),
+                                     Time(std::chrono::milliseconds(JsonInt(f.at("started"))))};
   }
   if (const json& v = j.at("verifying"); !v.is_null()) {
-    s.verifying =
-        internal::Verifying{v.at("rollback_id").get<std::string>(),
-                            v.at("trigger").get<std::string>(),
-                            v.at("labels").get<LabelMap>(),
-                            SeverityFrom(v.at("severity")),
-                            Time(std::chrono::milliseconds(v.at("since").get<int64_t>())),
-                            Time(std::chrono::milliseconds(v.at("deadline").get<int64_t>()))};
+    s.verifying = internal::Verifying{v.at("rollback_id").get<std::string>(),
+                                      v.at("trigger").get<std::string>(),
+                                      v.at("labels").get<LabelMap>(),
+                                      SeverityFrom(v.at("severity")),
+                                      Time(std::chrono::milliseconds(JsonInt(v.at("since")))),
+                                      Time(std::chrono::milliseconds(JsonInt(v.at("deadline"))))};
   }
   const json& rules = j.at("rules");
   for (Rule& r : s.rules) {
@@ -233,8 +232,8 @@ void ServiceFrom(const json& j, ServiceRuntime& s) {
         pairs.emplace_back(k, v.get<std::string>());
       SeriesState st;
       st.phase = PhaseFrom(sj.at("phase").get<std::string>());
-      st.pending_since = Time(std::chrono::milliseconds(sj.at("pending_since").get<int64_t>()));
-      st.firing_since = Time(std::chrono::milliseconds(sj.at("firing_since").get<int64_t>()));
+      st.pending_since = Time(std::chrono::milliseconds(JsonInt(sj.at("pending_since"))));
+      st.firing_since = Time(std::chrono::milliseconds(JsonInt(sj.at("firing_since"))));
       st.last_value = sj.contains("last_value") ? NumberFrom(sj.at("last_value")) : internal::kNaN;
       st.snapshot = NumberFrom(sj.at("snapshot"));
       st.firing_id = sj.at("firing_id").get<std::string>();
@@ -242,7 +241,7 @@ void ServiceFrom(const json& j, ServiceRuntime& s) {
       if (auto it = sj.find("step_since"); it != sj.end() && it->size() == r.steps.size()) {
         for (const json& t : *it) {
           st.step_since.push_back(t.is_null() ? internal::kNotHeld
-                                              : Time(std::chrono::milliseconds(t.get<int64_t>())));
+                                              : Time(std::chrono::milliseconds(JsonInt(t))));
         }
       }
       if (r.compare) {
@@ -251,7 +250,7 @@ void ServiceFrom(const json& j, ServiceRuntime& s) {
           if (it == sj.end()) return;
           for (const json& x : *it) {
             if (w->size() >= static_cast<size_t>(kMaxCompareSamples)) break;
-            w->emplace_back(Time(std::chrono::milliseconds(x.at(0).get<int64_t>())),
+            w->emplace_back(Time(std::chrono::milliseconds(JsonInt(x.at(0)))),
                             x.at(1).get<double>());
           }
         };
@@ -286,7 +285,7 @@ bool Engine::RestoreState(std::string_view text, std::string* error) {
   internal::Brake brake = impl_->brake;
   try {
     json root = json::parse(text);
-    if (root.value("format", 0) != kFormat) {
+    if (JsonIntOr<int>(root, "format", 0) != kFormat) {
       *error = "unsupported state format " + root.value("format", json(nullptr)).dump();
       return false;
     }
@@ -379,7 +378,7 @@ bool Engine::RestoreServiceState(std::string_view service, std::string_view text
   if (!text.empty()) {
     try {
       json root = json::parse(text);
-      if (root.value("format", 0) != kFormat) {
+      if (JsonIntOr<int>(root, "format", 0) != kFormat) {
         *error = "unsupported state format " + root.value("format", json(nullptr)).dump();
         return false;
       }

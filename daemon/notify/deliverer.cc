@@ -238,7 +238,11 @@ void Deliverer::Pump(Lane& lane) {
 void Deliverer::Wait(Lane& lane, Duration delay) {
   lane.waiting = true;
   // The lane owns the timer: when a reload removes the lane, the wait goes with it.
-  clock_.After(*lane.timer, std::max(delay, Duration(0)), [this, &lane] {
+  // At most a day at a time: Pump works out the wait again when it wakes. A not_before read back
+  // from a damaged outbox can lie thousands of years ahead, and the steady clock's nanoseconds
+  // overflow past 292 years (undefined behaviour: found by fuzz/state_dir_fuzz.cc).
+  const Duration wait = std::clamp(delay, Duration(0), Duration(std::chrono::hours(24)));
+  clock_.After(*lane.timer, wait, [this, &lane] {
     lane.waiting = false;
     Pump(lane);
   });

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "daemon/engine/json_int.h"
+
 namespace rollbackd {
 namespace {
 
@@ -393,7 +395,7 @@ std::string Dispatcher::SaveState() const {
 
 bool Dispatcher::RestoreState(const std::string& text, Time now, std::string* error) {
   const json state = json::parse(text, nullptr, false);
-  if (state.is_discarded() || !state.is_object() || state.value("version", 0) != 1) {
+  if (state.is_discarded() || !state.is_object() || JsonIntOr<int>(state, "version", 0) != 1) {
     *error = "not a notification state (version 1)";
     return false;
   }
@@ -405,16 +407,16 @@ bool Dispatcher::RestoreState(const std::string& text, Time now, std::string* er
       f.trigger = j.at("trigger").get<std::string>();
       f.rollback_note = j.value("rollback_note", "");
       if (j.contains("resolved")) {
-        f.resolved = FromMillis(j.at("resolved").get<int64_t>());
+        f.resolved = FromMillis(JsonInt(j.at("resolved")));
         f.resolved_event = j.value("resolved_event", json::object());
       }
       for (const json& t : j.at("targets")) {
         Target target;
         target.channel = t.at("channel").get<std::string>();
-        target.route = t.at("route").get<size_t>();
-        target.repeat = Duration(t.at("repeat_ms").get<int64_t>());
-        target.next_repeat = FromMillis(t.at("next_repeat").get<int64_t>());
-        target.repeats = t.at("repeats").get<int>();
+        target.route = JsonInt<size_t>(t.at("route"));
+        target.repeat = Duration(JsonInt(t.at("repeat_ms")));
+        target.next_repeat = FromMillis(JsonInt(t.at("next_repeat")));
+        target.repeats = JsonInt<int>(t.at("repeats"));
         target.send_resolved = t.value("send_resolved", true);
         f.targets.push_back(std::move(target));
       }

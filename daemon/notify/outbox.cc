@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/engine/json_int.h"
+
 namespace rollbackd {
 namespace {
 
@@ -68,9 +70,14 @@ std::optional<OutboxEntry> OutboxEntryFromJson(const json& r) {
     e.id = r.at("id").get<std::string>();
     e.kind = r.value("kind", "");
     e.service = r.value("service", "");
-    e.created = FromMillis(r.at("created").get<int64_t>());
-    e.not_before = FromMillis(r.value("not_before", int64_t{0}));
+    e.created = FromMillis(JsonInt(r.at("created")));
+    e.not_before = FromMillis(JsonIntOr<int64_t>(r, "not_before", 0));
     e.payload = r.at("payload").get<std::string>();
+    // Every payload is an event or an alert, a JSON object the channels render from; one changed
+    // from outside would throw out of a sender (alertmanager adds endsAt to it) at delivery.
+    if (!json::parse(e.payload, nullptr, /*allow_exceptions=*/false).is_object()) {
+      return std::nullopt;
+    }
     return e;
   } catch (const json::exception&) {
     return std::nullopt;
@@ -93,7 +100,7 @@ std::unique_ptr<Outbox> Outbox::Open(FileSystem& fs, const std::string& path,
   const bool ok = ForEachRecord(text, path, error, [&](size_t, size_t, const json& r) {
     try {
       if (r.contains("done")) {
-        const uint64_t seq = r.at("done").get<uint64_t>();
+        const uint64_t seq = JsonInt<uint64_t>(r.at("done"));
         live.erase(seq);
         o->next_seq_ = std::max(o->next_seq_, seq + 1);
         return true;
@@ -101,7 +108,7 @@ std::unique_ptr<Outbox> Outbox::Open(FileSystem& fs, const std::string& path,
       std::optional<OutboxEntry> parsed = OutboxEntryFromJson(r);
       if (!parsed) return false;
       OutboxEntry e = std::move(*parsed);
-      e.seq = r.at("add").get<uint64_t>();
+      e.seq = JsonInt<uint64_t>(r.at("add"));
       o->seen_at_open_.insert(e.channel + '\x1f' + e.id);
       o->next_seq_ = std::max(o->next_seq_, e.seq + 1);
       live[e.seq] = std::move(e);
@@ -176,9 +183,9 @@ bool Outbox::Compact(const std::string& text, std::string* error) {
   std::map<uint64_t, std::pair<size_t, size_t>> adds;
   const bool ok = ForEachRecord(text, path_, error, [&](size_t begin, size_t end, const json& r) {
     if (r.contains("done")) {
-      adds.erase(r["done"].get<uint64_t>());
+      adds.erase(JsonInt<uint64_t>(r["done"]));
     } else {
-      adds[r["add"].get<uint64_t>()] = {begin, end};
+      adds[JsonInt<uint64_t>(r["add"])] = {begin, end};
     }
     return true;
   });

@@ -43,7 +43,8 @@ struct OutboxEntry {
 };
 
 // An entry as a JSON object (the outbox file's "add" record, without "add") and back; nullopt
-// when `j` is not one. Also how the daemon's state file carries a round's notifications.
+// when `j` is not one (a field missing or of the wrong type, a payload that is not a JSON object).
+// Also how the daemon's state file carries a round's notifications.
 nlohmann::json OutboxEntryToJson(const OutboxEntry& e);
 std::optional<OutboxEntry> OutboxEntryFromJson(const nlohmann::json& j);
 

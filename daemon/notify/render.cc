@@ -186,6 +186,7 @@ std::string AlertmanagerBody(const std::vector<const json*>& alerts, Time now, D
   json body = json::array();
   const std::string ends = Rfc3339(now + 4 * resend);
   for (const json* a : alerts) {
+    if (!a->is_object()) continue;  // never stored (OutboxEntryFromJson); never a throw here
     json copy = *a;
     if (!copy.contains("endsAt")) copy["endsAt"] = ends;
     body.push_back(std::move(copy));

@@ -127,6 +127,21 @@ TEST_F(JournalTest, ADamagedRecordInTheMiddleIsAnErrorNotAnEmptyJournal) {
   EXPECT_NE(error.find(path_ + ":2: unreadable journal record"), std::string::npos) << error;
 }
 
+// The fix for what fuzz/state_dir_fuzz.cc found in state.json (a float cast to an integer,
+// undefined behaviour out of range) covers the journal too: a time or a status that is not a JSON
+// integer is a damaged record.
+TEST_F(JournalTest, ANumberThatIsNotAnIntegerIsADamagedRecord) {
+  for (const char* bad :
+       {R"({"type":"intent","rollback_id":"r1","service":"s","time":1e300})",
+        R"({"type":"intent","rollback_id":"r1","service":"s","time":1.5})",
+        R"({"type":"outcome","rollback_id":"r1","success":true,"duration_ms":-1e30})"}) {
+    std::ofstream(path_) << bad << "\n{\"type\":\"intent\",\"rollback_id\":\"r2\",\"time\":2}\n";
+    std::string error;
+    EXPECT_EQ(Journal::Open(RealFileSystem(), path_, &error), nullptr) << bad;
+    EXPECT_NE(error.find(path_ + ":1: unreadable journal record"), std::string::npos) << error;
+  }
+}
+
 TEST_F(JournalTest, AnUnwritableLocationIsAnError) {
   std::string error;
   EXPECT_EQ(Journal::Open(RealFileSystem(), dir_ + "/missing/journal", &error), nullptr);

@@ -165,6 +165,40 @@ channels = ["x"]
   EXPECT_EQ(regex.key, "route[0].match_re.service");
 }
 
+// Found by fuzz/daemon_config_fuzz.cc: a back-reference or a repeat count with many digits
+// ((x)\8888888888888888888, x{99999999999999999999}) overflowed a long inside libstdc++'s regex
+// compiler (undefined behaviour) while the loader checked the route. RE2, whose syntax
+// Alertmanager's matchers use, has neither back-references nor counts above 1000: both are
+// errors now, before std::regex sees them.
+TEST(ConfigDaemonTest, RouteRegexesWithBackReferencesOrHugeRepeatCountsAreErrors) {
+  using ::testing::AllOf;
+  using ::testing::HasSubstr;
+  auto p = Parse(R"([channel.x]
+type = "log"
+[[route]]
+match_re = { a = '(x)\8888888888888888888', b = 'x{99999999999999999999}', c = 'x{2,1001}', d = '(x)\1' }
+channels = ["x"]
+)");
+  const auto bad = [](const std::string& key, const std::string& why) {
+    return AllOf(HasSubstr(": route[0].match_re." + key + ": invalid regular expression "),
+                 HasSubstr(why));
+  };
+  EXPECT_THAT(
+      Lines(p.diags),
+      ElementsAre(bad("a", ": back-references (\\1) are not supported"),
+                  bad("b", "x{99999999999999999999}\": a repeat count above 1000 (RE2's limit)"),
+                  bad("c", "x{2,1001}\": a repeat count above 1000"),
+                  bad("d", ": back-references (\\1) are not supported")));
+  // What RE2 takes still loads: counts up to 1000, escapes, \0, braces and digits in a class.
+  auto ok = Parse(R"([channel.x]
+type = "log"
+[[route]]
+match_re = { a = 'x{1000}', b = 'x{0,1000}y{3,}', c = '\.5\d{2}\0', d = '[{9999]{2}[\]{]' }
+channels = ["x"]
+)");
+  EXPECT_THAT(Lines(ok.diags), IsEmpty());
+}
+
 TEST(ConfigDaemonTest, RouteMatchersAreKept) {
   auto p = Parse(R"([channel.x]
 type = "log"

@@ -286,6 +286,28 @@ TEST(EngineStateTest, RestoreReplacesTheStateOfAnEngineThatHasRun) {
   EXPECT_TRUE(h.engine().Status().at(0).errors.empty());
 }
 
+// Found by fuzz/state_dir_fuzz.cc: an integer field holding a number no integer type holds
+// ("format": 1.8e131, a time of 1e300) was converted with a plain cast, undefined behaviour. Every
+// integer of the state file must be a JSON integer; anything else is damage, reported as such.
+TEST(EngineStateTest, AFloatWhereAnIntegerBelongsIsDamage) {
+  EngineHarness h(Checkout());
+  h.Set("error_rate", Value(0.5)).Set("latency", Value(0.1));
+  h.Run("0s", "1m", "10s");
+  const std::string before = h.engine().SaveState();
+  ASSERT_NE(before.find("\"firing_since\":"), std::string::npos);
+  std::string far_time = before;
+  far_time.insert(far_time.find("\"firing_since\":") + 15, "1e300,\"x\":");
+  std::string fractional = before;
+  fractional.insert(fractional.find("\"firing_since\":") + 15, "1.5,\"x\":");
+  for (const std::string& bad :
+       {std::string("{\"format\":1.8e131,\"services\":{}}"), far_time, fractional}) {
+    std::string error;
+    EXPECT_FALSE(h.engine().RestoreState(bad, &error)) << bad;
+    EXPECT_THAT(error, ::testing::HasSubstr("must be an integer")) << bad;
+    EXPECT_EQ(h.engine().SaveState(), before) << bad;
+  }
+}
+
 TEST(EngineStateTest, MalformedStateReturnsFalseAndChangesNothing) {
   EngineHarness h(Checkout());
   h.Set("error_rate", Value(0.5)).Set("latency", Value(0.1));

@@ -95,6 +95,24 @@ TEST_F(OutboxTest, ADamagedLineIsAnErrorNotAnEmptyOutbox) {
   EXPECT_THAT(error, ::testing::HasSubstr(path_ + ":1: not an outbox record"));
 }
 
+// Found by fuzz/state_dir_fuzz.cc: an alertmanager entry whose payload was not a JSON object
+// (the file changed from outside) was read as live, and its delivery threw out of the sender,
+// killing the daemon right after the start. Such a line is damage, as any unreadable one.
+TEST_F(OutboxTest, AnEntryWhosePayloadIsNotAJsonObjectIsDamage) {
+  for (const char* payload : {"", "[1]", "\\\"text\\\"", "{\\\"torn\\\":"}) {
+    std::ofstream(path_)
+        << "{\"add\":1,\"channel\":\"am\",\"id\":\"e1\",\"created\":1,\"payload\":\"" << payload
+        << "\"}\n{\"add\":2}\n";
+    std::string error;
+    EXPECT_EQ(Outbox::Open(RealFileSystem(), path_, &error), nullptr) << payload;
+    EXPECT_THAT(error, ::testing::HasSubstr(path_ + ":1: malformed outbox record")) << payload;
+  }
+  OutboxEntry e = Entry("a");
+  EXPECT_NE(OutboxEntryFromJson(OutboxEntryToJson(e)), std::nullopt);
+  e.payload = "[\"an array\"]";
+  EXPECT_EQ(OutboxEntryFromJson(OutboxEntryToJson(e)), std::nullopt);
+}
+
 TEST_F(OutboxTest, TheFileIsCompactedOnceMostOfItIsDone) {
   auto o = Open();
   std::string error;
@@ -102,7 +120,8 @@ TEST_F(OutboxTest, TheFileIsCompactedOnceMostOfItIsDone) {
     std::vector<OutboxEntry> batch;
     for (int i = 0; i < 100; ++i) {
       batch.push_back(Entry(std::string("n").append(std::to_string(round * 100 + i))));
-      batch.back().payload += std::string(400, 'x');
+      std::string& payload = batch.back().payload;  // a JSON object, 400 bytes larger
+      payload.insert(payload.size() - 1, ",\"pad\":\"" + std::string(400, 'x') + "\"");
     }
     ASSERT_TRUE(o->Add(&batch, &error)) << error;
     for (const OutboxEntry& e : batch) {

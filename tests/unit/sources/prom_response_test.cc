@@ -1,11 +1,11 @@
 // Every shape a Prometheus server (or something pretending to be one) can send.
 #include "daemon/sources/prom_response.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 namespace rollbackd {
 namespace {
@@ -170,6 +170,28 @@ void ExpectSameAnswer(std::string_view body, int status = 200) {
     const double x = a.series[i].value, y = b.series[i].value;
     EXPECT_TRUE(x == y || (std::isnan(x) && std::isnan(y))) << shown << ": " << x << " " << y;
   }
+}
+
+// Found by fuzz/prom_response_fuzz.cc: the fast path checked a sample's time by the JSON grammar
+// alone and took 10000E522, which the general reader refuses (no double holds it): the same body
+// was a value on one path and an error on the other. Such a time now goes to the general reader.
+TEST(PromResponseTest, ATimeNoDoubleHoldsIsAnErrorOnBothPaths) {
+  const std::string huge(400, '9');
+  for (const std::string& time :
+       {std::string("10000E522"), std::string("1e400"), huge, std::string("-") + huge + ".5"}) {
+    const std::string body = R"({"status":"success","data":{"resultType":"vector","result":[)"
+                             R"({"metric":{"a":"b"},"value":[)" +
+                             time + R"(,"0"]}]}})";
+    ExpectSameAnswer(body);
+    QueryResult r = PromResponseReader().Read(200, body);
+    ASSERT_TRUE(r.is_error()) << time;
+    EXPECT_THAT(r.error, ::testing::HasSubstr("time is not a number")) << time;
+  }
+  // Times as Prometheus writes them still read, on the fast path as on the general one.
+  const std::string ok = R"({"status":"success","data":{"resultType":"vector","result":[)"
+                         R"({"metric":{"a":"b"},"value":[1700000000.123,"0.5"]}]}})";
+  ExpectSameAnswer(ok);
+  ASSERT_EQ(PromResponseReader().Read(200, ok).series.size(), 1u);
 }
 
 // The fast path reads Prometheus's own compact shape and gives every other body to the general
