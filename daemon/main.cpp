@@ -2,7 +2,9 @@
 // return its exit status. The commands live in daemon/cli/ (usage texts in daemon/cli/usage.cc):
 //   run | check | test                      daemon_commands.h
 //   status | pause | resume | deploy        operator_commands.h (talk to a running daemon's API)
-//   replay                                  daemon/replay/replay_main.h (rules over Prometheus history)
+//   replay                                  daemon/replay/replay_main.h (rules over Prometheus
+//   history) supervise-hook (internal)               daemon/io/supervisor.h (a rollback hook's
+//   supervisor)
 #include <iostream>
 #include <string>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "daemon/cli/daemon_commands.h"
 #include "daemon/cli/operator_commands.h"
 #include "daemon/cli/usage.h"
+#include "daemon/io/supervisor.h"
 #include "daemon/replay/replay_main.h"
 
 int main(int argc, char** argv) {
@@ -24,6 +27,7 @@ int main(int argc, char** argv) {
   if (command == "check") return rollbackd::CheckMain(args, std::cout, std::cerr);
   if (command == "test") return rollbackd::TestMain(args, std::cout, std::cerr);
   if (command == "replay") return rollbackd::ReplayMain(args, std::cout, std::cerr);
+  if (command == rollbackd::kSuperviseCommand) return rollbackd::SuperviseMain(args);
   if (rollbackd::IsOperatorCommand(command)) {
     return rollbackd::OperatorMain(command, args, std::cout, std::cerr,
                                    rollbackd::ProcessOperatorEnv());

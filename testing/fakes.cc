@@ -87,6 +87,25 @@ bool FakeHookRunner::Finish(size_t i, const RollbackOutcome& o) {
   return true;
 }
 
+void FakeHookRunner::Resume(const std::string& record, std::function<void(ResumedHook)> done) {
+  if (resume_hold) {
+    resumes.emplace_back(record, std::move(done));
+    return;
+  }
+  resumes.emplace_back(record, nullptr);  // asked, answered at once
+  auto it = resumed.find(record);
+  done(it != resumed.end() ? it->second
+                           : ResumedHook{ResumedHook::State::kUnknown, {}, "no record"});
+}
+
+bool FakeHookRunner::EndResume(size_t i, const ResumedHook& r) {
+  if (i >= resumes.size() || !resumes[i].second) return false;
+  auto done = std::move(resumes[i].second);
+  resumes[i].second = nullptr;
+  done(r);
+  return true;
+}
+
 size_t FakeHookRunner::running() const {
   size_t n = 0;
   for (const auto& r : runs) n += r->done ? 1 : 0;

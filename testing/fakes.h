@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,6 +93,17 @@ class FakeHookRunner : public HookRunner {
   // The process "died": runs still going never report.
   void Freeze() { frozen_ = true; }
   size_t running() const;
+
+  // After a restart: what each record says (by record path); a record not listed is unknown.
+  // With `resume_hold` the answer waits in `resumes` (a hook its supervisor still runs) until
+  // EndResume.
+  void Resume(const std::string& record, std::function<void(ResumedHook)> done) override;
+  void Forget(const std::string& record) override { forgotten.push_back(record); }
+  bool EndResume(size_t i, const ResumedHook& r);
+  std::map<std::string, ResumedHook> resumed;
+  bool resume_hold = false;
+  std::vector<std::pair<std::string, std::function<void(ResumedHook)>>> resumes;
+  std::vector<std::string> forgotten;
 
   static RollbackOutcome Succeeded() {
     RollbackOutcome o;

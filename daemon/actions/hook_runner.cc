@@ -7,6 +7,44 @@
 #include "daemon/io/signing.h"
 
 namespace rollbackd {
+namespace {
+
+RollbackOutcome ExecOutcome(ExecResult r) {
+  RollbackOutcome o;
+  o.success = r.success();
+  if (r.started && r.signal == 0 && !r.timed_out) o.exit_code = r.exit_status;
+  o.duration = r.duration;
+  o.output = std::move(r.output);
+  o.error = std::move(r.error);
+  return o;
+}
+
+}  // namespace
+
+void TransportHookRunner::Resume(const std::string& record, std::function<void(ResumedHook)> done) {
+  if (record.empty()) {
+    done(ResumedHook{ResumedHook::State::kUnknown, {}, "the hook had no record"});
+    return;
+  }
+  exec_.Resume(record, [done = std::move(done)](ResumedRun r) {
+    ResumedHook out;
+    out.detail = std::move(r.detail);
+    switch (r.state) {
+      case ResumedRun::State::kNotStarted:
+        out.state = ResumedHook::State::kNotStarted;
+        break;
+      case ResumedRun::State::kFinished:
+        out.state = ResumedHook::State::kFinished;
+        out.outcome = ExecOutcome(std::move(r.result));
+        break;
+      case ResumedRun::State::kUnknown:
+        out.state = ResumedHook::State::kUnknown;
+        break;
+    }
+    done(std::move(out));
+  });
+}
+
 void TransportHookRunner::Run(HookRun run, std::function<void(RollbackOutcome)> done) {
   const std::string& id = run.rollback_id;
   const RollbackHook& hook = run.hook;
@@ -52,16 +90,10 @@ void TransportHookRunner::Run(HookRun run, std::function<void(RollbackOutcome)> 
   req.env = std::move(env.vars);
   req.timeout = hook.timeout;
   req.output_tail = kHookOutputTail;
+  req.record = run.record;
   spdlog::warn("rollback {} of {}: running {}", id, run.started.service, hook.exec.front());
-  exec_.Run(std::move(req), [done = std::move(done)](ExecResult r) {
-    RollbackOutcome o;
-    o.success = r.success();
-    if (r.started && r.signal == 0 && !r.timed_out) o.exit_code = r.exit_status;
-    o.duration = r.duration;
-    o.output = std::move(r.output);
-    o.error = std::move(r.error);
-    done(std::move(o));
-  });
+  exec_.Run(std::move(req),
+            [done = std::move(done)](ExecResult r) { done(ExecOutcome(std::move(r))); });
 }
 
 }  // namespace rollbackd

@@ -33,6 +33,21 @@ struct HookRun {
   Event started;            // the rollback.started event
   RollbackHook hook;        // a copy: a reload may replace the configuration meanwhile
   HookCredentials credentials;
+  // Where an exec hook's supervisor records its outcome (<state_dir>/hooks/<id>), so that it
+  // outlives the daemon; "" for none.
+  std::string record;
+};
+
+// After a restart: what became of a hook whose intent is in the journal and whose outcome is not.
+struct ResumedHook {
+  enum class State {
+    kNotStarted,  // it never started (the daemon stopped between the intent and the start)
+    kFinished,    // `outcome` is its real one: it may have ended while the daemon was down
+    kUnknown,     // nobody can tell (an http hook, a supervisor gone without a record): `detail`
+  };
+  State state = State::kUnknown;
+  RollbackOutcome outcome;
+  std::string detail;
 };
 
 inline constexpr size_t kHookOutputTail = 4096;
@@ -42,6 +57,14 @@ class HookRunner {
   virtual ~HookRunner() = default;
   // Starts the hook; `done` runs once, later, on the loop, with its outcome (never inside Run).
   virtual void Run(HookRun run, std::function<void(RollbackOutcome)> done) = 0;
+  // After a restart: waits for the hook recorded at `record` if it still runs, then says what
+  // became of it; `done` runs once (this default, for runners without records, at once: unknown).
+  virtual void Resume(const std::string& record, std::function<void(ResumedHook)> done) {
+    (void)record;
+    done(ResumedHook{ResumedHook::State::kUnknown, {}, "hooks are not supervised here"});
+  }
+  // The record's outcome is in the journal: its files can go.
+  virtual void Forget(const std::string& record) { (void)record; }
 };
 
 class TransportHookRunner : public HookRunner {
@@ -49,6 +72,8 @@ class TransportHookRunner : public HookRunner {
   TransportHookRunner(ProcessRunner& exec, HttpTransport& http, Clock& clock)
       : exec_(exec), http_(http), clock_(clock) {}
   void Run(HookRun run, std::function<void(RollbackOutcome)> done) override;
+  void Resume(const std::string& record, std::function<void(ResumedHook)> done) override;
+  void Forget(const std::string& record) override { exec_.Forget(record); }
 
  private:
   ProcessRunner& exec_;

@@ -1,5 +1,6 @@
 // rollbackd.toml: [daemon], [outbox], the [prometheus.*] sources, [channel.*] and [[route]].
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -10,6 +11,7 @@
 
 #include "daemon/config/loader.h"
 #include "daemon/config/loader_internal.h"
+#include "daemon/config/redact.h"
 #include "daemon/config/template.h"
 #include "daemon/config/toml_reader.h"
 
@@ -441,6 +443,21 @@ Config ParseDaemonConfigTable(const toml::table& root, const std::string& file,
       } else {
         c.daemon.external_url = url;
       }
+    }
+    if (auto names = dr.StringArray("server_names")) {
+      for (const std::string& name : *names) {
+        const bool ok =
+            !name.empty() && name.size() <= 253 &&
+            std::all_of(name.begin(), name.end(), [](char ch) {
+              return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-';
+            });
+        if (!ok) {
+          dr.Error("server_names", "`" + OneLine(name) +
+                                       "` is not a host name (letters, digits, '.' and '-', no "
+                                       "port), e.g. \"rollbackd.example.com\"");
+        }
+      }
+      c.daemon.server_names = *names;
     }
     dr.Finish();
   }

@@ -220,6 +220,9 @@ struct DaemonSettings {
   // Where people reach this daemon's API (as Prometheus' --web.external-url): links in Slack
   // messages and Alertmanager's generatorURL. Empty: no links.
   std::string external_url;
+  // DNS names the API answers to besides IP addresses and localhost (and external_url's host),
+  // e.g. the name a TLS proxy in front of it serves. Other Host headers get 421.
+  std::vector<std::string> server_names;
   std::optional<BrakeSettings> brake;
 };
 

@@ -21,6 +21,10 @@ struct ExecRequest {
   // reading it all is not an error of ours. The first such request sets SIGPIPE to ignored in
   // this process (the child gets the default disposition back).
   std::optional<std::string> input;
+  // Rollback hooks: when set (and the runner has a supervisor: ExecRunner), the command runs
+  // under `rollbackd supervise-hook`, which records its outcome at `<record>.*` (supervisor.h), so
+  // that it outlives this process. Not with `input`.
+  std::string record;
 };
 
 struct ExecResult {
@@ -32,6 +36,18 @@ struct ExecResult {
   std::string output;  // the last output_tail bytes of stdout+stderr
   std::string error;   // empty on exit status 0; else what went wrong, for people
   bool success() const { return started && !timed_out && signal == 0 && exit_status == 0; }
+};
+
+// After a restart: what became of a command an earlier process started with a `record`.
+struct ResumedRun {
+  enum class State {
+    kNotStarted,  // it never started
+    kFinished,    // `result` is what it did (it may have ended while nobody watched)
+    kUnknown,     // no one can tell: `detail` says why
+  };
+  State state = State::kUnknown;
+  ExecResult result;
+  std::string detail;
 };
 
 }  // namespace rollbackd

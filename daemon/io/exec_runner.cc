@@ -16,6 +16,8 @@
 #include <csignal>
 #include <cstring>
 
+#include "daemon/io/supervisor.h"
+
 namespace rollbackd {
 namespace {
 
@@ -80,6 +82,7 @@ struct ExecRunner::Job : std::enable_shared_from_this<Job> {
   bool pipe_closed = false;
   bool timed_out = false;
   bool finished = false;
+  bool supervised = false;  // `pid` is the supervisor; the command's outcome is in its record
 
   void ReadMore() {
     pipe.async_read_some(asio::buffer(buffer),
@@ -195,7 +198,9 @@ struct ExecRunner::Job : std::enable_shared_from_this<Job> {
     r.output = std::move(tail);
     if (WIFEXITED(wait_status)) r.exit_status = WEXITSTATUS(wait_status);
     if (WIFSIGNALED(wait_status)) r.signal = WTERMSIG(wait_status);
-    if (timed_out) {
+    if (supervised) {
+      r = SupervisedResult(r);
+    } else if (timed_out) {
       r.error = "timed out after " + FormatDuration(request.timeout) + ", killed";
     } else if (r.signal != 0) {
       r.error = std::string("killed by signal ") + std::to_string(r.signal) + " (" +
@@ -207,9 +212,90 @@ struct ExecRunner::Job : std::enable_shared_from_this<Job> {
     if (owner != nullptr) std::erase(owner->jobs_, self);
     if (done) done(std::move(r));
   }
+
+  // The command's outcome as its supervisor recorded it; `supervisor` is how the supervisor
+  // itself ended (its output is its own complaints).
+  ExecResult SupervisedResult(const ExecResult& supervisor) const {
+    const SupervisedRecord record = ReadSupervisedRecord(request.record);
+    if (record.state == SupervisedRecord::State::kFinished) return record.result;
+    ExecResult r;
+    r.started = record.state != SupervisedRecord::State::kNone;
+    r.duration = supervisor.duration;
+    std::string how = supervisor.timed_out ? "hung and was killed"
+                      : supervisor.signal != 0
+                          ? "was killed by signal " + std::to_string(supervisor.signal)
+                          : "exited with status " + std::to_string(supervisor.exit_status);
+    r.error = std::string(r.started ? "outcome unknown: " : "not started: ") +
+              "the hook's supervisor " + how + " without recording an outcome";
+    if (!record.problem.empty()) r.error += " (" + record.problem + ")";
+    if (!supervisor.output.empty()) r.error += ": " + supervisor.output;
+    while (!r.error.empty() && r.error.back() == '\n') r.error.pop_back();
+    return r;
+  }
 };
 
-ExecRunner::ExecRunner(asio::io_context& io) : io_(io) {
+// Resume: a supervisor started by an earlier process (not our child: seen through a pidfd),
+// until it exits or overstays its command's timeout.
+struct ExecRunner::Watch : std::enable_shared_from_this<Watch> {
+  explicit Watch(asio::io_context& io) : exit_watch(io), timer(io) {}
+  ExecRunner* owner = nullptr;
+  std::string record;
+  pid_t pid = 0;
+  std::function<void(ResumedRun)> done;
+  asio::posix::stream_descriptor exit_watch;
+  asio::steady_timer timer;  // the deadline; also the poll of a pid without a pidfd
+  SteadyClock::time_point deadline;
+  bool finished = false;
+
+  void Wait() {
+    exit_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                          [self = shared_from_this()](boost::system::error_code ec) {
+                            if (!ec) self->Finish("");
+                          });
+    timer.expires_at(deadline);
+    timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->finished) return;
+      ::kill(-self->pid, SIGKILL);  // its group: the supervisor (its hook has its own)
+      self->Finish("its supervisor (pid " + std::to_string(self->pid) +
+                   ") overstayed the hook's timeout and was killed");
+    });
+  }
+
+  void Finish(const std::string& why) {
+    if (finished) return;
+    finished = true;
+    timer.cancel();
+    boost::system::error_code ignored;
+    exit_watch.close(ignored);
+    ResumedRun out = Judge(record, pid, why);
+    auto self = shared_from_this();
+    if (owner != nullptr) std::erase(owner->watches_, self);
+    if (done) done(std::move(out));
+  }
+
+  // What the record says once its supervisor is gone.
+  static ResumedRun Judge(const std::string& record, pid_t pid, const std::string& why) {
+    const SupervisedRecord r = ReadSupervisedRecord(record);
+    switch (r.state) {
+      case SupervisedRecord::State::kFinished:
+        return {ResumedRun::State::kFinished, r.result, ""};
+      case SupervisedRecord::State::kNone:
+        return {ResumedRun::State::kNotStarted, {}, ""};
+      case SupervisedRecord::State::kDamaged:
+        return {ResumedRun::State::kUnknown, {}, r.problem};
+      case SupervisedRecord::State::kRunning:
+        break;
+    }
+    return {ResumedRun::State::kUnknown,
+            {},
+            why.empty() ? "its supervisor (pid " + std::to_string(pid) +
+                              ") ended without recording an outcome"
+                        : why};
+  }
+};
+
+ExecRunner::ExecRunner(asio::io_context& io, std::string supervisor)
+    : io_(io), supervisor_(std::move(supervisor)) {
   // A command that exits without reading all of its `input` must not take this process down with
   // SIGPIPE: the write fails with EPIPE instead. (The daemon ignores SIGPIPE anyway; this makes
   // every user of the runner safe.) Commands get the default disposition back (posix_spawn).
@@ -220,10 +306,18 @@ ExecRunner::ExecRunner(asio::io_context& io) : io_(io) {
 }
 
 ExecRunner::~ExecRunner() {
+  for (auto& watch : watches_) {
+    watch->owner = nullptr;
+    watch->finished = true;
+    boost::system::error_code ignored;
+    watch->timer.cancel();
+    watch->exit_watch.close(ignored);
+  }
   for (auto& job : jobs_) {
     job->owner = nullptr;
     job->finished = true;
-    if (!job->exited && job->pid > 0) {
+    // A supervised command outlives us: that is its point. Its supervisor is left to finish.
+    if (!job->exited && job->pid > 0 && !job->supervised) {
       ::kill(-job->pid, SIGKILL);
       while (::waitpid(job->pid, nullptr, 0) < 0 && errno == EINTR) {
       }
@@ -238,6 +332,52 @@ ExecRunner::~ExecRunner() {
 }
 
 size_t ExecRunner::running() const { return jobs_.size(); }
+
+void ExecRunner::Post(std::function<void()> fn) {
+  asio::post(io_, [alive = std::weak_ptr<bool>(alive_), fn = std::move(fn)] {
+    if (alive.lock()) fn();  // not after the runner is gone
+  });
+}
+
+void ExecRunner::Resume(const std::string& record, std::function<void(ResumedRun)> done) {
+  if (supervisor_.empty()) {  // nothing was recorded: the absence of a record tells nothing
+    return Post([done = std::move(done)] {
+      done({ResumedRun::State::kUnknown, {}, "hooks are not supervised here"});
+    });
+  }
+  const SupervisedRecord r = ReadSupervisedRecord(record);
+  if (r.state != SupervisedRecord::State::kRunning) {
+    ResumedRun out = Watch::Judge(record, 0, "");
+    return Post([done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+  }
+  // The pidfd first, then the identity check: the pidfd then names the process that was checked.
+  const int fd = PidfdOpen(r.pid);
+  if (fd < 0 || !IsSupervisorOf(r.pid, record)) {
+    if (fd >= 0) ::close(fd);
+    // Gone (or the pid is another process's now): the record may have been finished meanwhile.
+    ResumedRun out = Watch::Judge(record, r.pid, "");
+    return Post([done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+  }
+  auto watch = std::make_shared<Watch>(io_);
+  watch->owner = this;
+  watch->record = record;
+  watch->pid = r.pid;
+  watch->done = std::move(done);
+  watch->exit_watch.assign(fd);
+  // Its deadline from the wall clock it started by: the timeout applies across the restart.
+  const auto ends =
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(r.started_unix_ms)) +
+      r.timeout + r.kill_grace + kSupervisorMargin;
+  const auto left = std::chrono::duration_cast<SteadyClock::duration>(
+      std::max(ends - std::chrono::system_clock::now(), std::chrono::system_clock::duration(0)));
+  watch->deadline = SteadyClock::now() + left;
+  watches_.push_back(watch);
+  watch->Wait();
+}
+
+void ExecRunner::Forget(const std::string& record) {
+  if (!record.empty()) RemoveSupervisedRecord(record);
+}
 
 void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) {
   auto fail = [&](std::string error) {
@@ -285,6 +425,16 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
     }
   }
 
+  // A rollback hook runs under its supervisor, which gets the hook's command line and environment.
+  const bool supervised = !request.record.empty() && !supervisor_.empty() && !request.input;
+  std::vector<std::string> spawn_argv = request.argv;
+  if (supervised) {
+    spawn_argv =
+        SupervisorArgv(supervisor_, {request.record, program, request.argv, request.timeout,
+                                     request.kill_grace, request.output_tail});
+    program = supervisor_;
+  }
+
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   if (request.input) {
@@ -315,7 +465,7 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   std::vector<char*> envp, argv;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  for (auto& a : request.argv) argv.push_back(a.data());
+  for (auto& a : spawn_argv) argv.push_back(a.data());
   argv.push_back(nullptr);
 
   auto job = std::make_shared<Job>(io_);
@@ -333,6 +483,9 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
   }
   job->owner = this;
   job->pid = pid;
+  job->supervised = supervised;
+  // The supervisor enforces the command's timeout; ours is only for a supervisor that hangs.
+  if (supervised) request.timeout += request.kill_grace + kSupervisorMargin;
   job->request = std::move(request);
   job->done = std::move(done);
   job->pipe.assign(fds[0]);

@@ -80,6 +80,15 @@ class ProcessRunner {
   virtual ~ProcessRunner() = default;
   // Runs `request` (argv, no shell); `done` runs later on the loop, never from inside Run.
   virtual void Run(ExecRequest request, std::function<void(ExecResult)> done) = 0;
+  // After a restart: waits for the command an earlier process started with `record` (if it still
+  // runs) and says what became of it. `done` runs once, later, on the loop (this default, for a
+  // runner that keeps no records, calls it at once with kUnknown).
+  virtual void Resume(const std::string& record, std::function<void(ResumedRun)> done) {
+    (void)record;
+    done(ResumedRun{ResumedRun::State::kUnknown, {}, "commands are not supervised here"});
+  }
+  // The record is no longer needed (its outcome is in the journal).
+  virtual void Forget(const std::string& record) { (void)record; }
 };
 
 }  // namespace rollbackd

@@ -156,7 +156,28 @@ ServerResponse Api::Events(const ServerRequest& r) {
   return {200, "application/json", control_.EventsDocument(service, limit), {}, {}};
 }
 
-std::optional<ServerResponse> Api::Authorize(const ServerRequest& r) const {
+// A flood of bad tokens (10,000 in 0.4 s) must not fill the journal and hide real lines behind
+// journald's rate limit: one line a minute at most, which counts the ones not logged.
+void Api::LogUnauthorized(const ServerRequest& r) {
+  ++unauthorized_;
+  const SteadyTime now = clock_ != nullptr ? clock_->SteadyNow() : std::chrono::steady_clock::now();
+  if (last_logged_ && now - *last_logged_ < kUnauthorizedLogInterval) {
+    ++unlogged_;
+    return;
+  }
+  if (unlogged_ == 0) {
+    spdlog::warn("API {} {} from {}: unauthorized", r.method, OneLine(r.path), r.remote);
+  } else {
+    spdlog::warn(
+        "API {} {} from {}: unauthorized; and {} more unauthorized requests not logged since the "
+        "last such line (rollbackd_api_unauthorized_total counts them all)",
+        r.method, OneLine(r.path), r.remote, unlogged_);
+  }
+  unlogged_ = 0;
+  last_logged_ = now;
+}
+
+std::optional<ServerResponse> Api::Authorize(const ServerRequest& r) {
   if (token_.empty()) {
     return ErrorResponse(403, "the mutating API is disabled: set daemon.api_token_file");
   }
@@ -167,7 +188,7 @@ std::optional<ServerResponse> Api::Authorize(const ServerRequest& r) const {
   if (!bearer || !ConstantTimeEqual(std::string_view(*auth).substr(7), token_)) {
     ServerResponse res = ErrorResponse(401, "a valid bearer token is required");
     res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rollbackd\"");
-    spdlog::warn("API {} {} from {}: unauthorized", r.method, r.path, r.remote);
+    LogUnauthorized(r);
     return res;
   }
   return std::nullopt;

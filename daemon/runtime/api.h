@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/io/clock.h"
 #include "daemon/server/http_server.h"
 
 namespace rollbackd {
@@ -71,15 +72,23 @@ std::optional<std::string> QueryParameter(std::string_view query, std::string_vi
 
 class Api {
  public:
-  explicit Api(DaemonControl& control) : control_(control) {}
+  // `clock` (optional; the system's steady clock without it) paces the log of refused requests.
+  explicit Api(DaemonControl& control, Clock* clock = nullptr) : control_(control), clock_(clock) {}
 
   // The bearer token of the mutating endpoints; empty disables them (403).
   void SetToken(std::string token) { token_ = std::move(token); }
 
   ServerResponse Handle(const ServerRequest& request);
 
+  // Requests refused for want of a valid token (401), since the Api was made.
+  uint64_t unauthorized() const { return unauthorized_; }
+
+  // At most one log line per this interval tells of refused requests; it counts those not logged.
+  static constexpr Duration kUnauthorizedLogInterval = std::chrono::minutes(1);
+
  private:
-  std::optional<ServerResponse> Authorize(const ServerRequest& r) const;
+  std::optional<ServerResponse> Authorize(const ServerRequest& r);
+  void LogUnauthorized(const ServerRequest& r);
   ServerResponse Page(const ServerRequest& r) const;
   ServerResponse History(const ServerRequest& r);
   ServerResponse Events(const ServerRequest& r);
@@ -90,7 +99,11 @@ class Api {
                          const std::string& version);
 
   DaemonControl& control_;
+  Clock* clock_;
   std::string token_;
+  uint64_t unauthorized_ = 0;
+  uint64_t unlogged_ = 0;  // refused since the last line
+  std::optional<SteadyTime> last_logged_;
 };
 
 }  // namespace rollbackd

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cctype>
+#include <cstdio>
 #include <set>
 
 #include "daemon/config/redact.h"
@@ -44,11 +46,24 @@ struct Daemon::Impl : DaemonControl {
         service_manager(env.clock),
         notifier(env.http, env.exec, env.clock, env.fs),
         store(env.fs),
-        api(*this),
+        api(*this, &env.clock),
         server(
             env.io, [this](const ServerRequest& r) { return api.Handle(r); }, ServerOptions()),
         rounds(env.clock, env.inputs, metrics,
                [this](const RoundRunner::Round& r) { Evaluate(r); }) {}
+
+  // [daemon].server_names and the host of external_url: the names the API answers to.
+  static std::vector<std::string> ServerNames(const DaemonSettings& d) {
+    std::vector<std::string> names = d.server_names;
+    if (const size_t scheme = d.external_url.find("://"); scheme != std::string::npos) {
+      std::string host = d.external_url.substr(scheme + 3);
+      host = host.substr(0, host.find_first_of("/?#"));
+      host = host.substr(host.rfind('@') + 1);  // npos + 1 is 0
+      if (!host.starts_with('[')) host = host.substr(0, host.find(':'));
+      if (!host.empty()) names.push_back(host);
+    }
+    return names;
+  }
 
   static HttpServerOptions ServerOptions() {
     HttpServerOptions o;
@@ -81,7 +96,12 @@ struct Daemon::Impl : DaemonControl {
       for (const Service& s : config->services) engine->RestoreServiceState(s.name, "", &err);
     }
     std::vector<Event> events;
-    ReconcileJournal(*engine, store.journal(), rounds.Now(), &events);
+    std::vector<std::string> resume;
+    if (!env.fs.CreateDirectories(store.dir() + "/hooks", &err)) {
+      spdlog::error("{}", err);
+      return false;
+    }
+    ReconcileJournal(*engine, store.journal(), rounds.Now(), &events, &resume);
     const std::string listen =
         options.listen_override.empty() ? config->daemon.listen : options.listen_override;
     if (!server.Listen(listen, &err)) {
@@ -90,6 +110,7 @@ struct Daemon::Impl : DaemonControl {
     }
     spdlog::info("listening on http://{}:{}", listen.substr(0, listen.rfind(':')), server.port());
     Process(std::move(events));
+    for (const std::string& id : resume) ResumeHook(id);
     if (cluster) cluster->Start();
     service_manager.StartWatchdog();
     if (rounds.empty()) MarkReady();  // nothing to read: loaded is ready
@@ -113,8 +134,14 @@ struct Daemon::Impl : DaemonControl {
                       metrics.EtcdRequest(op, seconds, failed);
                     });
     ClusterSync::Callbacks callbacks;
-    callbacks.ownership_changed = [this] { UpdateClusterMetrics(); };
-    callbacks.health = [this](bool up) { ClusterHealth(up); };
+    callbacks.ownership_changed = [this] {
+      status_snapshot.reset();
+      UpdateClusterMetrics();
+    };
+    callbacks.health = [this](bool up) {
+      status_snapshot.reset();
+      ClusterHealth(up);
+    };
     callbacks.renewed = [this](bool ok) {
       metrics.LeaseRenewal(ok);
       UpdateClusterMetrics();
@@ -130,6 +157,7 @@ struct Daemon::Impl : DaemonControl {
                              const std::string& version, const std::string& from) {
       const bool known = op == "deploy" ? engine->RecordDeploy(service, version, rounds.Now())
                                         : engine->SetPaused(service, op == "pause");
+      status_snapshot.reset();
       if (!known) return;
       if (op == "deploy") {
         spdlog::info("deploy of {} version {} recorded through member {}'s API", service,
@@ -177,11 +205,13 @@ struct Daemon::Impl : DaemonControl {
       return false;
     }
     engine = std::move(engine_next);
+    status_snapshot.reset();
     if (cluster) cluster->Attach(*engine);
     config = std::move(next.config);
     history.Retain(*config);
     secrets = std::move(next.secrets);
     api.SetToken(secrets.api_token);
+    server.SetServerNames(ServerNames(config->daemon));
     rounds.Configure(*engine, secrets.endpoints);
     spdlog::info("{}", ConfigSummary(*config, engine->inputs().size()));
     metrics.Reload(true, UnixSeconds(env.clock.WallNow()));
@@ -251,6 +281,7 @@ struct Daemon::Impl : DaemonControl {
     if (cluster) cluster->Refresh();  // no service is evaluated under a lease in doubt
     std::vector<Event> events;
     engine->Evaluate(round.time, *round.inputs, &events);
+    status_snapshot.reset();
     metrics.RoundDone(round.seconds);
     const std::vector<ServiceStatus> status = engine->Status();
     metrics.UpdateStatus(status);
@@ -272,6 +303,7 @@ struct Daemon::Impl : DaemonControl {
 
   void MarkReady() {
     is_ready = true;
+    status_snapshot.reset();
     service_manager.Ready(StatusLine(engine->Status()));
   }
 
@@ -299,6 +331,7 @@ struct Daemon::Impl : DaemonControl {
   }
 
   void Record(std::vector<Event> events) {
+    status_snapshot.reset();
     if (events.empty()) {
       // What changes without an event (a comparison's samples, an escalation step's window, the
       // values a snapshot baseline takes) reaches disk at least this often.
@@ -362,11 +395,76 @@ struct Daemon::Impl : DaemonControl {
     }
     metrics.HooksRunning(++hooks_running);
     running_ids.insert(id);
-    HookRun run{id, started, *service->rollback, secrets.HookCredentialsFor(started.service)};
+    HookRun run{id, started, *service->rollback, secrets.HookCredentialsFor(started.service),
+                HookRecord(id)};
     env.hooks.Run(std::move(run),
                   [this, id, alive = std::weak_ptr<bool>(alive)](RollbackOutcome o) {
                     if (alive.lock()) HookDone(id, o, true);
                   });
+  }
+
+  // <state_dir>/hooks/<id>: where the hook's supervisor records what became of it.
+  std::string HookRecord(const std::string& id) const {
+    const bool plain = !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+    if (plain && id.size() <= 128) return store.dir() + "/hooks/" + id;
+    uint64_t h = 1469598103934665603ULL;  // FNV-1a: the same name in every build and restart
+    for (const char c : id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    return store.dir() + "/hooks/x" + hex;
+  }
+
+  // After a restart, a rollback whose intent is in the journal and whose outcome is not: its
+  // hook's supervisor may still run it (then the daemon waits, as for a hook it started), or may
+  // have recorded how it ended while the daemon was down. Only a hook whose fate nobody recorded
+  // is "interrupted".
+  void ResumeHook(const std::string& id) {
+    metrics.HooksRunning(++hooks_running);
+    running_ids.insert(id);
+    const std::vector<JournalIntent> unfinished = store.journal().Unfinished();
+    const auto intent = std::find_if(unfinished.begin(), unfinished.end(),
+                                     [&](const JournalIntent& i) { return i.rollback_id == id; });
+    if (intent != unfinished.end() && !intent->url.empty()) {
+      // An http hook's request was in flight: whether the receiver acted on it nobody recorded.
+      return Post([this, id] {
+        Resumed(id, {ResumedHook::State::kUnknown, {}, "an http hook's request was in flight"});
+      });
+    }
+    spdlog::warn(
+        "rollback {}: its hook was started before the restart; finding out what became "
+        "of it",
+        id);
+    env.hooks.Resume(HookRecord(id), [this, id](ResumedHook r) {
+      Post([this, id, r = std::move(r)] { Resumed(id, r); });
+    });
+  }
+
+  void Resumed(const std::string& id, const ResumedHook& r) {
+    RollbackOutcome outcome;
+    switch (r.state) {
+      case ResumedHook::State::kFinished:
+        outcome = r.outcome;
+        spdlog::warn("rollback {}: its hook, started before the restart, {}", id,
+                     outcome.success ? std::string("succeeded") : "failed: " + outcome.error);
+        break;
+      case ResumedHook::State::kNotStarted:
+        outcome.error =
+            "interrupted: rollbackd stopped after recording the intent, before the hook started; "
+            "it was not run";
+        spdlog::error(
+            "rollback {} was interrupted by a restart before its hook started; not "
+            "running it now",
+            id);
+        break;
+      case ResumedHook::State::kUnknown:
+        outcome.error = kInterruptedAfterIntent;
+        spdlog::error("rollback {} was interrupted by a restart ({}); not running it again", id,
+                      r.detail);
+        break;
+    }
+    HookDone(id, outcome, true);
   }
 
   void HookDone(const std::string& id, const RollbackOutcome& outcome, bool ran) {
@@ -375,6 +473,8 @@ struct Daemon::Impl : DaemonControl {
       running_ids.erase(id);
       if (!store.journal().RecordOutcome(id, outcome, rounds.Now(), &err)) {
         spdlog::error("journal: {}", err);
+      } else {
+        env.hooks.Forget(HookRecord(id));  // the journal has it now
       }
       metrics.HooksRunning(--hooks_running);
     }
@@ -391,6 +491,7 @@ struct Daemon::Impl : DaemonControl {
   void Shutdown(std::function<void()> done) {
     if (is_stopping) return;
     is_stopping = true;
+    status_snapshot.reset();
     service_manager.Stopping();
     shutdown_done = std::move(done);
     server.Stop();
@@ -426,6 +527,9 @@ struct Daemon::Impl : DaemonControl {
   bool stopping() const override { return is_stopping; }
   std::string MetricsText() override {
     metrics.History(history.series(), history.bytes());  // walks every series: per scrape only
+    const HttpServer::Counters c = server.counters();
+    metrics.Api({server.connections(), c.evicted_idle, c.evicted_slow, c.refused, c.misdirected,
+                 api.unauthorized()});
     return metrics.Serialize();
   }
   std::optional<std::string> HistoryDocument(const std::string& service) override {
@@ -438,7 +542,21 @@ struct Daemon::Impl : DaemonControl {
   std::string EventsDocument(const std::string& service, size_t limit) override {
     return recent.Json(service, limit);
   }
+  // GET /api/v1/status is built once per change, not per request: at 50,000 series a document
+  // takes 1.4 s on the loop, and readers polling it each second stalled /healthz for seconds.
+  // Everything that changes what it shows (a round, an event, the API, a reload) drops the
+  // snapshot; in cluster mode it is also at most kClusterSnapshotAge old (owners move without
+  // an event here).
   std::string StatusDocument() override {
+    const SteadyTime now = env.clock.SteadyNow();
+    if (status_snapshot && !(cluster && now - status_snapshot_at > kClusterSnapshotAge)) {
+      return *status_snapshot;
+    }
+    status_snapshot = BuildStatusDocument();
+    status_snapshot_at = now;
+    return *status_snapshot;
+  }
+  std::string BuildStatusDocument() {
     DaemonInfo info{options.version, is_ready, std::nullopt, {}};
     if (cluster) {
       const Membership& m = cluster->membership();
@@ -468,6 +586,7 @@ struct Daemon::Impl : DaemonControl {
   }
   ControlResult RecordDeploy(const std::string& service, const std::string& version) override {
     if (Elsewhere(service)) return ControlResult::kNotOwner;
+    status_snapshot.reset();
     if (!engine->RecordDeploy(service, version, rounds.Now()))
       return ControlResult::kUnknownService;
     if (cluster) cluster->Sync();
@@ -475,6 +594,7 @@ struct Daemon::Impl : DaemonControl {
   }
   ControlResult SetPaused(const std::string& service, bool paused) override {
     if (Elsewhere(service)) return ControlResult::kNotOwner;
+    status_snapshot.reset();
     if (!engine->SetPaused(service, paused)) return ControlResult::kUnknownService;
     if (cluster) cluster->Sync();
     return SaveState(nullptr) ? ControlResult::kDone : ControlResult::kNotSaved;
@@ -485,6 +605,7 @@ struct Daemon::Impl : DaemonControl {
     std::vector<Event> events;
     BrakeReleased out;
     out.held = engine->ReleaseBrake(rounds.Now(), &events);
+    status_snapshot.reset();
     // Recorded and sent like a round's events; the state is saved with them.
     Process(std::move(events));
     out.saved = SaveState(nullptr);
@@ -504,6 +625,9 @@ struct Daemon::Impl : DaemonControl {
 
   static constexpr Duration kQuietSaveInterval = std::chrono::minutes(1);
   SteadyTime last_save{};
+  static constexpr Duration kClusterSnapshotAge = std::chrono::seconds(1);
+  std::optional<std::string> status_snapshot;  // GET /api/v1/status, until something changes
+  SteadyTime status_snapshot_at{};
 
   DaemonEnv env;
   DaemonOptions options;

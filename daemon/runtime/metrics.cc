@@ -123,7 +123,35 @@ Metrics::Metrics(std::string_view version)
       hooks_running_(BuildGauge()
                          .Name("rollbackd_hooks_running")
                          .Help("Rollback hooks running now.")
-                         .Register(*registry_)) {
+                         .Register(*registry_)),
+      api_connections_(BuildGauge()
+                           .Name("rollbackd_api_connections")
+                           .Help("Open connections to the API.")
+                           .Register(*registry_)),
+      api_evictions_(BuildCounter()
+                         .Name("rollbackd_api_evictions_total")
+                         .Help("API connections closed at the connection cap to make room for a "
+                               "new one, by reason (idle, slow).")
+                         .Register(*registry_)),
+      api_refused_(BuildCounter()
+                       .Name("rollbackd_api_refused_total")
+                       .Help("API connections refused (503 or closed) because every connection "
+                             "was busy.")
+                       .Register(*registry_)),
+      api_misdirected_(BuildCounter()
+                           .Name("rollbackd_api_misdirected_total")
+                           .Help("API requests refused for a Host header that does not name "
+                                 "this daemon.")
+                           .Register(*registry_)),
+      api_unauthorized_(BuildCounter()
+                            .Name("rollbackd_api_unauthorized_total")
+                            .Help("API requests refused for want of a valid bearer token.")
+                            .Register(*registry_)) {
+  api_connections_.Add({}).Set(0);
+  for (const char* reason : {"idle", "slow"}) api_evictions_.Add({{"reason", reason}});
+  api_refused_.Add({});
+  api_misdirected_.Add({});
+  api_unauthorized_.Add({});
   BuildGauge()
       .Name("rollbackd_build_info")
       .Help("rollbackd's version.")
@@ -208,6 +236,20 @@ void Metrics::Reload(bool success, double unix_seconds) {
   reloads_.Add({{"result", success ? "success" : "failure"}}).Increment();
   reload_ok_.Add({}).Set(success ? 1 : 0);
   if (success) reload_time_.Add({}).Set(unix_seconds);
+}
+
+void Metrics::Api(const ApiCounters& api) {
+  // Totals in, increments out: each counter moves by what is new since the last scrape.
+  auto advance = [](prometheus::Counter& counter, uint64_t total, uint64_t* seen) {
+    if (total > *seen) counter.Increment(static_cast<double>(total - *seen));
+    *seen = total;
+  };
+  api_connections_.Add({}).Set(static_cast<double>(api.connections));
+  advance(api_evictions_.Add({{"reason", "idle"}}), api.evicted_idle, &api_seen_.evicted_idle);
+  advance(api_evictions_.Add({{"reason", "slow"}}), api.evicted_slow, &api_seen_.evicted_slow);
+  advance(api_refused_.Add({}), api.refused, &api_seen_.refused);
+  advance(api_misdirected_.Add({}), api.misdirected, &api_seen_.misdirected);
+  advance(api_unauthorized_.Add({}), api.unauthorized, &api_seen_.unauthorized);
 }
 
 void Metrics::SetServices(size_t configured) {

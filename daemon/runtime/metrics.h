@@ -46,6 +46,17 @@ class Metrics : public ReadObserver {
   void History(size_t series, size_t bytes);
   void Reload(bool success, double unix_seconds);
   void SetServices(size_t configured);  // rollbackd_services: 0 means it watches nothing
+  // The API server's connections and what it did to protect itself (set at each scrape from the
+  // server's running totals), and requests refused for want of a valid token.
+  struct ApiCounters {
+    size_t connections = 0;
+    uint64_t evicted_idle = 0;
+    uint64_t evicted_slow = 0;
+    uint64_t refused = 0;
+    uint64_t misdirected = 0;
+    uint64_t unauthorized = 0;
+  };
+  void Api(const ApiCounters& api);
   // Sets the per-series gauges to the engine's current view (after each round).
   void UpdateStatus(const std::vector<ServiceStatus>& status);
   void HooksRunning(size_t n);
@@ -80,6 +91,12 @@ class Metrics : public ReadObserver {
   prometheus::Family<prometheus::Gauge>& paused_;
   prometheus::Family<prometheus::Gauge>& hooks_running_;
   prometheus::Family<prometheus::Gauge>* services_ = nullptr;
+  prometheus::Family<prometheus::Gauge>& api_connections_;
+  prometheus::Family<prometheus::Counter>& api_evictions_;
+  prometheus::Family<prometheus::Counter>& api_refused_;
+  prometheus::Family<prometheus::Counter>& api_misdirected_;
+  prometheus::Family<prometheus::Counter>& api_unauthorized_;
+  ApiCounters api_seen_;  // the totals already counted
   prometheus::Family<prometheus::Gauge>* brake_engaged_ = nullptr;
   std::map<std::string, prometheus::Gauge*> brake_gauges_;
   prometheus::Family<prometheus::Gauge>* cluster_members_ = nullptr;

@@ -2,22 +2,25 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace rollbackd {
 
 // After a restart: a rollback the engine had in flight ended while we were gone (the journal has
 // its outcome) or its outcome is unknown. Unknown means interrupted: it is not run again.
-void ReconcileJournal(Engine& engine, Journal& journal, Time now, std::vector<Event>* events) {
+void ReconcileJournal(Engine& engine, Journal& journal, Time now, std::vector<Event>* events,
+                      std::vector<std::string>* resume) {
   std::string err;
   for (const std::string& id : engine.RollbacksInFlight()) {
     RollbackOutcome outcome;
     if (auto known = journal.Outcome(id)) {
       outcome = *known;
+    } else if (resume != nullptr && journal.Knows(id)) {
+      resume->push_back(id);  // still in flight: its hook's record decides
+      continue;
     } else {
-      outcome.error = journal.Knows(id)
-                          ? "interrupted: rollbackd stopped after recording the intent; "
-                            "whether the hook ran or finished is unknown, so it was not run "
-                            "again"
-                          : "interrupted: rollbackd stopped before the hook started";
+      outcome.error = journal.Knows(id) ? kInterruptedAfterIntent
+                                        : "interrupted: rollbackd stopped before the hook started";
       if (journal.Knows(id) && !journal.RecordOutcome(id, outcome, now, &err)) {
         spdlog::error("journal: {}", err);
       }
@@ -26,6 +29,10 @@ void ReconcileJournal(Engine& engine, Journal& journal, Time now, std::vector<Ev
     engine.RollbackFinished(id, outcome, now, events);
   }
   for (const JournalIntent& in : journal.Unfinished()) {
+    if (resume != nullptr &&
+        std::find(resume->begin(), resume->end(), in.rollback_id) != resume->end()) {
+      continue;  // in flight, and its hook's record decides
+    }
     RollbackOutcome outcome;
     outcome.error = "interrupted";
     spdlog::error(

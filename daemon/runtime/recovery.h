@@ -13,8 +13,17 @@
 
 namespace rollbackd {
 
-// Appends the outcome events (rollback.succeeded / rollback.failed) to `events`.
-void ReconcileJournal(Engine& engine, Journal& journal, Time now, std::vector<Event>* events);
+// Appends the outcome events (rollback.succeeded / rollback.failed) to `events`. With `resume`,
+// rollbacks whose intent is in the journal without an outcome are left in flight and their ids
+// put there: their hook may still run under its supervisor, or have ended while the daemon was
+// down (HookRunner::Resume tells); without it they are interrupted.
+void ReconcileJournal(Engine& engine, Journal& journal, Time now, std::vector<Event>* events,
+                      std::vector<std::string>* resume = nullptr);
+
+// The outcome of a rollback whose hook's fate is unknown after a restart.
+inline constexpr const char* kInterruptedAfterIntent =
+    "interrupted: rollbackd stopped after recording the intent; whether the hook ran or finished "
+    "is unknown, so it was not run again";
 
 }  // namespace rollbackd
 

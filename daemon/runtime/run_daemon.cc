@@ -23,7 +23,9 @@ int RunDaemon(const DaemonOptions& options) {
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   AsioClock clock(io);
   HttpClient http(io);
-  ExecRunner exec(io);
+  // Hooks run under `rollbackd supervise-hook`, this very binary (even if the package was
+  // upgraded meanwhile: /proc/self/exe is the running file).
+  ExecRunner exec(io, "/proc/self/exe");
   HttpInputReader inputs(http);
   TransportHookRunner hooks(exec, http, clock);
   auto etcd = [&](const ClusterSettings& c, const std::string& password, EtcdObserver observer) {

@@ -1,5 +1,6 @@
 #include "daemon/server/http_server.h"
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -84,7 +85,43 @@ bool IsParseError(const error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category();
 }
 
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool AllDigits(std::string_view text) {
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
+
+bool HostNamesThisServer(std::string_view host, const std::vector<std::string>& server_names) {
+  error_code bad;
+  if (host.starts_with('[')) {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    const std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && !(rest.starts_with(':') && AllDigits(rest.substr(1)))) return false;
+    asio::ip::make_address_v6(std::string(host.substr(1, close - 1)), bad);
+    return !bad;
+  }
+  const size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos) {
+    if (!AllDigits(host.substr(colon + 1))) return false;
+    host = host.substr(0, colon);
+  }
+  if (host.empty() || host.find(':') != std::string_view::npos) return false;
+  asio::ip::make_address_v4(std::string(host), bad);
+  if (!bad) return true;
+  std::string name = Lower(host);
+  if (name.ends_with('.')) name.pop_back();  // an absolute name, "localhost."
+  if (name == "localhost" || name.ends_with(".localhost")) return true;
+  return std::any_of(server_names.begin(), server_names.end(),
+                     [&](const std::string& listed) { return Lower(listed) == name; });
+}
 
 const std::string* ServerRequest::Header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers) {
@@ -101,6 +138,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   void Accept();
   void OnAccept(const error_code& ec, tcp::socket socket);
+  // The connection to close so that one more of `peer` (every peer when null) can be served:
+  // the longest idle, else the slowest request past slow_request; null when all are busy.
+  Session* Victim(const std::string* peer) const;
   ServerResponse Answer(const ServerRequest& request);
   void Report(const std::string& message) {
     if (!destroyed && options.on_error) options.on_error(message);
@@ -112,6 +152,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
   uint16_t port = 0;
+  Counters counters;
   bool stopped = false;
   bool destroyed = false;
   // Every live session is in one of these: each removes itself when it is destroyed.
@@ -123,18 +164,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 // connection has something to do; it reaches the server only through a weak_ptr.
 class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
+  // What a connection is doing, for choosing which one makes room at the cap.
+  enum class Phase { kWaiting, kReading, kAnswering };
+
   Session(tcp::socket socket, std::weak_ptr<Impl> server, const HttpServerOptions& options,
           bool refuse)
-      : stream_(std::move(socket)),
-        server_(std::move(server)),
-        max_body_(options.max_body),
-        idle_timeout_(options.idle_timeout),
-        read_timeout_(options.read_timeout),
-        write_timeout_(options.write_timeout),
-        refuse_(refuse) {
+      : stream_(std::move(socket)), server_(std::move(server)), options_(options), refuse_(refuse) {
     error_code ec;
     const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = FormatEndpoint(remote);
+    if (!ec) {
+      remote_ = FormatEndpoint(remote);
+      peer_ = remote.address().to_string();
+    }
     // A response goes out in one write, so Nagle could only delay: the answer to a pipelined
     // request would wait for the client's delayed ACK of the one before (40 ms).
     stream_.socket().set_option(tcp::no_delay(true), ec);
@@ -144,7 +185,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (auto server = server_.lock()) (refuse_ ? server->refusing : server->serving).erase(this);
   }
 
-  void Start() { ReadMessage(); }
+  // A new connection has read_timeout to send its first request; a kept-alive one idle_timeout.
+  void Start() { ReadRequest(options_.read_timeout); }
+
+  Phase phase() const { return phase_; }
+  std::chrono::steady_clock::time_point since() const { return since_; }
+  const std::string& peer() const { return peer_; }
 
   void Close() {
     closed_ = true;
@@ -160,11 +206,17 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  void ReadRequest() {
+  void Enter(Phase phase) {
+    phase_ = phase;
+    since_ = std::chrono::steady_clock::now();
+  }
+
+  void ReadRequest(Duration wait) {
     if (buffer_.size() > 0) return ReadMessage();  // pipelined: the next request is already here
-    // Between requests a client may stay silent for idle_timeout; once it starts a request it has
+    // Between requests a client may stay silent for `wait`; once it starts a request it has
     // read_timeout to finish it. So wait for the first byte before reading the message.
-    stream_.expires_after(idle_timeout_);
+    Enter(Phase::kWaiting);
+    stream_.expires_after(wait);
     stream_.async_read_some(buffer_.prepare(kReadChunk),
                             [self = shared_from_this()](error_code ec, size_t n) {
                               if (self->closed_ || ec) return;
@@ -174,20 +226,22 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadMessage() {
+    Enter(Phase::kReading);
     parser_.emplace();
-    parser_->body_limit(max_body_);
-    stream_.expires_after(read_timeout_);
+    parser_->body_limit(options_.max_body);
+    stream_.expires_after(options_.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(const error_code& ec) {
     if (closed_) return;  // completed before Close() could cancel it
+    Enter(Phase::kAnswering);
     const unsigned version = parser_->is_header_done() ? parser_->get().version() : 11;
     if (ec == http::error::body_limit) {
       return Respond(
           version, false, false,
-          Text(413, "request body larger than " + std::to_string(max_body_) + " bytes\n"));
+          Text(413, "request body larger than " + std::to_string(options_.max_body) + " bytes\n"));
     }
     if (ec == http::error::header_limit) {
       return Respond(version, false, false, Text(431, "request header too large\n"));
@@ -211,6 +265,22 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (refuse_) return Respond(version, false, head, Text(503, "too many connections\n"));
     auto server = server_.lock();
     if (!server) return;
+    if (options_.check_host) {
+      const auto host = message.find(http::field::host);
+      if (host == message.end() && version >= 11) {
+        ++server->counters.misdirected;
+        return Respond(version, false, head, Text(400, "bad request: no Host header\n"));
+      }
+      if (host != message.end() &&
+          !HostNamesThisServer(std::string_view(host->value().data(), host->value().size()),
+                               options_.server_names)) {
+        ++server->counters.misdirected;
+        return Respond(version, false, head,
+                       Text(421,
+                            "misdirected request: the Host header names another server; use an "
+                            "IP address or localhost, or add the name to [daemon].server_names\n"));
+      }
+    }
 
     ServerRequest request;
     request.method = head ? "GET" : std::string(message.method_string());
@@ -219,9 +289,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     request.path = request.target.substr(0, question);
     if (question != std::string::npos) request.query = request.target.substr(question + 1);
     for (const auto& field : message) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request.headers.emplace_back(std::move(name), std::string(field.value()));
+      const beast::string_view name = field.name_string();
+      request.headers.emplace_back(Lower(std::string_view(name.data(), name.size())),
+                                   std::string(field.value()));
     }
     request.body = std::move(message.body());
     request.remote = remote_;
@@ -243,6 +313,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void Respond(unsigned version, bool keep_alive, bool head, ServerResponse out) {
     answering_ = true;
+    Enter(Phase::kAnswering);
     response_ = {};
     response_.version(version);
     response_.result(static_cast<unsigned>(out.status));
@@ -255,12 +326,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       if (!head) response_.body() = std::move(out.body);
     }
     response_.keep_alive(keep_alive);
-    stream_.expires_after(write_timeout_);
+    stream_.expires_after(options_.write_timeout);
     http::async_write(stream_, response_,
                       [self = shared_from_this(), keep_alive](error_code ec, size_t) {
                         self->answering_ = false;
                         if (self->closed_ || ec || !keep_alive || self->stopping_) return;
-                        self->ReadRequest();
+                        self->ReadRequest(self->options_.idle_timeout);
                       });
   }
 
@@ -269,12 +340,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   std::weak_ptr<Impl> server_;
-  const size_t max_body_;
-  const Duration idle_timeout_;
-  const Duration read_timeout_;
-  const Duration write_timeout_;
+  const HttpServerOptions options_;  // a copy: a closed session may outlive the server
   const bool refuse_;  // over max_connections: answer 503 whatever the request
   std::string remote_;
+  std::string peer_;  // the remote address without the port
+  Phase phase_ = Phase::kWaiting;
+  std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
   bool answering_ = false;  // the handler is running or the response is being written
   bool stopping_ = false;   // Stop() came while answering: close once the response is out
   bool closed_ = false;
@@ -299,13 +370,46 @@ void HttpServer::Impl::OnAccept(const error_code& ec, tcp::socket socket) {
     return;
   }
   const size_t limit = options.max_connections;
-  const bool refuse = serving.size() >= limit;
+  error_code unknown;
+  const std::string peer = socket.remote_endpoint(unknown).address().to_string();
+  const bool peer_full = !unknown && static_cast<size_t>(std::count_if(
+                                         serving.begin(), serving.end(), [&](Session* s) {
+                                           return s->peer() == peer;
+                                         })) >= options.max_connections_per_peer;
+  bool refuse = false;
+  if (peer_full || serving.size() >= limit) {
+    Session* victim = Victim(peer_full ? &peer : nullptr);
+    if (victim != nullptr) {
+      ++(victim->phase() == Session::Phase::kWaiting ? counters.evicted_idle
+                                                     : counters.evicted_slow);
+      serving.erase(victim);
+      victim->Close();
+    } else {
+      refuse = true;
+      ++counters.refused;
+    }
+  }
   if (!refuse || refusing.size() < limit) {
     auto session = std::make_shared<Session>(std::move(socket), weak_from_this(), options, refuse);
     (refuse ? refusing : serving).insert(session.get());
     session->Start();
   }
   Accept();
+}
+
+HttpServer::Impl::Session* HttpServer::Impl::Victim(const std::string* peer) const {
+  const auto now = std::chrono::steady_clock::now();
+  Session* idle = nullptr;
+  Session* slow = nullptr;
+  for (Session* s : serving) {
+    if (peer != nullptr && s->peer() != *peer) continue;
+    if (s->phase() == Session::Phase::kWaiting) {
+      if (idle == nullptr || s->since() < idle->since()) idle = s;
+    } else if (s->phase() == Session::Phase::kReading && now - s->since() >= options.slow_request) {
+      if (slow == nullptr || s->since() < slow->since()) slow = s;
+    }
+  }
+  return idle != nullptr ? idle : slow;
 }
 
 ServerResponse HttpServer::Impl::Answer(const ServerRequest& request) {
@@ -378,8 +482,14 @@ bool HttpServer::Listen(const std::string& address, std::string* error) {
 
 uint16_t HttpServer::port() const { return impl_->port; }
 
+void HttpServer::SetServerNames(std::vector<std::string> names) {
+  impl_->options.server_names = std::move(names);
+}
+
 void HttpServer::Stop() { impl_->Shutdown(/*drain=*/true); }
 
 size_t HttpServer::connections() const { return impl_->serving.size() + impl_->refusing.size(); }
+
+HttpServer::Counters HttpServer::counters() const { return impl_->counters; }
 
 }  // namespace rollbackd

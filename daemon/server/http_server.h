@@ -5,8 +5,14 @@
 //
 // The server protects itself so the handler does not have to: bodies, headers and connections are
 // bounded, and every read and write has a deadline, so a slow or silent client cannot hold a
-// connection. What the server answers itself (400, 413, 431, 503, and 500 for a handler that threw)
-// never reaches the handler.
+// connection. No client can lock the others out: at the connection cap a new connection takes the
+// place of the one idle the longest (or, failing that, of the slowest request, one that has taken
+// more than slow_request so far), and one peer (remote address) holds at most
+// max_connections_per_peer connections, so a leaky or hostile client evicts its own connections
+// first. Requests must name this server in `Host` (an IP address, localhost, or one of
+// server_names), so a web page whose name was rebound to 127.0.0.1 cannot reach the API.
+// What the server answers itself (400, 413, 421, 431, 503, and 500 for a handler that threw) never
+// reaches the handler.
 //
 // Threading: all calls, the handler and `on_error` on the io_context's thread; nothing blocks.
 // Lifetime: the io_context must outlive the server. Destroying the server, even from inside the
@@ -19,7 +25,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,11 +58,28 @@ struct ServerResponse {
   std::function<void(std::function<void(ServerResponse)> respond)> later;
 };
 
+// Whether `host` (a Host header's value, "name[:port]") names this server: an IP address
+// ("127.0.0.1:9464", "[::1]:9464"), `localhost` or a name under `.localhost` (RFC 6761: always
+// loopback), or one of `server_names` (case-insensitive). An IP address cannot be rebound, so every
+// one is accepted; a DNS name must be listed.
+bool HostNamesThisServer(std::string_view host, const std::vector<std::string>& server_names);
+
 struct HttpServerOptions {
   size_t max_body = 1 << 20;  // a larger request body is answered 413 and the connection closed
-  // Connections served at once. Up to as many again are answered 503 (after their request is
-  // read, so the client sees the answer rather than a reset); beyond that they are closed at once.
+  // Connections served at once. At the cap a new connection takes the place of an idle or slow one
+  // (see above); when every connection is busy answering, up to as many again are answered 503
+  // (after their request is read, so the client sees the answer rather than a reset); beyond that
+  // they are closed at once.
   size_t max_connections = 64;
+  // Connections of one remote address; at the cap its own idle or slow connection makes room.
+  size_t max_connections_per_peer = 32;
+  // At a cap, a connection whose current request has been arriving for this long may be closed
+  // to make room (a legitimate request on loopback or a LAN takes milliseconds).
+  Duration slow_request{std::chrono::seconds(1)};
+  // DNS names this server answers to besides IP addresses and localhost (a proxy's name).
+  // Requests naming another host get 421; an HTTP/1.1 request without Host gets 400.
+  std::vector<std::string> server_names;
+  bool check_host = true;
   Duration idle_timeout{std::chrono::seconds(30)};   // keep-alive connection waiting for a request
   Duration read_timeout{std::chrono::seconds(10)};   // one request, from its first byte to its last
   Duration write_timeout{std::chrono::seconds(10)};  // one response
@@ -84,12 +106,24 @@ class HttpServer {
 
   uint16_t port() const;  // the bound port once Listen succeeded, 0 before
 
+  // Replaces options.server_names, for connections accepted from now on (a reload).
+  void SetServerNames(std::vector<std::string> names);
+
   // For draining at shutdown: stops accepting (new connections are refused) and closes idle and
   // half-read connections now; a response being produced or written is finished first, then its
   // connection closes. Final: the server does not listen again.
   void Stop();
 
   size_t connections() const;  // open connections, those being answered 503 included
+
+  // What the server did to protect itself, since it was made (for metrics).
+  struct Counters {
+    uint64_t evicted_idle = 0;  // idle connections closed at the cap for a new one
+    uint64_t evicted_slow = 0;  // connections closed at the cap amid a slow request
+    uint64_t refused = 0;       // answered 503 or closed unanswered: every connection was busy
+    uint64_t misdirected = 0;   // requests answered 421 (or 400 without Host)
+  };
+  Counters counters() const;
 
  private:
   struct Impl;

@@ -310,6 +310,26 @@ TEST(ConfigDaemonTest, ExternalUrlMustBeHttpWithAHost) {
               ElementsAre(At("2:16: daemon.external_url: expected a string, found an integer")));
 }
 
+// ---- [daemon].server_names ----
+
+TEST(ConfigDaemonTest, ServerNamesAreHostNames) {
+  auto p = Parse("[daemon]\nserver_names = [\"rollbackd.example.com\", \"rb-1\"]\n");
+  ASSERT_TRUE(p.config.has_value()) << ::testing::PrintToString(Lines(p.diags));
+  EXPECT_THAT(p.config->daemon.server_names, ElementsAre("rollbackd.example.com", "rb-1"));
+  EXPECT_TRUE(Parse("").config->daemon.server_names.empty());
+  for (const char* bad : {"", "rollbackd.example.com:443", "http://x", "a b", "x\\u001b"}) {
+    auto b = Parse("[daemon]\nserver_names = [\"" + std::string(bad) + "\"]\n");
+    EXPECT_FALSE(b.config.has_value()) << bad;
+    ASSERT_EQ(Lines(b.diags).size(), 1u) << bad;
+    EXPECT_NE(Lines(b.diags)[0].find("daemon.server_names: `"), std::string::npos)
+        << Lines(b.diags)[0];
+    EXPECT_NE(Lines(b.diags)[0].find("` is not a host name (letters, digits, '.' and '-', no "
+                                     "port), e.g. \"rollbackd.example.com\""),
+              std::string::npos)
+        << Lines(b.diags)[0];
+  }
+}
+
 // ---- [outbox] ----
 
 TEST(ConfigDaemonTest, OutboxDefaultsAndValues) {

@@ -92,18 +92,21 @@ class Timeline {
     hooks_->Freeze();
     http_->Freeze();
   }
-  bool Crash() {
+  // `prepare` (optional) sets up the new life's hook runner before it starts (what Resume says).
+  using Prepare = std::function<void(testing::FakeHookRunner&)>;
+  bool Crash(const Prepare& prepare = {}) {
     FreezeAll();
-    return Restart();
+    return Restart(prepare);
   }
   // The frozen process is abandoned; a new daemon starts on what was durable.
-  bool Restart() {
+  bool Restart(const Prepare& prepare = {}) {
     daemon_.reset();
     auto survived = fs_->Durable();
     for (std::string& id : NotificationIds(*survived)) durable_ids_.insert(std::move(id));
     old_.push_back(std::move(fs_));
     fs_ = std::move(survived);
     NewEffects();
+    if (prepare) prepare(*hooks_);
     return Start();
   }
 

@@ -143,6 +143,93 @@ TEST(DaemonTimeline, ARestartWithARollbackInFlightReportsItInterruptedAndNeverRe
   EXPECT_EQ(t.Decisions().back(), "15s rollback.failed");
 }
 
+// The hook's supervisor outlives the daemon (io/supervisor.h): after a crash, the new life asks
+// what became of the hook instead of calling it interrupted.
+std::vector<std::string> Kinds(const std::vector<std::string>& decisions, const std::string& kind) {
+  std::vector<std::string> out;
+  for (const std::string& d : decisions) {
+    if (d.ends_with(" " + kind)) out.push_back(d);
+  }
+  return out;
+}
+
+TEST(DaemonTimeline, AHookThatFinishedWhileTheDaemonWasDownIsReportedWithItsRealOutcome) {
+  Timeline t(kTrigger);
+  t.value = BreachFrom(t, 3s);
+  t.hooks().hold = true;
+  ASSERT_TRUE(t.Start());
+  t.Advance(15s);
+  ASSERT_EQ(t.hooks().running(), 1u);
+  const HookRun& run = t.hooks().runs[0]->run;
+  EXPECT_EQ(run.record, "/state/hooks/" + run.rollback_id);
+  const std::string record = run.record;
+  ASSERT_TRUE(t.Crash([&](testing::FakeHookRunner& hooks) {
+    hooks.resumed[record] = {ResumedHook::State::kFinished, testing::FakeHookRunner::Succeeded(),
+                             ""};
+  }));
+  t.Advance(20s);
+  EXPECT_THAT(t.HookRuns(), ElementsAre("13s")) << "never run again";
+  ASSERT_EQ(t.hooks().resumes.size(), 1u);
+  EXPECT_EQ(t.hooks().resumes[0].first, record);
+  const auto d = t.Decisions();
+  EXPECT_THAT(Kinds(d, "rollback.succeeded"), ElementsAre("15s rollback.succeeded"))
+      << ::testing::PrintToString(d);
+  EXPECT_TRUE(Kinds(d, "rollback.failed").empty()) << "nobody is paged for a rollback that worked";
+  EXPECT_THAT(t.hooks().forgotten, ElementsAre(record)) << "the journal has it: the record goes";
+  const std::string journal = t.fs().Contents("/state/journal.jsonl").value_or("");
+  EXPECT_NE(journal.find("\"success\":true"), std::string::npos) << journal;
+}
+
+TEST(DaemonTimeline, AHookStillRunningAfterARestartIsWaitedForAndItsFailureReported) {
+  Timeline t(kTrigger);
+  t.value = BreachFrom(t, 3s);
+  t.hooks().hold = true;
+  ASSERT_TRUE(t.Start());
+  t.Advance(15s);
+  ASSERT_TRUE(t.Crash([](testing::FakeHookRunner& hooks) { hooks.resume_hold = true; }));
+  t.Advance(10s);
+  ASSERT_EQ(t.hooks().resumes.size(), 1u);
+  EXPECT_TRUE(Kinds(t.Decisions(), "rollback.failed").empty()) << "not interrupted: it still runs";
+  EXPECT_TRUE(Kinds(t.Decisions(), "rollback.succeeded").empty());
+  EXPECT_THAT(t.HookRuns(), ElementsAre("13s"));
+
+  bool done = false;
+  t.Shutdown(&done);
+  t.Advance(5s);
+  EXPECT_FALSE(done) << "a drain waits for the resumed hook too";
+  RollbackOutcome failed;
+  failed.exit_code = 3;
+  failed.error = "exit status 3";
+  ASSERT_TRUE(t.hooks().EndResume(0, {ResumedHook::State::kFinished, failed, ""}));
+  t.Advance(1s);
+  EXPECT_TRUE(done);
+  const auto records = t.DecisionRecords();
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back()["event"], "rollback.failed");
+  EXPECT_EQ(records.back()["reason"].get<std::string>().find("interrupted"), std::string::npos)
+      << records.back().dump();
+  EXPECT_EQ(t.Decisions().back(), "30s rollback.failed");
+}
+
+TEST(DaemonTimeline, AHookThatNeverStartedBeforeTheCrashIsReportedSoAndNotRun) {
+  Timeline t(kTrigger);
+  t.value = BreachFrom(t, 3s);
+  t.hooks().hold = true;
+  ASSERT_TRUE(t.Start());
+  t.Advance(15s);
+  const std::string record = t.hooks().runs[0]->run.record;
+  ASSERT_TRUE(t.Crash([&](testing::FakeHookRunner& hooks) {
+    hooks.resumed[record] = {ResumedHook::State::kNotStarted, {}, ""};
+  }));
+  t.Advance(5s);
+  EXPECT_THAT(t.HookRuns(), ElementsAre("13s"));
+  const auto records = t.DecisionRecords();
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back()["event"], "rollback.failed");
+  EXPECT_THAT(records.back()["reason"].get<std::string>(),
+              ::testing::HasSubstr("before the hook started; it was not run"));
+}
+
 }  // namespace
 }  // namespace rollbackd
 

@@ -47,8 +47,13 @@ HttpRequest Get(const std::string& url) {
 // that timed out leaves nothing dangling behind.
 class RawClient {
  public:
-  RawClient(asio::io_context& io, const tcp::endpoint& server)
+  // `local`: the address to connect from (another peer: 127.0.0.2 is loopback too).
+  RawClient(asio::io_context& io, const tcp::endpoint& server, const char* local = nullptr)
       : io_(io), state_(std::make_shared<State>(io)) {
+    if (local != nullptr) {
+      state_->socket.open(tcp::v4());
+      state_->socket.bind({asio::ip::make_address(local), 0});
+    }
     state_->socket.async_connect(server, [s = state_](error_code ec) {
       s->connect_result = ec;
       s->connected = true;
@@ -123,6 +128,7 @@ class HttpServerTest : public ::testing::Test {
  protected:
   // Listens on `address`; every request is recorded in seen_, then answered by handler_.
   void Start(HttpServerOptions options = {}, const std::string& address = "127.0.0.1:0") {
+    options.server_names.push_back("t");  // the raw requests' Host
     options.on_error = [this](const std::string& message) { errors_.push_back(message); };
     server_.emplace(
         io_,
@@ -499,12 +505,112 @@ TEST_F(HttpServerTest, ListensOnIpv6Loopback) {
   EXPECT_EQ(seen_[0].remote.rfind("[::1]:", 0), 0u) << seen_[0].remote;
 }
 
-TEST_F(HttpServerTest, ConnectionsOverTheLimitGet503) {
+// A handler that holds the answer to /hold until the test gives it: the connection is busy.
+class HeldAnswers {
+ public:
+  HttpServer::Handler Handler() {
+    return [this](const ServerRequest& r) {
+      if (r.path != "/hold") return Hello(r);
+      ServerResponse out;
+      out.later = [this](std::function<void(ServerResponse)> respond) {
+        held_.push_back(std::move(respond));
+      };
+      return out;
+    };
+  }
+  size_t held() const { return held_.size(); }
+  void ReleaseAll() {
+    for (auto& respond : held_) respond(Hello({}));
+    held_.clear();
+  }
+
+ private:
+  std::vector<std::function<void(ServerResponse)>> held_;
+};
+
+TEST_F(HttpServerTest, AtTheCapANewConnectionTakesTheLongestIdleOnesPlace) {
+  HttpServerOptions options;
+  options.max_connections = 2;
+  Start(options);
+  RawClient oldest(io_, Endpoint());
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 1; }));
+  RawClient kept(io_, Endpoint());
+  ASSERT_TRUE(kept.Send("GET /one HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(kept.Read().has_value());  // kept alive, idle since after `oldest`
+
+  RawClient newest(io_, Endpoint());
+  EXPECT_TRUE(oldest.WaitClosed());
+  ASSERT_TRUE(newest.Send("GET /two HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<RawResponse> r = newest.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+  ASSERT_TRUE(kept.Send("GET /three HTTP/1.1\r\nHost: t\r\n\r\n"));
+  r = kept.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+  EXPECT_EQ(server_->counters().evicted_idle, 1u);
+  EXPECT_EQ(server_->counters().refused, 0u);
+}
+
+TEST_F(HttpServerTest, AtTheCapASlowRequestMakesRoomWhenNoneIsIdle) {
+  HeldAnswers answers;
+  handler_ = answers.Handler();
+  HttpServerOptions options;
+  options.max_connections = 2;
+  options.slow_request = Duration::zero();
+  Start(options);
+  RawClient busy(io_, Endpoint());
+  ASSERT_TRUE(busy.Send("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return answers.held() == 1; }));
+  RawClient trickling(io_, Endpoint());
+  ASSERT_TRUE(trickling.Send("GET / HTTP/1.1\r\nHo"));  // and no more
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 2; }));
+  io_.poll();  // the server has read what `trickling` sent
+
+  RawClient newest(io_, Endpoint());
+  EXPECT_TRUE(trickling.WaitClosed());
+  ASSERT_TRUE(newest.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<RawResponse> r = newest.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+  answers.ReleaseAll();
+  r = busy.Read();
+  ASSERT_TRUE(r.has_value()) << "a connection being answered is never evicted";
+  EXPECT_EQ(r->body(), "hello");
+  EXPECT_EQ(server_->counters().evicted_slow, 1u);
+}
+
+TEST_F(HttpServerTest, AConnectionAmidARequestIsNotEvictedBeforeSlowRequest) {
+  HeldAnswers answers;
+  handler_ = answers.Handler();
+  HttpServerOptions options;
+  options.max_connections = 1;
+  options.slow_request = std::chrono::hours(1);
+  Start(options);
+  RawClient reading(io_, Endpoint());
+  ASSERT_TRUE(reading.Send("GET / HTTP/1.1\r\nHo"));
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 1; }));
+  io_.poll();
+  RawClient second(io_, Endpoint());
+  ASSERT_TRUE(second.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::optional<RawResponse> r = second.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 503);
+  ASSERT_TRUE(reading.Send("st: t\r\n\r\n"));
+  r = reading.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+}
+
+TEST_F(HttpServerTest, WhenEveryConnectionIsBusyANewOneGets503) {
+  HeldAnswers answers;
+  handler_ = answers.Handler();
   HttpServerOptions options;
   options.max_connections = 1;
   Start(options);
   RawClient first(io_, Endpoint());
-  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 1; }));
+  ASSERT_TRUE(first.Send("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return answers.held() == 1; }));
 
   RawClient second(io_, Endpoint());
   ASSERT_TRUE(second.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
@@ -514,23 +620,102 @@ TEST_F(HttpServerTest, ConnectionsOverTheLimitGet503) {
   EXPECT_EQ(r->body(), "too many connections\n");
   EXPECT_TRUE(second.WaitClosed());
 
-  ASSERT_TRUE(first.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  answers.ReleaseAll();
   r = first.Read();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->result_int(), 200);
   EXPECT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(server_->counters().refused, 1u);
 }
 
 TEST_F(HttpServerTest, ConnectionsFarOverTheLimitAreClosedUnanswered) {
+  HeldAnswers answers;
+  handler_ = answers.Handler();
   HttpServerOptions options;
   options.max_connections = 1;
   Start(options);
   RawClient served(io_, Endpoint());
+  ASSERT_TRUE(served.Send("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return answers.held() == 1; }));
   RawClient refused(io_, Endpoint());
   ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 2; }));
   RawClient dropped(io_, Endpoint());
   EXPECT_TRUE(dropped.WaitClosed());
   EXPECT_EQ(server_->connections(), 2u);
+  answers.ReleaseAll();
+}
+
+TEST_F(HttpServerTest, APeerAtItsCapMakesRoomFromItsOwnConnections) {
+  HttpServerOptions options;
+  options.max_connections = 8;
+  options.max_connections_per_peer = 2;
+  Start(options);
+  RawClient mine(io_, Endpoint());  // 127.0.0.1
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 1; }));
+  RawClient a(io_, Endpoint(), "127.0.0.2");
+  if (a.Connect()) GTEST_SKIP() << "cannot connect from 127.0.0.2";
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 2; }));
+  RawClient b(io_, Endpoint(), "127.0.0.2");
+  ASSERT_TRUE(testutil::RunUntil(io_, [&] { return server_->connections() == 3; }));
+  RawClient c(io_, Endpoint(), "127.0.0.2");
+  EXPECT_TRUE(a.WaitClosed()) << "the peer's own longest idle connection made room";
+  EXPECT_EQ(server_->connections(), 3u);
+  for (RawClient* client : {&mine, &b, &c}) {
+    ASSERT_TRUE(client->Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::optional<RawResponse> r = client->Read();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->result_int(), 200);
+  }
+  EXPECT_EQ(server_->counters().evicted_idle, 1u);
+}
+
+TEST_F(HttpServerTest, ARequestForAnotherHostGets421) {
+  Start();
+  for (const char* host : {"evil.example", "rebound.attacker.example:9464", "t.evil"}) {
+    RawClient c(io_, Endpoint());
+    ASSERT_TRUE(c.Send(std::string("GET /api/v1/status HTTP/1.1\r\nHost: ") + host + "\r\n\r\n"));
+    std::optional<RawResponse> r = c.Read();
+    ASSERT_TRUE(r.has_value()) << host;
+    EXPECT_EQ(r->result_int(), 421) << host;
+    EXPECT_TRUE(c.WaitClosed()) << host;
+  }
+  EXPECT_TRUE(seen_.empty()) << "the handler never sees them";
+  EXPECT_EQ(server_->counters().misdirected, 3u);
+  for (const char* host : {"127.0.0.1:1", "localhost", "LOCALHOST:9464", "a.localhost", "T"}) {
+    RawClient c(io_, Endpoint());
+    ASSERT_TRUE(c.Send(std::string("GET / HTTP/1.1\r\nHost: ") + host + "\r\n\r\n"));
+    std::optional<RawResponse> r = c.Read();
+    ASSERT_TRUE(r.has_value()) << host;
+    EXPECT_EQ(r->result_int(), 200) << host;
+  }
+}
+
+TEST_F(HttpServerTest, AnHttp11RequestWithoutHostGets400AndHttp10IsServed) {
+  Start();
+  RawClient c(io_, Endpoint());
+  ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\n\r\n"));
+  std::optional<RawResponse> r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 400);
+  RawClient old(io_, Endpoint());
+  ASSERT_TRUE(old.Send("GET / HTTP/1.0\r\n\r\n"));
+  r = old.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
+}
+
+TEST(HostNamesThisServerTest, IpAddressesLocalhostAndListedNames) {
+  const std::vector<std::string> names = {"rollbackd.example.com"};
+  for (const char* yes : {"127.0.0.1", "127.0.0.1:9464", "10.1.2.3:80", "[::1]", "[::1]:9464",
+                          "localhost", "localhost.", "Localhost:1", "x.localhost",
+                          "rollbackd.example.com", "ROLLBACKD.example.com:443"}) {
+    EXPECT_TRUE(HostNamesThisServer(yes, names)) << yes;
+  }
+  for (const char* no :
+       {"", ":9464", "evil.example", "localhost.evil.example", "127.0.0.1:x", "127.0.0.1:", "[::1",
+        "[::1]x", "[nonsense]:1", "::1", "127.1", "rollbackd.example.com.evil", "example.com"}) {
+    EXPECT_FALSE(HostNamesThisServer(no, names)) << no;
+  }
 }
 
 TEST_F(HttpServerTest, SlowRequestIsClosedAfterReadTimeout) {
