@@ -78,7 +78,11 @@ class FakeClock : public Clock {
 
   void Advance(Duration d) {
     const SteadyTime end = steady_ + d;
-    for (;;) {
+    for (size_t steps = 0;; ++steps) {
+      if (steps == 100'000) {
+        ADD_FAILURE() << "100,000 timers in one Advance: a busy loop";
+        break;
+      }
       FakeTimer* next = nullptr;
       for (FakeTimer* t : timers_) {
         if (!t->fn_ || t->when_ > end) continue;
@@ -91,12 +95,14 @@ class FakeClock : public Clock {
       MoveTo(std::max(steady_, next->when_));
       auto fn = std::move(next->fn_);
       next->fn_ = nullptr;
+      ++fired_;
       fn();  // may destroy `next`
     }
     MoveTo(end);
   }
 
   Duration elapsed() const { return std::chrono::duration_cast<Duration>(steady_ - SteadyTime{}); }
+  size_t fired() const { return fired_; }  // timers that fired so far
   Time wall() const { return std::chrono::time_point_cast<Duration>(wall_); }
 
  private:
@@ -109,6 +115,7 @@ class FakeClock : public Clock {
   WallTime wall_ = Time(1'700'000'000'000ms);
   std::set<FakeTimer*> timers_;
   uint64_t set_count_ = 0;
+  size_t fired_ = 0;
 };
 
 // Records each request; the test answers them, in any order, when its timeline says so.
@@ -238,6 +245,24 @@ class FakeNotifierTest : public ::testing::Test {
 constexpr const char* kHook =
     "[channel.oncall]\ntype = \"webhook\"\nurl = \"http://hooks.example/h\"\n"
     "[[route]]\nchannels = [\"oncall\"]\n";
+
+// A not_before read back from a damaged outbox can lie centuries ahead: the steady clock's
+// nanoseconds overflow past 292 years (found by fuzz/state_dir_fuzz.cc). The lane waits a day at a
+// time, works the wait out again, and neither sends early nor spins.
+TEST_F(FakeNotifierTest, ANotBeforeCenturiesAheadWaitsADayAtATimeAndNeverSpins) {
+  Notifier& n = Make();
+  Load(kHook);
+  std::vector<OutboxEntry> entries = n.Prepare({At(Firing(), 0s)});
+  ASSERT_EQ(entries.size(), 1u);
+  entries[0].not_before = clock_.wall() + std::chrono::hours(24 * 365 * 1000);
+  ASSERT_TRUE(n.Commit(entries));
+  const size_t before = clock_.fired();
+  for (int day = 0; day < 3; ++day) EXPECT_FALSE(RequestWithin(24h)) << "day " << day;
+  EXPECT_LE(clock_.fired() - before, 6u) << "a wake-up a day at most, not a busy loop";
+  // Never sent: it expired at its max_age (12 h, the outbox default) instead.
+  EXPECT_THAT(outcomes_, ElementsAre("oncall:expired"));
+  EXPECT_EQ(n.pending(), 0u);
+}
 
 TEST_F(FakeNotifierTest, RetriesWaitInitialBackoffDoublingUpToMaxBackoff) {
   Notifier& n = Make();
