@@ -187,6 +187,52 @@ TEST(DaemonIntegration, Kill9RightAfterTheHookStartsStillRollsBackOnce) {
   EXPECT_EQ(st["services"][0]["triggers"][0]["state"], "firing") << status.body;
 }
 
+TEST(DaemonIntegration, Kill9WhileTheHookRunsReportsItsRealOutcomeAfterTheRestart) {
+  // The hook takes 3 s, then deploys v1 (sh is the hook's program here, a user's choice; the
+  // daemon runs argv). kill -9 of the daemon alone, as a crash: the hook's supervisor survives it.
+  Stack s(StackOptions{R"(service  = "shop"
+interval = "1s"
+
+[[trigger]]
+name     = "error_rate"
+query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
+above    = 0.05
+for      = "3s"
+severity = "critical"
+
+[rollback]
+exec     = ["/bin/sh", "-c", "sleep 3 && exec \"$0\" deploy --url \"$1\" --version v1", "${SAMPLE_BIN}", "${SAMPLE_URL}"]
+timeout  = "30s"
+cooldown = "1h"
+verify   = "10s"
+)"});
+  ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
+  ASSERT_TRUE(s.WaitRounds(2));
+  ASSERT_TRUE(s.SampleDeploy("v2"));
+  // The hook runs: its supervisor has written its record.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        if (!std::filesystem::exists(s.dir() + "/state/hooks")) return false;
+        for (const auto& f : std::filesystem::directory_iterator(s.dir() + "/state/hooks")) {
+          if (f.path().extension() == ".running") return true;
+        }
+        return false;
+      },
+      30s, 10ms))
+      << s.daemon().log();
+  s.Kill9Daemon();
+  ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
+  ASSERT_TRUE(s.WaitEvent("rollback.succeeded", 30s)) << s.daemon().log();
+  ASSERT_TRUE(s.WaitEvent("rollback.verified", 30s)) << s.daemon().log();
+  EXPECT_TRUE(s.Events("rollback.failed").empty()) << "nobody is paged for a rollback that worked";
+  EXPECT_EQ(s.Events("rollback.started").size(), 1u);
+  EXPECT_EQ(Deploys(s), 2) << "the bad deploy and the one hook run";
+  EXPECT_EQ(s.SampleState().value("version", ""), "v1");
+  const std::string journal = s.ReadJournal();
+  EXPECT_NE(journal.find("\"success\":true"), std::string::npos) << journal;
+  EXPECT_TRUE(std::filesystem::is_empty(s.dir() + "/state/hooks")) << "records go once journaled";
+}
+
 TEST(DaemonIntegration, DryRunDecidesButNeverRunsTheHook) {
   Stack s(StackOptions{ErrorRateRule(), "dry_run = true\n"});
   ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
