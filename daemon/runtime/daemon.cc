@@ -252,6 +252,7 @@ struct Daemon::Impl : DaemonControl {
     std::vector<Event> events;
     engine->Evaluate(round.time, *round.inputs, &events);
     metrics.RoundDone(round.seconds);
+    metrics.ClockHeld(round.clock_held);
     const std::vector<ServiceStatus> status = engine->Status();
     metrics.UpdateStatus(status);
     history.Record(*config, status, round.time);

@@ -24,7 +24,7 @@ int RunDaemon(const DaemonOptions& options) {
   AsioClock clock(io);
   HttpClient http(io);
   ExecRunner exec(io);
-  HttpInputReader inputs(http);
+  HttpInputReader inputs(http, clock);
   TransportHookRunner hooks(exec, http, clock);
   auto etcd = [&](const ClusterSettings& c, const std::string& password, EtcdObserver observer) {
     EtcdClientOptions o;

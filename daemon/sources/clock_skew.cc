@@ -1,0 +1,66 @@
+#include "daemon/sources/clock_skew.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "daemon/engine/event.h"
+
+namespace rollbackd {
+namespace {
+
+using std::chrono::duration_cast;
+
+Time Ms(WallTime t) { return std::chrono::time_point_cast<std::chrono::milliseconds>(t); }
+
+std::string Seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1fs", s);
+  return text;
+}
+
+}  // namespace
+
+Duration ClockSkew(HttpDate date, WallTime sent, WallTime received) {
+  const auto ahead = date - received;                         // > 0: Prometheus ahead at least so
+  const auto behind = date + std::chrono::seconds(1) - sent;  // < 0: Prometheus behind at least so
+  if (ahead > WallTime::duration::zero()) return duration_cast<Duration>(ahead);
+  if (behind < WallTime::duration::zero()) return duration_cast<Duration>(behind);
+  return Duration(0);
+}
+
+SkewReading ReadClockSkew(const HttpResponse& response, WallTime sent, WallTime received,
+                          const std::string& source, Duration bound) {
+  SkewReading out;
+  const std::string* header = response.Header("date");
+  if (header == nullptr) {
+    out.note = "no Date header";
+    return out;
+  }
+  std::string why;
+  const std::optional<HttpDate> date = ParseHttpDate(*header, &why);
+  if (!date) {
+    std::string shown = header->substr(0, 64);
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == 0x7f) c = '?';
+    }
+    out.note = "Date header \"" + shown + "\": " + why;
+    return out;
+  }
+  if (received < sent) {
+    out.note = "this host's clock went back during the request";
+    return out;
+  }
+  const Duration skew = ClockSkew(*date, sent, received);
+  out.seconds = std::chrono::duration<double>(skew).count();
+  if (std::abs(skew.count()) <= bound.count()) return out;
+  out.error = "clock skew: Prometheus \"" + source + "\" is at least " +
+              Seconds(std::abs(out.seconds)) + (skew.count() > 0 ? " ahead of" : " behind") +
+              " this host's clock (its Date header says " + FormatTime(Time(*date)) +
+              "; this host's clock said " + FormatTime(Ms(sent)) + " when asking and " +
+              FormatTime(Ms(received)) + " when answered), more than max_clock_skew " +
+              FormatDuration(bound) +
+              ": its answers are for another instant than the one asked; fix the clocks (NTP)";
+  return out;
+}
+
+}  // namespace rollbackd
