@@ -64,7 +64,7 @@ struct QueryResult {
   std::string detail;             // probes: what failed
   // Prometheus queries: its clock minus ours, in seconds, from the answer's Date header: the
   // smallest difference that the request's duration and the header's whole seconds allow (0 when
-  // they agree). NaN when not measured; then `clock_note` says why, if an HTTP answer came.
+  // they agree). NaN when not measured; then `clock_note` says why when the answer's header is why.
   double clock_skew = std::numeric_limits<double>::quiet_NaN();
   std::string clock_note;  // "no Date header", "Date header \"...\": not an HTTP date (...)"
 

@@ -153,8 +153,9 @@ std::optional<HttpDate> ParseHttpDate(std::string_view text, std::string* error)
   return HttpDate(days) + hours(f.hour) + minutes(f.minute) + seconds(f.second);
 }
 
-std::string FormatHttpDate(system_clock::time_point t) {
-  const sys_seconds secs = floor<seconds>(t);
+std::string FormatHttpDate(system_clock::time_point t) { return FormatHttpDate(floor<seconds>(t)); }
+
+std::string FormatHttpDate(HttpDate secs) {
   const sys_days days = floor<std::chrono::days>(secs);
   const year_month_day ymd{days};
   const hh_mm_ss hms{secs - days};

@@ -23,6 +23,8 @@ using HttpDate = std::chrono::sys_seconds;
 std::optional<HttpDate> ParseHttpDate(std::string_view text, std::string* error = nullptr);
 
 // IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" (the fraction of a second dropped, as servers do).
+std::string FormatHttpDate(HttpDate t);
+// The same of a system_clock instant (nanoseconds: years up to 2262).
 std::string FormatHttpDate(std::chrono::system_clock::time_point t);
 
 }  // namespace rollbackd

@@ -8,8 +8,6 @@
 namespace rollbackd {
 namespace {
 
-using std::chrono::duration_cast;
-
 Time Ms(WallTime t) { return std::chrono::time_point_cast<std::chrono::milliseconds>(t); }
 
 std::string Seconds(double s) {
@@ -21,10 +19,11 @@ std::string Seconds(double s) {
 }  // namespace
 
 Duration ClockSkew(HttpDate date, WallTime sent, WallTime received) {
-  const auto ahead = date - received;                         // > 0: Prometheus ahead at least so
-  const auto behind = date + std::chrono::seconds(1) - sent;  // < 0: Prometheus behind at least so
-  if (ahead > WallTime::duration::zero()) return duration_cast<Duration>(ahead);
-  if (behind < WallTime::duration::zero()) return duration_cast<Duration>(behind);
+  // In milliseconds: a date's year may be up to 9999, past what WallTime's nanoseconds hold.
+  const Duration ahead = Time(date) - Ms(received);  // > 0: Prometheus ahead at least so
+  const Duration behind = Time(date) + std::chrono::seconds(1) - Ms(sent);  // < 0: behind
+  if (ahead > Duration(0)) return ahead;
+  if (behind < Duration(0)) return behind;
   return Duration(0);
 }
 
@@ -46,10 +45,9 @@ SkewReading ReadClockSkew(const HttpResponse& response, WallTime sent, WallTime 
     out.note = "Date header \"" + shown + "\": " + why;
     return out;
   }
-  if (received < sent) {
-    out.note = "this host's clock went back during the request";
-    return out;
-  }
+  // Our own clock stepped back while the request was out: the interval means nothing, and the
+  // header is not to blame (no note).
+  if (received < sent) return out;
   const Duration skew = ClockSkew(*date, sent, received);
   out.seconds = std::chrono::duration<double>(skew).count();
   if (std::abs(skew.count()) <= bound.count()) return out;

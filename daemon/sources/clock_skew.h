@@ -26,13 +26,15 @@ Duration ClockSkew(HttpDate date, WallTime sent, WallTime received);
 
 struct SkewReading {
   double seconds = std::numeric_limits<double>::quiet_NaN();  // ClockSkew; NaN: not measured
-  std::string note;   // why not measured: "no Date header", "Date header \"x\": not an HTTP ..."
+  // Why not measured, when the answer's header is why: "no Date header", "Date header \"x\": ...".
+  std::string note;
   std::string error;  // |skew| > bound: the reason, in words (naming `source`); else empty
 };
 
 // Reads the Date header of `response` (an HTTP answer of source `source`) and judges it against
-// `bound` (the source's max_clock_skew). No Date header, one that is not an HTTP date, or our own
-// clock stepping back during the request: not measured, never an error.
+// `bound` (the source's max_clock_skew). No Date header, one that is not an HTTP date (both with a
+// note), or our own clock stepping back during the request (without): not measured, never an
+// error.
 SkewReading ReadClockSkew(const HttpResponse& response, WallTime sent, WallTime received,
                           const std::string& source, Duration bound);
 

@@ -122,11 +122,12 @@ TEST(DaemonClock, AnswersWithoutADateHeaderAreReadAsTheyAreAndThatIsSaidOnce) {
 TEST(DaemonClock, AClockSteppedBackHoldsRoundsUntilItIsBackAndNothingResolvesMeanwhile) {
   CapturedLog log;
   Timeline t(kTrigger);
-  // As Prometheus answers: nothing at an instant ahead of its clock (here on this host, stepped
-  // with it), and "errors" breaching until 30s.
+  // As Prometheus answers: nothing at an instant well ahead of its clock (here on this host,
+  // stepped with it; a few seconds ahead still find the last scrape), and "errors" breaching until
+  // 30s.
   t.inputs().query = [&t](const std::string&, Time at) {
     QueryResult r;
-    if (at > std::chrono::time_point_cast<std::chrono::milliseconds>(t.clock().WallNow())) {
+    if (at > std::chrono::time_point_cast<std::chrono::milliseconds>(t.clock().WallNow()) + 5s) {
       return r;
     }
     const auto since = at - Time(std::chrono::seconds(1'800'000'000));
