@@ -10,9 +10,10 @@ namespace {
 
 Time Ms(WallTime t) { return std::chrono::time_point_cast<std::chrono::milliseconds>(t); }
 
+// To a tenth, rounded toward zero: the skew is a lower bound, and stays one in words.
 std::string Seconds(double s) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.1fs", s);
+  std::snprintf(text, sizeof text, "%.1fs", std::trunc(s * 10) / 10);
   return text;
 }
 
