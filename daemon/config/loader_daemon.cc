@@ -143,6 +143,16 @@ PrometheusSource ParseSource(TableReader& r, std::string name) {
     while (!p.url.empty() && p.url.back() == '/') p.url.pop_back();
   }
   if (auto d = PositiveDuration(r, "timeout", false)) p.timeout = *d;
+  // A Date header has whole seconds, which the measurement allows for already; below a second
+  // the bound would say nothing more.
+  if (auto d = PositiveDuration(r, "max_clock_skew", false)) {
+    if (*d < std::chrono::seconds(1)) {
+      r.Error("max_clock_skew",
+              "must be at least 1s (a Date header has whole seconds); usually 5s to 30s");
+    } else {
+      p.max_clock_skew = *d;
+    }
+  }
   if (auto f = r.String("bearer_token_file")) p.bearer_token_file = Resolve(r.file(), *f);
   if (const toml::table* t = r.Table("basic_auth")) {
     TableReader br(*t, r.KeyPath("basic_auth"), r.file(), r.diags());

@@ -147,6 +147,9 @@ struct PrometheusSource {
   std::string name;
   std::string url;
   Duration timeout{std::chrono::seconds(5)};
+  // The most Prometheus's clock (its answers' Date header) may differ from the daemon's before
+  // its answers are held as errors: docs/operations.md#clocks.
+  Duration max_clock_skew{std::chrono::seconds(5)};
   std::string bearer_token_file;
   std::string basic_auth_username;
   std::string basic_auth_password_file;

@@ -152,6 +152,8 @@ std::string_view InputErrorCategory(InputError e) {
       return "prometheus_error";
     case InputError::kWarnings:
       return "warnings";
+    case InputError::kClock:
+      return "clock";
     case InputError::kBadResponse:
     case InputError::kUnknownSource:
     case InputError::kInput:

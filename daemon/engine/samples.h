@@ -5,6 +5,7 @@
 #define ROLLBACKD_ENGINE_SAMPLES_H_
 
 #include <chrono>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,10 +35,13 @@ enum class InputError {
   kWarnings,       // a success with warnings: a partial answer is not evidence
   kBadResponse,    // malformed, truncated, an unsupported result type, too large
   kUnknownSource,  // no such [prometheus.<name>] (validation makes it unreachable)
-  kInput,          // `rollbackd test`'s "err"
+  // The clocks disagree: Prometheus's Date header and ours differ by more than the source's
+  // max_clock_skew, or ours went back (RoundRunner): an answer for the wrong instant is no evidence
+  kClock,
+  kInput,  // `rollbackd test`'s "err"
 };
 // The metrics' `reason` label: "timeout", "connection", "local", "http_status",
-// "prometheus_error", "warnings", "bad_response".
+// "prometheus_error", "warnings", "bad_response", "clock".
 std::string_view InputErrorCategory(InputError e);
 
 // One input's result. Distinct cases, never folded into one number:
@@ -58,6 +62,11 @@ struct QueryResult {
   int http_status = 0;            // the response's status when one came (0: none)
   std::string promql_error_type;  // kPromql: Prometheus' errorType
   std::string detail;             // probes: what failed
+  // Prometheus queries: its clock minus ours, in seconds, from the answer's Date header: the
+  // smallest difference that the request's duration and the header's whole seconds allow (0 when
+  // they agree). NaN when not measured; then `clock_note` says why when the answer's header is why.
+  double clock_skew = std::numeric_limits<double>::quiet_NaN();
+  std::string clock_note;  // "no Date header", "Date header \"...\": not an HTTP date (...)"
 
   static QueryResult Error(std::string reason, InputError kind = InputError::kBadResponse) {
     QueryResult r;

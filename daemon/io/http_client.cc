@@ -31,6 +31,7 @@ struct Transfer {
   HttpRequest request;
   std::function<void(HttpResponse)> done;
   std::string body;
+  HttpResponse head;  // the header fields, as they come (OnHeader)
   bool too_large = false;
   bool aborted = false;  // on_data said stop
   char error[CURL_ERROR_SIZE] = {};
@@ -248,6 +249,25 @@ struct HttpClient::Impl {
     return bytes;
   }
 
+  // One header line at a time, the status line and the blank line that ends them included. A
+  // status line starts another response (after a 100 Continue): only the last one's fields stay.
+  static size_t OnHeader(char* data, size_t size, size_t n, void* userp) {
+    auto* t = static_cast<Transfer*>(userp);
+    const size_t bytes = size * n;
+    const std::string_view line(data, bytes);
+    if (line.starts_with("HTTP/")) {
+      t->head.headers.clear();
+      return bytes;
+    }
+    // The blank line, and obsolete line folding (a continuation starts with whitespace): skipped.
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0 || line[0] == ' ' || line[0] == '\t') {
+      return bytes;
+    }
+    t->head.AddHeader(line.substr(0, colon), line.substr(colon + 1));
+    return bytes;
+  }
+
   void Collect() {
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
@@ -265,6 +285,7 @@ struct HttpClient::Impl {
       if (code == CURLE_OK) {
         r.status = static_cast<int>(status);
         r.body = std::move(t->body);
+        r.headers = std::move(t->head.headers);
       } else if (t->aborted) {
         r.transport = TransportError::kOther;
         r.error = "aborted";
@@ -346,6 +367,8 @@ void HttpClient::Send(HttpRequest request, std::function<void(HttpResponse)> don
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(q.timeout.count()));
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::OnWrite);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Impl::OnHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpenSocket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());

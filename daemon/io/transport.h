@@ -55,10 +55,20 @@ std::string_view TransportErrorName(TransportError e);  // "timeout", "connectio
 struct HttpResponse {
   int status = 0;    // 0: no HTTP response (see `error`)
   std::string body;  // at most HttpClient::kMaxBody bytes
+  // The final response's header fields in the order they came (an interim 100 Continue's are not
+  // kept): names lower-cased, values without surrounding whitespace. At most kMaxHeaders fields of
+  // at most kMaxHeaderBytes in all; the rest are dropped, the response stands.
+  std::vector<std::pair<std::string, std::string>> headers;
+  static constexpr size_t kMaxHeaders = 100;
+  static constexpr size_t kMaxHeaderBytes = 64 << 10;
   TransportError transport = TransportError::kNone;
   std::string error;  // transport failure, in words; empty when an HTTP response came
   Duration elapsed{0};
   bool ok() const { return error.empty() && status >= 200 && status < 300; }
+  const std::string* Header(std::string_view name) const;  // case-insensitive; nullptr if absent
+  // Adds a field as the client does: `name` lower-cased, `value` trimmed; false (nothing added)
+  // past kMaxHeaders or kMaxHeaderBytes.
+  bool AddHeader(std::string_view name, std::string_view value);
 
   static HttpResponse Failed(TransportError kind, std::string error) {
     HttpResponse r;

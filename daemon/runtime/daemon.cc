@@ -283,6 +283,7 @@ struct Daemon::Impl : DaemonControl {
     engine->Evaluate(round.time, *round.inputs, &events);
     status_snapshot.reset();
     metrics.RoundDone(round.seconds);
+    metrics.ClockHeld(round.clock_held);
     const std::vector<ServiceStatus> status = engine->Status();
     metrics.UpdateStatus(status);
     history.Record(*config, status, round.time);

@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <cmath>
 #include <map>
 #include <tuple>
 
@@ -124,6 +125,15 @@ Metrics::Metrics(std::string_view version)
                          .Name("rollbackd_hooks_running")
                          .Help("Rollback hooks running now.")
                          .Register(*registry_)),
+      clock_skew_(BuildGauge()
+                      .Name("rollbackd_source_clock_skew_seconds")
+                      .Help("The source's clock minus this host's, from the last answer's Date "
+                            "header (the least difference it allows; 0 when they agree).")
+                      .Register(*registry_)),
+      clock_held_(BuildGauge()
+                      .Name("rollbackd_clock_held")
+                      .Help("1 while rounds are held because this host's clock went back.")
+                      .Register(*registry_)),
       api_connections_(BuildGauge()
                            .Name("rollbackd_api_connections")
                            .Help("Open connections to the API.")
@@ -160,7 +170,10 @@ Metrics::Metrics(std::string_view version)
       .Set(1);
   evaluations_.Add({});
   hooks_running_.Add({});
+  clock_held_.Add({});
 }
+
+void Metrics::ClockHeld(bool held) { clock_held_.Add({}).Set(held ? 1 : 0); }
 
 void Metrics::RoundDone(double seconds) {
   evaluations_.Add({}).Increment();
@@ -170,6 +183,13 @@ void Metrics::RoundDone(double seconds) {
 void Metrics::Query(std::string_view source, double seconds, const QueryResult& result) {
   const std::string s(source);
   query_seconds_.Add({{"source", s}}, LatencyBuckets()).Observe(seconds);
+  if (!std::isnan(result.clock_skew)) {
+    auto it = skew_gauges_.find(source);
+    if (it == skew_gauges_.end()) {
+      it = skew_gauges_.emplace(s, &clock_skew_.Add({{"source", s}})).first;
+    }
+    it->second->Set(result.clock_skew);
+  }
   if (result.is_error()) {
     query_errors_
         .Add({{"source", s}, {"reason", std::string(InputErrorCategory(result.error_kind))}})

@@ -36,6 +36,9 @@ class Metrics : public ReadObserver {
   }
 
   void RoundDone(double seconds);
+  // rollbackd_clock_held: 1 while rounds are held because the wall clock went back.
+  void ClockHeld(bool held);
+  // Also sets rollbackd_source_clock_skew_seconds{source} when the answer measured it.
   void Query(std::string_view source, double seconds, const QueryResult& result);
   void Probe(std::string_view service, std::string_view check, double seconds, bool passed);
   void EventEmitted(const Event& event);
@@ -90,6 +93,9 @@ class Metrics : public ReadObserver {
   prometheus::Family<prometheus::Gauge>& trigger_series_;
   prometheus::Family<prometheus::Gauge>& paused_;
   prometheus::Family<prometheus::Gauge>& hooks_running_;
+  prometheus::Family<prometheus::Gauge>& clock_skew_;
+  prometheus::Family<prometheus::Gauge>& clock_held_;
+  std::map<std::string, prometheus::Gauge*, std::less<>> skew_gauges_;  // by source
   prometheus::Family<prometheus::Gauge>* services_ = nullptr;
   prometheus::Family<prometheus::Gauge>& api_connections_;
   prometheus::Family<prometheus::Counter>& api_evictions_;

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <set>
 #include <string_view>
 
 #include "daemon/config/redact.h"
+#include "daemon/engine/event.h"
 
 namespace rollbackd {
 namespace {
@@ -109,13 +111,19 @@ void RoundRunner::Start() {
   running_ = true;
   round_start_ = now;
   // A round's evaluation instant: its slot's, never before an instant already used.
-  last_time_ = std::max(last_time_, slot_clock_.At(slot, now, clock_.WallNow()));
+  const Time slot_time = slot_clock_.At(slot, now, clock_.WallNow());
+  const std::string held = HoldForClock(slot_time, now);
+  last_time_ = std::max(last_time_, slot_time);
   round_time_ = last_time_;
   const uint64_t gen = ++gen_;
   for (size_t id = 0; id < specs.size(); ++id) {
     if (!due[id]) continue;
     const InputSpec& spec = specs[id];
-    if (spec.kind == InputSpec::Kind::kProbe) {
+    if (!held.empty()) {
+      results_[id] = QueryResult::Error(held, InputError::kClock);
+      inputs_[id] = &results_[id];
+      --outstanding_;
+    } else if (spec.kind == InputSpec::Kind::kProbe) {
       const HealthCheck* check = spec.probe;
       reader_.Probe(
           *check, [this, alive = std::weak_ptr<bool>(alive_), gen, id, started = clock_.SteadyNow(),
@@ -155,6 +163,7 @@ void RoundRunner::SendQueries(const std::string& source, uint64_t gen) {
                    started = clock_.SteadyNow()](QueryResult r) {
                     if (!alive.lock() || gen != gen_) return;
                     observer_.QueryRead(source, Seconds(clock_.SteadyNow() - started), r);
+                    NoteClock(source, r);
                     --queues_[source].in_flight;
                     // The next query goes out before this one's result is taken: the round may
                     // finish in Read.
@@ -183,8 +192,45 @@ void RoundRunner::Read(size_t id, QueryResult r) {
   HoldProbesFailingAlike();
   WarnLocalFaults();
   running_ = false;
-  Round round{round_time_, &inputs_, Seconds(clock_.SteadyNow() - round_start_)};
+  Round round{round_time_, &inputs_, Seconds(clock_.SteadyNow() - round_start_),
+              clock_held_since_.has_value()};
   done_(round);
+}
+
+// See kClockStepBack. The reason every input of the round is held for, or "" when it is not held;
+// logs when a hold starts and when it ends, once each.
+std::string RoundRunner::HoldForClock(Time slot_time, SteadyTime now) {
+  if (slot_time + kClockStepBack >= last_time_) {
+    if (clock_held_since_) {
+      spdlog::info(
+          "the wall clock is back at {}: rounds are read and evaluated again (held for {})",
+          FormatTime(last_time_),
+          FormatDuration(std::chrono::duration_cast<Duration>(now - *clock_held_since_)));
+      clock_held_since_.reset();
+    }
+    return "";
+  }
+  const std::string why = "this host's clock went back: it says " + FormatTime(slot_time) +
+                          ", and an evaluation was made at " + FormatTime(last_time_) +
+                          " already (" + FormatDuration(last_time_ - slot_time) +
+                          " later); nothing is read until the clock is back there";
+  if (!clock_held_since_) {
+    clock_held_since_ = now;
+    spdlog::warn("{}: rounds are held (every input an error, never a breach or a resolution)", why);
+  }
+  return why;
+}
+
+// Per query answer: a clock skew warns (once per kWarnEvery and source); a source whose answers
+// carry no usable Date header is said once, as its clock cannot be compared.
+void RoundRunner::NoteClock(const std::string& source, const QueryResult& r) {
+  if (r.error_kind == InputError::kClock) {
+    Warn("clock " + source, "source " + source + ": " + r.error + "; held as errors");
+  } else if (std::isnan(r.clock_skew) && !r.clock_note.empty() &&
+             noted_no_date_.insert(source).second) {
+    spdlog::warn("source {}: {}: its clock is not compared with this host's (this is said once)",
+                 source, OneLine(r.clock_note));
+  }
 }
 
 // See kHeldProbeHosts. Runs once the round is complete: the rule is about all of its probes.

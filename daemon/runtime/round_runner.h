@@ -11,6 +11,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,8 +37,17 @@ inline constexpr size_t kQueriesInFlight = 16;
 // hosts (one service on one machine, a few ports of one host) can be down together, and stay
 // breaches.
 inline constexpr size_t kHeldProbeHosts = 3;
-// The same warning (probes held, local faults) is logged at most once per this time.
+// The same warning (probes held, local faults, clock skew) is logged at most once per this time.
 inline constexpr std::chrono::seconds kWarnEvery{60};
+
+// The wall clock going back by more than this below an evaluation instant already used (NTP
+// stepping it, an operator) holds rounds: nothing is read, every input due is an error
+// (InputError::kClock), evaluated at the last instant again, so that windows neither advance nor
+// break (a query at an instant ahead of Prometheus's clock answers nothing, and firing series
+// would resolve). Rounds go on once the clock is back at that instant. Less than this is taken as
+// jitter (an API call's instant a few ms past its round's slot) and the instant merely held, as
+// SlotClock keeps its anchor through drifts below a second.
+inline constexpr std::chrono::seconds kClockStepBack{1};
 
 // Told about every read, for metrics.
 class ReadObserver {
@@ -53,6 +64,7 @@ class RoundRunner {
     Time time{};           // the evaluation instant
     const Inputs* inputs;  // by input id; nullptr for inputs not read this round
     double seconds = 0;    // how long the reading took
+    bool clock_held = false;  // the wall clock went back (kClockStepBack): nothing was read
   };
   using RoundDone = std::function<void(const Round&)>;
 
@@ -81,6 +93,8 @@ class RoundRunner {
   void Start();
   void SendQueries(const std::string& source, uint64_t gen);
   void Read(size_t id, QueryResult r);
+  std::string HoldForClock(Time slot_time, SteadyTime now);
+  void NoteClock(const std::string& source, const QueryResult& r);
   void HoldProbesFailingAlike();
   void WarnLocalFaults();
   void Warn(const std::string& key, const std::string& message);
@@ -112,6 +126,9 @@ class RoundRunner {
   size_t outstanding_ = 0;
   Time round_time_{};
   SteadyTime round_start_{};
+  // Since when rounds are held because the wall clock went back (kClockStepBack); nullopt: not.
+  std::optional<SteadyTime> clock_held_since_;
+  std::set<std::string> noted_no_date_;  // sources whose answers lacked a usable Date (logged)
 
   struct Warned {
     SteadyTime at{};

@@ -26,7 +26,7 @@ int RunDaemon(const DaemonOptions& options) {
   // Hooks run under `rollbackd supervise-hook`, this very binary (even if the package was
   // upgraded meanwhile: /proc/self/exe is the running file).
   ExecRunner exec(io, "/proc/self/exe");
-  HttpInputReader inputs(http);
+  HttpInputReader inputs(http, clock);
   TransportHookRunner hooks(exec, http, clock);
   auto etcd = [&](const ClusterSettings& c, const std::string& password, EtcdObserver observer) {
     EtcdClientOptions o;

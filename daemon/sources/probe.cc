@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "daemon/sources/clock_skew.h"
+
 namespace rollbackd {
 
 ProbeOutcome ReadProbe(const HttpResponse& response, const HealthCheck& check) {
@@ -101,17 +103,31 @@ std::string PromTime(Time t) {
   return text;
 }
 
-void RunInstantQuery(HttpTransport& http, PromResponseReader& reader,
+void RunInstantQuery(HttpTransport& http, Clock& clock, PromResponseReader& reader,
                      const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
                      std::function<void(QueryResult)> done) {
   HttpRequest req = PrometheusPost(endpoint, "/api/v1/query",
                                    "query=" + FormEncode(promql) + "&time=" + PromTime(at));
-  http.Send(std::move(req), [&reader, done = std::move(done)](HttpResponse response) {
+  const WallTime sent = clock.WallNow();
+  http.Send(std::move(req), [&reader, &clock, sent, source = endpoint.config.name,
+                             bound = endpoint.config.max_clock_skew,
+                             done = std::move(done)](HttpResponse response) {
     if (!response.error.empty()) {
       done(TransportFailure(response));
       return;
     }
-    done(reader.Read(response.status, response.body));
+    const WallTime received = clock.WallNow();
+    QueryResult r = reader.Read(response.status, response.body);
+    SkewReading skew = ReadClockSkew(response, sent, received, source, bound);
+    if (!skew.error.empty()) {
+      // The clocks first: an answer for another instant is no evidence, whatever it says.
+      if (r.is_error()) skew.error += "; the answer itself: " + r.error;
+      r = QueryResult::Error(std::move(skew.error), InputError::kClock);
+      r.http_status = response.status;
+    }
+    r.clock_skew = skew.seconds;
+    r.clock_note = std::move(skew.note);
+    done(std::move(r));
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include "daemon/config/model.h"
 #include "daemon/engine/samples.h"
+#include "daemon/io/clock.h"
 #include "daemon/io/transport.h"
 #include "daemon/sources/prom_response.h"
 
@@ -59,8 +60,11 @@ std::string PromTime(Time t);
 
 // POST /api/v1/query with query=<promql>&time=<at, seconds.millis>; `done` gets the response read
 // by `reader` (errors included). The form body keeps long queries out of URL length limits.
-// `reader` must outlive `http`'s callbacks; `endpoint` is copied.
-void RunInstantQuery(HttpTransport& http, PromResponseReader& reader,
+// The answer's Date header is compared with `clock`'s wall time when asking and when answered
+// (clock_skew.h): beyond the source's max_clock_skew the result is an InputError::kClock error
+// whatever the answer said; QueryResult::clock_skew carries the measure either way.
+// `reader` and `clock` must outlive `http`'s callbacks; `endpoint` is copied.
+void RunInstantQuery(HttpTransport& http, Clock& clock, PromResponseReader& reader,
                      const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
                      std::function<void(QueryResult)> done);
 
@@ -77,13 +81,13 @@ class InputReader {
   virtual void Probe(const HealthCheck& check, std::function<void(ProbeOutcome)> done) = 0;
 };
 
-// The real one: Prometheus' HTTP API and HTTP probes over `http`.
+// The real one: Prometheus' HTTP API and HTTP probes over `http`; `clock` for the Date check.
 class HttpInputReader : public InputReader {
  public:
-  explicit HttpInputReader(HttpTransport& http) : http_(http) {}
+  HttpInputReader(HttpTransport& http, Clock& clock) : http_(http), clock_(clock) {}
   void Query(const PrometheusEndpoint& endpoint, const std::string& promql, Time at,
              std::function<void(QueryResult)> done) override {
-    RunInstantQuery(http_, reader_, endpoint, promql, at, std::move(done));
+    RunInstantQuery(http_, clock_, reader_, endpoint, promql, at, std::move(done));
   }
   void Probe(const HealthCheck& check, std::function<void(ProbeOutcome)> done) override {
     RunProbe(http_, check, std::move(done));
@@ -91,6 +95,7 @@ class HttpInputReader : public InputReader {
 
  private:
   HttpTransport& http_;
+  Clock& clock_;
   PromResponseReader reader_;
 };
 

@@ -1,6 +1,8 @@
 // A real HTTP/1.1 server on 127.0.0.1:0 for tests (Boost.Beast, synchronous, one thread per
 // connection), counting the connections it accepts. Routes: /ok, /echo (method, headers, body),
-// /status/503, /slow (1.5 s), /big (3 MiB), /ready, /api/v1/query (echoes its form as labels).
+// /status/503, /slow (1.5 s), /big (3 MiB), /ready, /api/v1/query (echoes its form as labels),
+// /headers (a few header fields, spaced and cased oddly). A target /date/<seconds>/<route> is
+// <route> with a Date header of the server's clock plus <seconds> (Prometheus stamps its answers).
 #ifndef ROLLBACKD_TESTS_UNIT_TEST_HTTP_SERVER_H_
 #define ROLLBACKD_TESTS_UNIT_TEST_HTTP_SERVER_H_
 
@@ -15,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "daemon/io/http_date.h"
 
 namespace rollbackd::testutil {
 
@@ -78,7 +82,14 @@ class TestServer {
       http::read(socket, buffer, req, ec);
       if (ec) return;
       http::response<http::string_body> res{http::status::ok, req.version()};
-      const std::string target(req.target());
+      std::string target(req.target());
+      if (target.rfind("/date/", 0) == 0) {
+        const size_t end = target.find('/', 6);
+        const long offset = std::stol(target.substr(6, end - 6));
+        res.set(http::field::date,
+                FormatHttpDate(std::chrono::system_clock::now() + std::chrono::seconds(offset)));
+        target = end == std::string::npos ? "/" : target.substr(end);
+      }
       if (target == "/ok") {
         res.body() = "hello";
       } else if (target == "/echo") {
@@ -101,6 +112,10 @@ class TestServer {
             std::string(R"({"status":"success","data":{"resultType":"vector","result":[)") +
             R"({"metric":{"method":")" + std::string(req.method_string()) + R"(","form":")" +
             JsonEscape(req.body()) + R"("},"value":[1,"0.5"]}]}})";
+      } else if (target == "/headers") {
+        res.set("X-Mixed-Case", "  padded value \t");
+        res.set("x-empty", "");
+        res.body() = "h";
       } else if (target == "/ready") {
         res.body() = "ok";
       } else if (target == "/big") {

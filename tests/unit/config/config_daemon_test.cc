@@ -246,6 +246,41 @@ tls = { cert_file = "c.pem", insecure_skip_verify = "yes" }
           At("10:53: prometheus.auth.tls.insecure_skip_verify: expected true or false")));
 }
 
+// max_clock_skew: 5s unless set; at least a second (a Date header has whole seconds), and a
+// duration.
+TEST(ConfigDaemonTest, PrometheusMaxClockSkew) {
+  auto p = Parse(
+      "[prometheus.default]\nurl = \"http://p\"\n[prometheus.lax]\nurl = "
+      "\"http://q\"\nmax_clock_skew = \"1m\"\n");
+  EXPECT_THAT(Lines(p.diags), IsEmpty());
+  ASSERT_TRUE(p.config.has_value());
+  EXPECT_EQ(p.config->FindSource("default")->max_clock_skew, seconds(5));
+  EXPECT_EQ(p.config->FindSource("lax")->max_clock_skew, seconds(60));
+
+  auto bad = Parse(R"([prometheus.a]
+url = "http://p"
+max_clock_skew = "500ms"
+[prometheus.b]
+url = "http://p"
+max_clock_skew = "0s"
+[prometheus.c]
+url = "http://p"
+max_clock_skew = 5
+[prometheus.d]
+url = "http://p"
+max_clock_skwe = "5s"
+)");
+  EXPECT_FALSE(bad.config.has_value());
+  EXPECT_THAT(
+      Lines(bad.diags),
+      ElementsAre(At("3:18: prometheus.a.max_clock_skew: must be at least 1s (a Date header has "
+                     "whole seconds); usually 5s to 30s"),
+                  At("6:18: prometheus.b.max_clock_skew: must be longer than 0s"),
+                  At("9:18: prometheus.c.max_clock_skew: "),
+                  At("12:1: prometheus.d.max_clock_skwe: unknown key (did you mean "
+                     "`max_clock_skew`?)")));
+}
+
 // A header value with CR/LF would add a header (or end the request); a credential in `headers`
 // would sit in a config file that is shared and reviewed.
 TEST(ConfigDaemonTest, HeadersAreCheckedNameAndValue) {

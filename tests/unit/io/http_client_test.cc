@@ -19,6 +19,7 @@
 #include <optional>
 #include <thread>
 
+#include "daemon/io/http_date.h"
 #include "testing/sanitized.h"
 #include "tests/unit/loop_util.h"
 #include "tests/unit/test_http_server.h"
@@ -80,6 +81,38 @@ TEST(HttpClientTest, NonSuccessStatusIsAResponseNotAnError) {
   EXPECT_EQ(r[0].error, "");
   EXPECT_FALSE(r[0].ok());
   EXPECT_EQ(r[0].body, "down");
+}
+
+// Response headers: the final response's, names lower-cased, values trimmed, in order; the Date a
+// server stamps is there for the clock check (sources/clock_skew.h).
+TEST(HttpClientTest, KeepsTheResponseHeaders) {
+  TestServer server;
+  auto r = SendAll({Get(server.Url("/date/0/headers"))});
+  ASSERT_TRUE(r[0].ok()) << r[0].error;
+  ASSERT_NE(r[0].Header("X-MIXED-CASE"), nullptr);
+  EXPECT_EQ(*r[0].Header("x-mixed-case"), "padded value");
+  ASSERT_NE(r[0].Header("x-empty"), nullptr);
+  EXPECT_EQ(*r[0].Header("x-empty"), "");
+  EXPECT_EQ(*r[0].Header("content-length"), "1");
+  ASSERT_NE(r[0].Header("date"), nullptr);
+  EXPECT_TRUE(ParseHttpDate(*r[0].Header("date")).has_value()) << *r[0].Header("date");
+  EXPECT_EQ(r[0].Header("x-absent"), nullptr);
+  for (const auto& [name, value] : r[0].headers) {
+    for (char c : name) EXPECT_FALSE(c >= 'A' && c <= 'Z') << name;
+  }
+}
+
+TEST(HttpClientTest, ResponseHeadersAreBounded) {
+  HttpResponse r;
+  for (size_t i = 0; i < HttpResponse::kMaxHeaders; ++i) {
+    EXPECT_TRUE(r.AddHeader("X-" + std::to_string(i), "v"));
+  }
+  EXPECT_FALSE(r.AddHeader("X-One-Too-Many", "v"));
+  EXPECT_EQ(r.headers.size(), HttpResponse::kMaxHeaders);
+  HttpResponse big;
+  EXPECT_TRUE(big.AddHeader("A", std::string(HttpResponse::kMaxHeaderBytes - 10, 'x')));
+  EXPECT_FALSE(big.AddHeader("B", std::string(20, 'y')));
+  EXPECT_TRUE(big.AddHeader("C", "z"));
 }
 
 TEST(HttpClientTest, PostsWithHeadersAndAuth) {

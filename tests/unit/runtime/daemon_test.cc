@@ -147,7 +147,7 @@ class DaemonTest : public ::testing::Test {
   AsioClock clock_{io_};
   HttpClient client_{io_};
   ExecRunner exec_{io_};
-  HttpInputReader inputs_{client_};
+  HttpInputReader inputs_{client_, clock_};
   TransportHookRunner hooks_{exec_, client_, clock_};
 };
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <functional>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/io/http_date.h"
 #include "daemon/runtime/daemon.h"
 #include "testing/fake_clock.h"
 #include "testing/fake_file_system.h"
@@ -65,12 +67,23 @@ class Timeline {
   // The value Prometheus answers for "errors" at a time since the start; nullopt: an error.
   std::function<std::optional<double>(Duration)> value = [](Duration) { return 0.0; };
 
+  // Set before Start: Prometheus is read through the real HttpInputReader, over a fake transport
+  // that answers `value` as Prometheus's JSON, stamped with `date` of this host's wall clock (its
+  // Date header; nullopt: none).
+  bool prometheus_over_http = false;
+  std::function<std::optional<std::string>(WallTime)> date = [](WallTime now) {
+    return std::optional<std::string>(FormatHttpDate(now));
+  };
+  testing::FakeHttpTransport& prometheus_http() { return *prom_http_; }
+
   bool Start() {
     DaemonOptions o;
     o.config_path = dir_.path() + "/rollbackd.toml";
     o.listen_override = "127.0.0.1:0";
+    InputReader& inputs =
+        prometheus_over_http ? static_cast<InputReader&>(*prom_reader_) : *inputs_;
     daemon_ = std::make_unique<Daemon>(
-        DaemonEnv{io_, clock_, *fs_, *inputs_, *hooks_, *http_, *exec_, {}}, o);
+        DaemonEnv{io_, clock_, *fs_, inputs, *hooks_, *http_, *exec_, {}}, o);
     const bool ok = daemon_->Start();
     clock_.RunReady();
     return ok;
@@ -199,6 +212,8 @@ class Timeline {
   std::unique_ptr<testing::FakeFileSystem> fs_;
   std::vector<std::unique_ptr<testing::FakeFileSystem>> old_;
   std::unique_ptr<testing::FakeInputReader> inputs_;
+  std::unique_ptr<testing::FakeHttpTransport> prom_http_;
+  std::unique_ptr<HttpInputReader> prom_reader_;
   std::vector<std::unique_ptr<testing::FakeHookRunner>> hooks_list_;
   std::vector<std::unique_ptr<testing::FakeHttpTransport>> http_list_;
   std::vector<const testing::FakeHookRunner*> all_hooks_;
@@ -234,6 +249,23 @@ inline void Timeline::NewEffects() {
     if (!v) return QueryResult::Error("connection refused", InputError::kConnection);
     QueryResult r;
     r.series.push_back({Labels(), *v});
+    return r;
+  };
+  prom_http_ = std::make_unique<testing::FakeHttpTransport>(io_);
+  prom_reader_ = std::make_unique<HttpInputReader>(*prom_http_, clock_);
+  prom_http_->respond = [this](const HttpRequest& req) {
+    const size_t at = req.body.find("&time=");
+    const double secs = at == std::string::npos ? 0 : std::stod(req.body.substr(at + 6));
+    const auto since =
+        std::chrono::milliseconds(std::llround(secs * 1000)) - std::chrono::seconds(1'800'000'000);
+    const std::optional<double> v = value(since);
+    if (!v) return HttpResponse::Failed(TransportError::kConnection, "connection refused");
+    HttpResponse r;
+    r.status = 200;
+    r.body = R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},)"
+             R"("value":[)" +
+             std::to_string(secs) + ",\"" + std::to_string(*v) + "\"]}]}}";
+    if (auto d = date(clock_.WallNow())) r.headers.emplace_back("date", *d);
     return r;
   };
   hooks_list_.push_back(std::make_unique<testing::FakeHookRunner>(clock_));

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <optional>
 
 #include "daemon/io/http_client.h"
+#include "testing/fake_clock.h"
 #include "tests/unit/loop_util.h"
 #include "tests/unit/test_http_server.h"
 
@@ -91,10 +93,12 @@ TEST(InstantQueryTest, PostsTheEncodedQueryAndTimeAndReadsTheAnswer) {
   ep.config.url = server.Url("");
   ep.config.timeout = 2s;
   PromResponseReader reader;
+  testing::FakeClock clock;
   const std::string promql =
       R"(sum(rate(http_requests_total{code=~"5..", job="a b"}[1m])) / 2 + 1)";
   QueryResult r = RunOne([&](HttpClient& c, auto done) {
-    RunInstantQuery(c, reader, ep, promql, Time(std::chrono::milliseconds(1700000000123)), done);
+    RunInstantQuery(c, clock, reader, ep, promql, Time(std::chrono::milliseconds(1700000000123)),
+                    done);
   });
   ASSERT_FALSE(r.is_error()) << r.error;
   ASSERT_EQ(r.series.size(), 1u);
@@ -106,20 +110,65 @@ TEST(InstantQueryTest, PostsTheEncodedQueryAndTimeAndReadsTheAnswer) {
 
 TEST(InstantQueryTest, TransportAndHttpFailuresAreErrors) {
   PromResponseReader reader;
+  testing::FakeClock clock;
   PrometheusEndpoint down;
   down.config.url = "http://127.0.0.1:1";
-  QueryResult r = RunOne(
-      [&](HttpClient& c, auto done) { RunInstantQuery(c, reader, down, "up", Time{}, done); });
+  QueryResult r = RunOne([&](HttpClient& c, auto done) {
+    RunInstantQuery(c, clock, reader, down, "up", Time{}, done);
+  });
   ASSERT_TRUE(r.is_error());
   EXPECT_NE(r.error.find("Couldn't connect"), std::string::npos) << r.error;
 
   TestServer server;
   PrometheusEndpoint wrong;
   wrong.config.url = server.Url("/status/503#");  // the path lands on the 503 route
-  r = RunOne(
-      [&](HttpClient& c, auto done) { RunInstantQuery(c, reader, wrong, "up", Time{}, done); });
+  r = RunOne([&](HttpClient& c, auto done) {
+    RunInstantQuery(c, clock, reader, wrong, "up", Time{}, done);
+  });
   ASSERT_TRUE(r.is_error());
   EXPECT_NE(r.error.find("HTTP 503"), std::string::npos) << r.error;
+}
+
+// The Date header of a real answer against this host's real clock: in agreement, measured and read;
+// a minute ahead, an error of kind kClock that says why, whatever the answer held.
+TEST(InstantQueryTest, ADateHeaderBeyondMaxClockSkewMakesTheAnswerAnError) {
+  TestServer server;
+  PromResponseReader reader;
+  boost::asio::io_context unused;
+  AsioClock clock(unused);
+  PrometheusEndpoint ep;
+  ep.config.name = "default";
+  ep.config.url = server.Url("/date/0");
+  QueryResult r = RunOne(
+      [&](HttpClient& c, auto done) { RunInstantQuery(c, clock, reader, ep, "up", Time{}, done); });
+  ASSERT_FALSE(r.is_error()) << r.error;
+  EXPECT_EQ(r.series.size(), 1u);
+  EXPECT_EQ(r.clock_skew, 0) << "loopback, one clock";
+
+  ep.config.url = server.Url("/date/60");
+  r = RunOne(
+      [&](HttpClient& c, auto done) { RunInstantQuery(c, clock, reader, ep, "up", Time{}, done); });
+  ASSERT_TRUE(r.is_error());
+  EXPECT_EQ(r.error_kind, InputError::kClock);
+  EXPECT_EQ(r.http_status, 200);
+  EXPECT_EQ(r.error.rfind("clock skew: Prometheus \"default\" is at least ", 0), 0u) << r.error;
+  EXPECT_NE(r.error.find("s ahead of this host's clock"), std::string::npos) << r.error;
+  EXPECT_GT(r.clock_skew, 58);
+  EXPECT_LE(r.clock_skew, 60);
+
+  // A bound wider than the skew reads the answer.
+  ep.config.max_clock_skew = std::chrono::minutes(2);
+  r = RunOne(
+      [&](HttpClient& c, auto done) { RunInstantQuery(c, clock, reader, ep, "up", Time{}, done); });
+  EXPECT_FALSE(r.is_error()) << r.error;
+
+  // No Date header (the test server's plain route): read as it is, with a note.
+  ep.config.url = server.Url("");
+  r = RunOne(
+      [&](HttpClient& c, auto done) { RunInstantQuery(c, clock, reader, ep, "up", Time{}, done); });
+  EXPECT_FALSE(r.is_error()) << r.error;
+  EXPECT_TRUE(std::isnan(r.clock_skew));
+  EXPECT_EQ(r.clock_note, "no Date header");
 }
 
 TEST(FormEncodeTest, KeepsOnlyUnreservedCharacters) {
