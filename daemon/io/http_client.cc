@@ -292,8 +292,9 @@ struct HttpClient::Impl {
         r.error = "aborted";
       } else if (t->too_large) {
         r.transport = TransportError::kTooLarge;
-        r.error = "response body larger than " + std::to_string(t->request.body_limit.max_bytes) +
-                  " bytes";
+        r.error = std::string("response body larger than ")
+                      .append(std::to_string(t->request.body_limit.max_bytes))
+                      .append(" bytes");
       } else if (code == CURLE_OPERATION_TIMEDOUT) {
         r.transport = TransportError::kTimeout;
         r.error = "timeout after " + FormatDuration(t->request.timeout);

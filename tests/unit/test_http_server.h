@@ -129,10 +129,11 @@ class TestServer {
     const uint64_t n = std::stoull(spec);
     const size_t slash = spec.find('/');
     const int status = slash == std::string::npos ? 200 : std::stoi(spec.substr(slash + 1));
-    const std::string head =
-        "HTTP/1.1 " + std::to_string(status) +
-        " Test\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(n) +
-        "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
+    std::string head = "HTTP/1.1 ";
+    head += std::to_string(status);
+    head += " Test\r\nContent-Type: text/plain\r\nContent-Length: ";
+    head += std::to_string(n);
+    head += keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
     boost::system::error_code ec;
     asio::write(socket, asio::buffer(head), ec);
     static const std::string kChunk(64 << 10, 'x');

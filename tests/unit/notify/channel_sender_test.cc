@@ -252,9 +252,9 @@ TEST(ChannelSenders, AHugeReplyIsJudgedByItsStatus) {
   EXPECT_EQ(results[0].result, DeliveryResult::kDelivered);
   EXPECT_EQ(results[0].error, "");
   EXPECT_EQ(results[1].result, DeliveryResult::kRetry);
-  EXPECT_EQ(results[1].error, "HTTP 500: " + std::string(200, 'x'));
+  EXPECT_EQ(results[1].error, std::string("HTTP 500: ").append(200, 'x'));
   EXPECT_EQ(results[2].result, DeliveryResult::kRejected);
-  EXPECT_EQ(results[2].error, "HTTP 400: " + std::string(200, 'x'));
+  EXPECT_EQ(results[2].error, std::string("HTTP 400: ").append(200, 'x'));
 }
 
 TEST(MakeChannelSender, LogChannelsHaveNone) {
