@@ -85,7 +85,8 @@ std::string_view TransportErrorName(TransportError e);  // "timeout", "connectio
 struct HttpResponse {
   int status = 0;    // 0: no HTTP response (see `error`)
   std::string body;  // what the request's body_limit kept of the body
-  // Every body byte received (decoded), kept or not. body_bytes > body.size(): the body was cut.
+  // Every body byte of the response received (decoded), kept or not; 0 without a response.
+  // body_bytes > body.size(): the body was cut.
   uint64_t body_bytes = 0;
   TransportError transport = TransportError::kNone;
   std::string error;  // transport failure, in words; empty when an HTTP response came
