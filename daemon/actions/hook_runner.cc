@@ -64,6 +64,9 @@ void TransportHookRunner::Run(HookRun run, std::function<void(RollbackOutcome)> 
     req.bearer_token = run.credentials.bearer_token;
     req.basic_username = run.credentials.basic_username;
     req.basic_password = run.credentials.basic_password;
+    // The reply's last 4 KiB are the outcome's output, as a command's; the rest is read and
+    // dropped.
+    req.body_limit = BodyLimit::Tail(kHookOutputTail);
     spdlog::warn("rollback {} of {}: {} {}", id, run.started.service, h.method, RedactUrl(h.url));
     http_.Send(std::move(req), [done = std::move(done)](HttpResponse r) {
       RollbackOutcome o;

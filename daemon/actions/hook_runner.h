@@ -50,6 +50,8 @@ struct ResumedHook {
   std::string detail;
 };
 
+// What an outcome keeps of a hook's output: the last 4 KiB of an exec hook's stdout and stderr, or
+// of an http hook's reply body. Memory stays at that whatever the hook writes.
 inline constexpr size_t kHookOutputTail = 4096;
 
 class HookRunner {

@@ -74,7 +74,8 @@ struct ExecRunner::Job : std::enable_shared_from_this<Job> {
   asio::posix::stream_descriptor exit_watch;  // a pidfd
   asio::steady_timer timer;                   // timeout, then the kill grace
   asio::steady_timer drain;                   // after exit; also the waitpid poll fallback
-  std::array<char, 4096> buffer{};
+  // A pipe's default capacity: a command writing fast is read in 64 KiB steps, not 4 KiB ones.
+  std::array<char, 65536> buffer{};
   std::string tail;
   SteadyClock::time_point start;
   int wait_status = 0;
@@ -102,7 +103,11 @@ struct ExecRunner::Job : std::enable_shared_from_this<Job> {
 
   void OnRead(boost::system::error_code ec, size_t n) {
     if (finished) return;
-    if (n > 0) {
+    // Only the tail is kept, whatever the command writes: memory stays at the buffer and
+    // output_tail bytes.
+    if (n >= request.output_tail) {
+      tail.assign(buffer.data() + (n - request.output_tail), request.output_tail);
+    } else if (n > 0) {
       tail.append(buffer.data(), n);
       if (tail.size() > request.output_tail) tail.erase(0, tail.size() - request.output_tail);
     }

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -32,6 +33,7 @@ struct Transfer {
   std::function<void(HttpResponse)> done;
   std::string body;
   HttpResponse head;  // the header fields, as they come (OnHeader)
+  uint64_t received = 0;  // body bytes, kept or not
   bool too_large = false;
   bool aborted = false;  // on_data said stop
   char error[CURL_ERROR_SIZE] = {};
@@ -241,11 +243,30 @@ struct HttpClient::Impl {
       t->aborted = true;
       return 0;
     }
-    if (t->body.size() + bytes > kMaxBody) {
-      t->too_large = true;
-      return 0;  // aborts the transfer
+    t->received += bytes;
+    const BodyLimit& limit = t->request.body_limit;
+    switch (limit.past) {
+      case BodyLimit::Past::kFail:
+        if (t->body.size() + bytes > limit.max_bytes) {
+          t->too_large = true;
+          return 0;  // aborts the transfer
+        }
+        t->body.append(data, bytes);
+        break;
+      case BodyLimit::Past::kKeepHead:
+        if (t->body.size() < limit.max_bytes) {
+          t->body.append(data, std::min(bytes, limit.max_bytes - t->body.size()));
+        }
+        break;
+      case BodyLimit::Past::kKeepTail:
+        if (bytes >= limit.max_bytes) {
+          t->body.assign(data + (bytes - limit.max_bytes), limit.max_bytes);
+        } else {
+          t->body.append(data, bytes);
+          if (t->body.size() > limit.max_bytes) t->body.erase(0, t->body.size() - limit.max_bytes);
+        }
+        break;
     }
-    t->body.append(data, bytes);
     return bytes;
   }
 
@@ -286,12 +307,15 @@ struct HttpClient::Impl {
         r.status = static_cast<int>(status);
         r.body = std::move(t->body);
         r.headers = std::move(t->head.headers);
+        r.body_bytes = t->received;
       } else if (t->aborted) {
         r.transport = TransportError::kOther;
         r.error = "aborted";
       } else if (t->too_large) {
         r.transport = TransportError::kTooLarge;
-        r.error = "response larger than " + std::to_string(kMaxBody >> 20) + " MiB";
+        r.error = std::string("response body larger than ")
+                      .append(std::to_string(t->request.body_limit.max_bytes))
+                      .append(" bytes");
       } else if (code == CURLE_OPERATION_TIMEDOUT) {
         r.transport = TransportError::kTimeout;
         r.error = "timeout after " + FormatDuration(t->request.timeout);

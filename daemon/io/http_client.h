@@ -1,6 +1,7 @@
 // Asynchronous HTTP(S) on the daemon's event loop: libcurl's multi interface driven by Asio sockets
 // and one Asio timer. Used for Prometheus queries, health probes and webhooks. Connections are kept
-// and reused across requests to the same host (curl's connection cache).
+// and reused across requests to the same host (curl's connection cache). What is kept of a response
+// body is each request's body_limit (transport.h); a body is never held beyond it.
 //
 // Threading: all calls and callbacks on the io_context's thread. Callbacks never run inside Send.
 // Secrets in a request (bearer token, password) go to curl only; they are never part of an error.
@@ -21,8 +22,6 @@ namespace rollbackd {
 
 class HttpClient : public HttpTransport {
  public:
-  static constexpr size_t kMaxBody = 64 << 20;
-
   explicit HttpClient(boost::asio::io_context& io);
   ~HttpClient() override;  // aborts requests in flight; their callbacks are not called
   HttpClient(const HttpClient&) = delete;

@@ -6,6 +6,8 @@
 #ifndef ROLLBACKD_IO_TRANSPORT_H_
 #define ROLLBACKD_IO_TRANSPORT_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -16,6 +18,33 @@
 #include "daemon/io/exec_request.h"
 
 namespace rollbackd {
+
+// What a response body may cost in memory. Each caller says what it needs from the body: a
+// Prometheus answer is data and is kept whole up to a large cap; a probe needs only the status; a
+// receiver's reply only a snippet for the log. Counted after content decoding (gzip), so a small
+// compressed body cannot expand past the cap.
+struct BodyLimit {
+  static constexpr size_t kDefaultMax = 64 << 20;  // 64 MiB: Prometheus, etcd, the CLI's API calls
+
+  enum class Past {
+    // The transfer is aborted at the first byte past `max_bytes`: TransportError::kTooLarge,
+    // "response body larger than N bytes". For bodies that are useless unless whole.
+    kFail,
+    // The first `max_bytes` are kept; the rest is read to its end, counted and dropped. The
+    // exchange ends as it would have (status, timeout, connection kept for reuse).
+    kKeepHead,
+    // The same, keeping the last `max_bytes` (a hook's reply, like a command's output tail).
+    kKeepTail,
+  };
+
+  size_t max_bytes = kDefaultMax;
+  Past past = Past::kFail;
+
+  static BodyLimit Fail(size_t n) { return {n, Past::kFail}; }
+  static BodyLimit Head(size_t n) { return {n, Past::kKeepHead}; }
+  static BodyLimit Tail(size_t n) { return {n, Past::kKeepTail}; }
+  static BodyLimit Discard() { return {0, Past::kKeepHead}; }  // read to the end, nothing kept
+};
 
 struct HttpRequest {
   std::string method = "GET";
@@ -30,6 +59,7 @@ struct HttpRequest {
   std::string bearer_token;
   std::string basic_username;
   std::string basic_password;
+  BodyLimit body_limit;  // ignored with on_data
   // A streamed response (etcd's watch): when set, the body is not kept; each piece is handed to
   // `on_data` as it arrives, inside the transport's loop. It must not call into the transport;
   // false aborts the exchange (`done` then reports kOther, "aborted"). `timeout` still bounds it.
@@ -44,7 +74,7 @@ enum class TransportError {
   kTimeout,     // the request's timeout passed
   kConnection,  // refused, reset, DNS, nothing received
   kTls,         // handshake, certificate
-  kTooLarge,    // the body passed HttpClient::kMaxBody
+  kTooLarge,    // the body passed a BodyLimit::kFail limit
   // The daemon's own side failed, not the peer: out of descriptors (EMFILE, ENFILE), memory, local
   // ports, the resolver thread could not start. Says nothing about the service asked.
   kLocal,
@@ -54,7 +84,10 @@ std::string_view TransportErrorName(TransportError e);  // "timeout", "connectio
 
 struct HttpResponse {
   int status = 0;    // 0: no HTTP response (see `error`)
-  std::string body;  // at most HttpClient::kMaxBody bytes
+  std::string body;  // what the request's body_limit kept of the body
+  // Every body byte of the response received (decoded), kept or not; 0 without a response.
+  // body_bytes > body.size(): the body was cut.
+  uint64_t body_bytes = 0;
   // The final response's header fields in the order they came (an interim 100 Continue's are not
   // kept): names lower-cased, values without surrounding whitespace. At most kMaxHeaders fields of
   // at most kMaxHeaderBytes in all; the rest are dropped, the response stands.

@@ -33,7 +33,9 @@ class AlertmanagerSender : public ChannelSender {
 
 HttpRequest AlertmanagerRequest(const Channel& c, const std::vector<const nlohmann::json*>& alerts,
                                 Time now) {
-  return JsonPost(AlertsUrl(c.url), AlertmanagerBody(alerts, now, c.resend), c.timeout);
+  HttpRequest req = JsonPost(AlertsUrl(c.url), AlertmanagerBody(alerts, now, c.resend), c.timeout);
+  req.body_limit = BodyLimit::Head(kReplyBodyBytes);
+  return req;
 }
 
 std::unique_ptr<ChannelSender> MakeAlertmanagerSender(HttpTransport& http) {

@@ -73,11 +73,17 @@ std::unique_ptr<ChannelSender> MakeAlertmanagerSender(HttpTransport& http);
 std::unique_ptr<ChannelSender> MakeExecSender(ProcessRunner& exec);
 
 // Alertmanager's POST of `alerts` (each given endsAt now + 4 x resend unless it has one): the
-// senders' request, and the Notifier's re-send of what still fires.
+// senders' request, and the Notifier's re-send of what still fires. Keeps kReplyBodyBytes of the
+// reply.
 HttpRequest AlertmanagerRequest(const Channel& channel,
                                 const std::vector<const nlohmann::json*>& alerts, Time now);
 
 // ---- for the senders ----
+
+// What is kept of a receiver's reply (webhook, slack, alertmanager): its first 64 KiB. The reply
+// is judged by its status; the body only gives the error's snippet. A longer reply is read to its
+// end and cut, never an error: a 2xx with a huge body is still delivered.
+inline constexpr size_t kReplyBodyBytes = 64 << 10;
 
 // An HTTP response as a result: 2xx delivered; no response, 5xx, 408, 429 retry; else rejected.
 // The error is the transport's, or "HTTP <status>: <start of the body>".

@@ -18,8 +18,9 @@ class SlackSender : public ChannelSender {
     std::vector<const nlohmann::json*> refs;
     for (const nlohmann::json& e : events) refs.push_back(&e);
     const std::string external_url(batch.external_url);
-    http_.Send(JsonPost(c.url, SlackBody(refs, channel.templates, external_url), c.timeout),
-               [done = std::move(done)](HttpResponse r) { done(HttpResult(r)); });
+    HttpRequest req = JsonPost(c.url, SlackBody(refs, channel.templates, external_url), c.timeout);
+    req.body_limit = BodyLimit::Head(kReplyBodyBytes);
+    http_.Send(std::move(req), [done = std::move(done)](HttpResponse r) { done(HttpResult(r)); });
   }
 
  private:

@@ -18,8 +18,9 @@ class WebhookSender : public ChannelSender {
     const OutboxEntry& e = *batch.entries.front();
     const int64_t seconds =
         std::chrono::floor<std::chrono::seconds>(batch.now).time_since_epoch().count();
-    http_.Send(SignedJsonPost(c.url, e.payload, e.id, channel.key, seconds, c.timeout),
-               [done = std::move(done)](HttpResponse r) { done(HttpResult(r)); });
+    HttpRequest req = SignedJsonPost(c.url, e.payload, e.id, channel.key, seconds, c.timeout);
+    req.body_limit = BodyLimit::Head(kReplyBodyBytes);
+    http_.Send(std::move(req), [done = std::move(done)](HttpResponse r) { done(HttpResult(r)); });
   }
 
  private:

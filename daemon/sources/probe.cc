@@ -42,6 +42,9 @@ void RunProbe(HttpTransport& http, const HealthCheck& check,
   HttpRequest req;
   req.url = check.url;
   req.timeout = check.timeout;
+  // Only the status counts: the body is read to its end (the answer must be whole, the
+  // connection stays reusable) and none of it is kept.
+  req.body_limit = BodyLimit::Discard();
   // A copy: a configuration reload may replace `check` while the probe is in flight.
   http.Send(std::move(req), [check, done = std::move(done)](HttpResponse response) {
     done(ReadProbe(response, check));

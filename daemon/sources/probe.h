@@ -35,7 +35,8 @@ inline QueryResult ProbeResult(const HttpResponse& response, const HealthCheck& 
   return ProbeInput(ReadProbe(response, check));
 }
 
-// GET check.url with check.timeout.
+// GET check.url with check.timeout. The body is read to its end within the timeout and not kept
+// (BodyLimit::Discard): a probe's memory does not grow with the endpoint's body.
 void RunProbe(HttpTransport& http, const HealthCheck& check,
               std::function<void(ProbeOutcome)> done);
 

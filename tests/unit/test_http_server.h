@@ -3,16 +3,20 @@
 // /status/503, /slow (1.5 s), /big (3 MiB), /ready, /api/v1/query (echoes its form as labels),
 // /headers (a few header fields, spaced and cased oddly). A target /date/<seconds>/<route> is
 // <route> with a Date header of the server's clock plus <seconds> (Prometheus stamps its answers).
+// /bytes/N[/STATUS] (N bytes streamed, never held whole: 'x's ending in "end\n"; 200 by default).
 #ifndef ROLLBACKD_TESTS_UNIT_TEST_HTTP_SERVER_H_
 #define ROLLBACKD_TESTS_UNIT_TEST_HTTP_SERVER_H_
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -81,6 +85,10 @@ class TestServer {
       boost::system::error_code ec;
       http::read(socket, buffer, req, ec);
       if (ec) return;
+      if (req.target().starts_with("/bytes/")) {
+        if (!WriteBytes(socket, std::string(req.target()), req.keep_alive())) return;
+        continue;
+      }
       http::response<http::string_body> res{http::status::ok, req.version()};
       std::string target(req.target());
       if (target.rfind("/date/", 0) == 0) {
@@ -128,6 +136,31 @@ class TestServer {
       http::write(socket, res, ec);
       if (ec || !req.keep_alive()) return;
     }
+  }
+
+  // "/bytes/N[/STATUS]": the header, then N bytes in 64 KiB writes. False when the connection ends.
+  static bool WriteBytes(tcp::socket& socket, const std::string& target, bool keep_alive) {
+    const std::string spec = target.substr(std::string_view("/bytes/").size());
+    const uint64_t n = std::stoull(spec);
+    const size_t slash = spec.find('/');
+    const int status = slash == std::string::npos ? 200 : std::stoi(spec.substr(slash + 1));
+    std::string head = "HTTP/1.1 ";
+    head += std::to_string(status);
+    head += " Test\r\nContent-Type: text/plain\r\nContent-Length: ";
+    head += std::to_string(n);
+    head += keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+    boost::system::error_code ec;
+    asio::write(socket, asio::buffer(head), ec);
+    static const std::string kChunk(64 << 10, 'x');
+    const std::string end = "end\n";
+    const uint64_t xs = n >= end.size() ? n - end.size() : n;
+    for (uint64_t sent = 0; sent < xs && !ec;) {
+      const size_t step = static_cast<size_t>(std::min<uint64_t>(kChunk.size(), xs - sent));
+      asio::write(socket, asio::buffer(kChunk.data(), step), ec);
+      sent += step;
+    }
+    if (!ec && n >= end.size()) asio::write(socket, asio::buffer(end), ec);
+    return !ec && keep_alive;
   }
 
   asio::io_context io_;

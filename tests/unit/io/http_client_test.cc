@@ -254,6 +254,65 @@ TEST(HttpClientTest, LargeBodiesArrive) {
   EXPECT_EQ(r[0].body.size(), 3u << 20);
 }
 
+TEST(HttpClientTest, TheDefaultLimitKeepsTheWholeBodyAndCountsIt) {
+  TestServer server;
+  auto r = SendAll({Get(server.Url("/bytes/1000000"))});
+  ASSERT_TRUE(r[0].ok()) << r[0].error;
+  EXPECT_EQ(r[0].body.size(), 1'000'000u);
+  EXPECT_EQ(r[0].body_bytes, 1'000'000u);
+  EXPECT_TRUE(r[0].body.ends_with("xend\n"));
+}
+
+// Issue 17, finding 6: every body was buffered up to 64 MiB, probes' included.
+TEST(HttpClientTest, ABodyPastAFailLimitAbortsWithAClearError) {
+  TestServer server;
+  HttpRequest req = Get(server.Url("/bytes/100000"));
+  req.body_limit = BodyLimit::Fail(65536);
+  HttpRequest fits = Get(server.Url("/bytes/65536"));
+  fits.body_limit = BodyLimit::Fail(65536);
+  auto r = SendAll({req, fits});
+  EXPECT_EQ(r[0].status, 0);
+  EXPECT_EQ(r[0].transport, TransportError::kTooLarge);
+  EXPECT_EQ(r[0].error, "response body larger than 65536 bytes");
+  EXPECT_TRUE(r[0].body.empty());
+  ASSERT_TRUE(r[1].ok()) << r[1].error;  // exactly at the limit is not past it
+  EXPECT_EQ(r[1].body.size(), 65536u);
+}
+
+TEST(HttpClientTest, ADiscardedBodyIsReadToItsEndCountedAndNotKept) {
+  TestServer server;
+  asio::io_context io;
+  HttpClient client(io);
+  HttpRequest req = Get(server.Url("/bytes/60000000"));
+  req.body_limit = BodyLimit::Discard();
+  req.timeout = 60s;
+  auto r = SendAll({req}, &client, &io);
+  ASSERT_TRUE(r[0].ok()) << r[0].error;
+  EXPECT_EQ(r[0].status, 200);
+  EXPECT_EQ(r[0].body, "");
+  EXPECT_EQ(r[0].body_bytes, 60'000'000u);
+  // Read to its end: the connection is whole and serves the next request.
+  auto again = SendAll({Get(server.Url("/ok"))}, &client, &io);
+  EXPECT_EQ(again[0].body, "hello");
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(HttpClientTest, AKeptHeadOrTailIsCutAtTheLimitAndTheRestCounted) {
+  TestServer server;
+  HttpRequest head = Get(server.Url("/bytes/3000000/503"));
+  head.body_limit = BodyLimit::Head(1000);
+  HttpRequest tail = Get(server.Url("/bytes/3000000"));
+  tail.body_limit = BodyLimit::Tail(1000);
+  auto r = SendAll({head, tail});
+  EXPECT_EQ(r[0].status, 503);
+  EXPECT_EQ(r[0].error, "");
+  EXPECT_EQ(r[0].body, std::string(1000, 'x'));
+  EXPECT_EQ(r[0].body_bytes, 3'000'000u);
+  ASSERT_TRUE(r[1].ok()) << r[1].error;
+  EXPECT_EQ(r[1].body, std::string(996, 'x') + "end\n");
+  EXPECT_EQ(r[1].body_bytes, 3'000'000u);
+}
+
 TEST(HttpClientTest, DestroyingTheClientDropsCallbacks) {
   TestServer server;
   asio::io_context io;

@@ -5,13 +5,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "daemon/io/http_client.h"
 #include "daemon/io/signing.h"
+#include "tests/unit/loop_util.h"
+#include "tests/unit/test_http_server.h"
 
 namespace rollbackd {
 namespace {
@@ -183,6 +187,7 @@ TEST(ExecSender, RunsTheCommandWithThePayloadOnStdinAndSaysWhatFailed) {
   EXPECT_EQ(req.argv, spec.config.command);
   EXPECT_EQ(req.input, e.payload);
   EXPECT_EQ(req.timeout, 3s);
+  EXPECT_EQ(req.output_tail, 4096u);  // the command may write any amount: its tail is kept
   EXPECT_THAT(req.env, Contains(Pair("ROLLBACKD_CHANNEL", "oncall")));
   EXPECT_THAT(req.env, Contains(Pair("ROLLBACKD_NOTIFICATION_ID", "evt_1")));
   EXPECT_THAT(req.env, Contains(Pair("ROLLBACKD_EVENT", "trigger.firing")));
@@ -205,6 +210,51 @@ TEST(ExecSender, RunsTheCommandWithThePayloadOnStdinAndSaysWhatFailed) {
   ok.exit_status = 0;
   exec.pending(ok);
   EXPECT_EQ(result->result, DeliveryResult::kDelivered);
+}
+
+// Issue 17, finding 6: a receiver's reply was held whole, up to 64 MiB, for a 200-byte snippet.
+TEST(ChannelSenders, KeepOnlyTheStartOfAReceiversReply) {
+  RecordingHttp http;
+  const OutboxEntry e = Entry("evt_1", R"({"kind":"trigger.firing","service":"checkout"})");
+  for (ChannelType t : {ChannelType::kWebhook, ChannelType::kSlack, ChannelType::kAlertmanager}) {
+    RecordingExec exec;
+    auto sender = MakeChannelSender(t, http, exec);
+    sender->Send(Spec(t, "https://receiver.example/h"), Batch({&e}), [](SendResult) {});
+  }
+  const nlohmann::json alert = nlohmann::json::parse(e.payload);
+  http.requests.push_back(AlertmanagerRequest(Spec(ChannelType::kAlertmanager, "http://am").config,
+                                              {&alert}, kNow));  // the re-send of what fires
+  ASSERT_EQ(http.requests.size(), 4u);
+  for (const HttpRequest& req : http.requests) {
+    EXPECT_EQ(req.body_limit.max_bytes, kReplyBodyBytes) << req.url;
+    EXPECT_EQ(req.body_limit.past, BodyLimit::Past::kKeepHead) << req.url;
+  }
+  EXPECT_EQ(kReplyBodyBytes, 64u << 10);
+}
+
+// Over the cap is not an error: the reply is judged by its status, its start is the snippet.
+TEST(ChannelSenders, AHugeReplyIsJudgedByItsStatus) {
+  testutil::TestServer server;
+  boost::asio::io_context io;
+  HttpClient client(io);
+  auto sender = MakeWebhookSender(client);
+  const OutboxEntry e = Entry("evt_1", R"({"kind":"trigger.firing"})");
+  std::vector<SendResult> results;
+  for (const char* target : {"/bytes/20000000", "/bytes/20000000/500", "/bytes/20000000/400"}) {
+    ChannelSpec spec = Spec(ChannelType::kWebhook, server.Url(target));
+    spec.config.timeout = 60s;
+    const size_t before = results.size();
+    sender->Send(spec, Batch({&e}), [&results](SendResult r) { results.push_back(r); });
+    ASSERT_TRUE(testutil::RunUntil(
+        io, [&] { return results.size() > before; }, 60s))
+        << target;
+  }
+  EXPECT_EQ(results[0].result, DeliveryResult::kDelivered);
+  EXPECT_EQ(results[0].error, "");
+  EXPECT_EQ(results[1].result, DeliveryResult::kRetry);
+  EXPECT_EQ(results[1].error, std::string("HTTP 500: ").append(200, 'x'));
+  EXPECT_EQ(results[2].result, DeliveryResult::kRejected);
+  EXPECT_EQ(results[2].error, std::string("HTTP 400: ").append(200, 'x'));
 }
 
 TEST(MakeChannelSender, LogChannelsHaveNone) {
