@@ -17,37 +17,8 @@ using prom::Printable;
 
 // [<unix time>, "<value>"] appended to `series`.
 bool ReadPoint(od::value v, RangeSeries* series, std::string* error) {
-  od::array pair;
-  if (v.get_array().get(pair) != simdjson::SUCCESS) {
-    *error = "malformed response: a sample is not [time, \"value\"]";
-    return false;
-  }
-  size_t i = 0;
   double ts = 0, value = 0;
-  for (auto element : pair) {
-    od::value e;
-    if (auto err = element.get(e); err) {
-      *error = Malformed(err);
-      return false;
-    }
-    if (i == 0) {
-      if (e.get_double().get(ts) != simdjson::SUCCESS || !std::isfinite(ts)) {
-        *error = "malformed response: a sample's time is not a number";
-        return false;
-      }
-    } else if (i == 1) {
-      std::string_view s;
-      if (e.get_string().get(s) != simdjson::SUCCESS || !ParseValue(s, &value)) {
-        *error = "malformed response: a sample's value is not a number";
-        return false;
-      }
-    }
-    ++i;
-  }
-  if (i != 2) {
-    *error = "malformed response: a sample is not [time, \"value\"]";
-    return false;
-  }
+  if (!prom::ReadSamplePair(v, &ts, &value, error)) return false;
   series->times.push_back(std::llround(ts * 1000));
   series->values.push_back(value);
   return true;

@@ -1,6 +1,7 @@
 #include "daemon/sources/prom_value.h"
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <utility>
 
@@ -76,6 +77,40 @@ QueryResult Failure(int http_status, std::string reason, InputError kind) {
   QueryResult r = QueryResult::Error(std::move(reason), kind);
   r.http_status = http_status;
   return r;
+}
+
+bool ReadSamplePair(od::value v, double* time, double* value, std::string* error) {
+  od::array pair;
+  if (v.get_array().get(pair) != simdjson::SUCCESS) {
+    *error = "malformed response: a sample is not [time, \"value\"]";
+    return false;
+  }
+  size_t i = 0;
+  for (auto element : pair) {
+    od::value e;
+    if (auto err = element.get(e); err) {
+      *error = Malformed(err);
+      return false;
+    }
+    if (i == 0) {
+      if (e.get_double().get(*time) != simdjson::SUCCESS || !std::isfinite(*time)) {
+        *error = "malformed response: a sample's time is not a number";
+        return false;
+      }
+    } else if (i == 1) {
+      std::string_view s;
+      if (e.get_string().get(s) != simdjson::SUCCESS || !ParseValue(s, value)) {
+        *error = "malformed response: a sample's value is not a number";
+        return false;
+      }
+    }
+    ++i;
+  }
+  if (i != 2) {
+    *error = "malformed response: a sample is not [time, \"value\"]";
+    return false;
+  }
+  return true;
 }
 
 bool ReadMetric(od::value v, Labels::Builder* labels, std::string* error) {

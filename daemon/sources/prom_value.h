@@ -32,6 +32,10 @@ std::string Malformed(simdjson::error_code e);
 QueryResult Failure(int http_status, std::string reason,
                     InputError kind = InputError::kBadResponse);
 
+// A sample, [<unix time>, "<value>"]: the time in seconds and the value (ParseValue). False with
+// `*error` when it is not a pair of a finite number and a value string.
+bool ReadSamplePair(simdjson::ondemand::value v, double* time, double* value, std::string* error);
+
 // A series' "metric" object: each label added to `labels` as views into the parser's string
 // buffer (valid until labels->Build()). False with `*error` when it is not an object of strings.
 bool ReadMetric(simdjson::ondemand::value metric, Labels::Builder* labels, std::string* error);
