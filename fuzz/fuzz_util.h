@@ -32,6 +32,20 @@ inline std::vector<std::string_view> SplitInput(const uint8_t* data, size_t size
   return parts;
 }
 
+// The service "web" of the state-dir targets (state_dir, state_files), whose corpus holds its
+// engine state, journal and outbox: one trigger "errors" and an exec rollback, the [rollback]
+// table last so that a target may append keys to it.
+inline constexpr const char* kWebRule = R"(
+service = "web"
+[[trigger]]
+name = "errors"
+query = "errors"
+above = 0.5
+for = "10s"
+[rollback]
+exec = ["/bin/rollback"]
+)";
+
 // A broken invariant: say which, then abort so that libFuzzer keeps the input as a crash.
 [[noreturn]] inline void Fail(const std::string& what) {
   std::fprintf(stderr, "fuzz invariant broken: %s\n", what.c_str());

@@ -60,19 +60,6 @@ url = "http://127.0.0.1:1"
 channels = ["hook", "chat", "am"]
 )";
 
-constexpr const char* kRule = R"(
-service = "web"
-[[trigger]]
-name = "errors"
-query = "errors"
-above = 0.5
-for = "10s"
-[rollback]
-exec = ["/bin/rollback"]
-timeout = "1m"
-verify = "2s"
-)";
-
 std::shared_ptr<const Config>* config = nullptr;
 
 void WriteFile(const std::string& path, const std::string& text) {
@@ -133,7 +120,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   if (mkdtemp(tmpl) == nullptr) fuzz::Fail("mkdtemp");
   const std::string dir = tmpl;
   WriteFile(dir + "/rollbackd.toml", kDaemonConfig);
-  WriteFile(dir + "/web.toml", kRule);
+  // fuzz::kWebRule, its rollback with a timeout and a verify window.
+  WriteFile(dir + "/web.toml", std::string(fuzz::kWebRule) + "timeout = \"1m\"\nverify = \"2s\"\n");
   fs::copy_file(ROLLBACKD_SOURCE_DIR "/rules/checkout.toml", dir + "/checkout.toml");
   Diagnostics diags;
   auto loaded = LoadConfig(dir + "/rollbackd.toml", &diags);

@@ -22,17 +22,6 @@ namespace {
 
 using namespace rollbackd;
 
-constexpr const char* kRule = R"(
-service = "web"
-[[trigger]]
-name = "errors"
-query = "errors"
-above = 0.5
-for = "10s"
-[rollback]
-exec = ["/bin/rollback"]
-)";
-
 constexpr const char* kDaemon = R"(
 [channel.hook]
 type = "webhook"
@@ -52,7 +41,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   spdlog::set_level(spdlog::level::off);
   Diagnostics diags;
   auto c = ParseDaemonConfig(kDaemon, "/fuzz/rollbackd.toml", &diags);
-  auto s = ParseRuleFile(kRule, "/fuzz/web.toml", &diags);
+  auto s = ParseRuleFile(fuzz::kWebRule, "/fuzz/web.toml", &diags);
   if (!c || !s) fuzz::Fail("the fuzz target's configuration does not load");
   c->services.push_back(std::move(*s));
   config = new std::shared_ptr<const Config>(std::make_shared<const Config>(std::move(*c)));

@@ -24,6 +24,51 @@ struct CliRun {
   std::string err;
 };
 
+namespace cli_run_internal {
+
+// Starts ROLLBACKD_BINARY with `args` after its name: stdin /dev/null, stdout on `out_fd`, stderr
+// on `err_fd`, SIGALRM after 30 s; `env` ("NAME=value") as its whole environment, this process's
+// when null. `close_fd` (>= 0) is closed in the child first. The child's pid; -1 when fork failed.
+inline pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>* env,
+                   int out_fd, int err_fd, int close_fd = -1) {
+  std::vector<std::string> argv_s = {ROLLBACKD_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv, envp;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s = env != nullptr ? *env : std::vector<std::string>();
+  for (std::string& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (close_fd >= 0) ::close(close_fd);
+    const int in = ::open("/dev/null", O_RDONLY);
+    if (in < 0) _exit(126);
+    ::dup2(in, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    ::alarm(30);
+    if (env == nullptr) {
+      ::execv(argv[0], argv.data());
+    } else {
+      ::execve(argv[0], argv.data(), envp.data());
+    }
+    _exit(127);
+  }
+  return pid;
+}
+
+// The exit status of the child `pid` (128 + signal when a signal ended it); -1 when unknown.
+inline int Wait(pid_t pid) {
+  int status = 0;
+  if (pid > 0 && ::waitpid(pid, &status, 0) == pid) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  return -1;
+}
+
+}  // namespace cli_run_internal
+
 // `args` after the binary's name; `env` ("NAME=value") replaces the environment when not empty.
 // The child gets SIGALRM after 30 s (its default action ends it): a hung command fails the test
 // instead of hanging it.
@@ -33,35 +78,10 @@ inline CliRun RunRollbackd(const std::vector<std::string>& args,
   const int out_fd = ::mkstemp(out_tmpl), err_fd = ::mkstemp(err_tmpl);
   CliRun run;
   if (out_fd < 0 || err_fd < 0) return run;
-  std::vector<std::string> argv_s = {ROLLBACKD_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv, envp;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = env;
-  for (std::string& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int in = ::open("/dev/null", O_RDONLY);
-    if (in < 0) _exit(126);
-    ::dup2(in, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    ::alarm(30);
-    if (env.empty()) {
-      ::execv(argv[0], argv.data());
-    } else {
-      ::execve(argv[0], argv.data(), envp.data());
-    }
-    _exit(127);
-  }
+  const pid_t pid = cli_run_internal::Spawn(args, env.empty() ? nullptr : &env, out_fd, err_fd);
   ::close(out_fd);
   ::close(err_fd);
-  int status = 0;
-  if (pid > 0 && ::waitpid(pid, &status, 0) == pid) {
-    run.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  run.exit = cli_run_internal::Wait(pid);
   auto slurp = [](const std::string& path) {
     std::ifstream in(path);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -74,32 +94,14 @@ inline CliRun RunRollbackd(const std::vector<std::string>& args,
 }
 
 // As RunRollbackd, but stdout and stderr are a pseudo-terminal (both land in `out`, with the
-// terminal's \r\n line ends), for what rollbackd does only on a terminal.
+// terminal's \r\n line ends), for what rollbackd does only on a terminal. `env` is the whole
+// environment, even when empty.
 inline CliRun RunRollbackdOnTerminal(const std::vector<std::string>& args,
                                      const std::vector<std::string>& env) {
   CliRun run;
   int master = -1, slave = -1;
   if (::openpty(&master, &slave, nullptr, nullptr, nullptr) != 0) return run;
-  std::vector<std::string> argv_s = {ROLLBACKD_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv, envp;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = env;
-  for (std::string& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    ::close(master);
-    const int in = ::open("/dev/null", O_RDONLY);
-    if (in < 0) _exit(126);
-    ::dup2(in, 0);
-    ::dup2(slave, 1);
-    ::dup2(slave, 2);
-    ::alarm(30);
-    ::execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
+  const pid_t pid = cli_run_internal::Spawn(args, &env, slave, slave, master);
   ::close(slave);
   // Reads until the child's side is closed (EIO), bounded by the child's alarm and a count.
   char buf[4096];
@@ -109,10 +111,7 @@ inline CliRun RunRollbackdOnTerminal(const std::vector<std::string>& args,
     run.out.append(buf, static_cast<size_t>(n));
   }
   ::close(master);
-  int status = 0;
-  if (pid > 0 && ::waitpid(pid, &status, 0) == pid) {
-    run.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  run.exit = cli_run_internal::Wait(pid);
   return run;
 }
 

@@ -302,6 +302,31 @@ int WaitPortFile(const std::string& path, Process& p) {
 
 }  // namespace
 
+std::string ErrorRateRule(const ErrorRateRuleOptions& o) {
+  std::string rule = "service  = \"shop\"\ninterval = \"1s\"\n";
+  if (!o.labels.empty()) rule += "labels   = " + o.labels + "\n";
+  rule += R"(
+[[trigger]]
+name     = "error_rate"
+query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
+above    = 0.05
+for      = ")" +
+          o.hold + R"("
+severity = "critical"
+
+[deploy]
+version_query = 'max by (version) (sample_build_info)'
+
+[rollback]
+exec     = ["${SAMPLE_BIN}", "deploy", "--url", "${SAMPLE_URL}", "--version", ")" +
+          o.rollback_to + R"("]
+timeout  = "10s"
+cooldown = "1h"
+)";
+  if (!o.verify.empty()) rule += "verify   = \"" + o.verify + "\"\n";
+  return rule;
+}
+
 Stack::Stack(StackOptions options) : options_(std::move(options)) {
   const std::string d = dir_.path();
   fs::create_directories(d + "/rules");

@@ -200,6 +200,19 @@ class Alertmanager {
   std::unique_ptr<Process> process_;
 };
 
+// The rule most integration tests run against the sample service (for a Stack): service "shop",
+// evaluated every second, with one trigger "error_rate" (critical) on the share of 500s over 4 s
+// (four scrapes) above 0.05, held `hold`; deploys read from sample_build_info; an exec hook that
+// deploys `rollback_to` through the sample's own client (timeout 10s, cooldown 1h).
+// Initializers on every member, so designated initializers may leave any out under -Wextra.
+struct ErrorRateRuleOptions {
+  std::string hold = "3s";         // the trigger's `for`
+  std::string labels = "";         // the service's labels, e.g. `{ team = "payments" }`; "" none
+  std::string rollback_to = "v1";  // the version the hook deploys
+  std::string verify = "15s";      // the rollback's verify window; "" none
+};
+std::string ErrorRateRule(const ErrorRateRuleOptions& options = {});
+
 struct StackOptions {
   StackOptions(std::string r, std::string extra = "")  // NOLINT: implicit, for Stack s({rule})
       : rule(std::move(r)), daemon_extra(std::move(extra)) {}

@@ -21,26 +21,7 @@ using Clock = std::chrono::steady_clock;
 
 // The error rate of the sample service over 4 s, held 3 s; the hook deploys v1 back.
 std::string Rule() {
-  return R"(service  = "shop"
-interval = "1s"
-labels   = { team = "payments" }
-
-[[trigger]]
-name     = "error_rate"
-query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
-above    = 0.05
-for      = "3s"
-severity = "critical"
-
-[deploy]
-version_query = 'max by (version) (sample_build_info)'
-
-[rollback]
-exec     = ["${SAMPLE_BIN}", "deploy", "--url", "${SAMPLE_URL}", "--version", "v1"]
-timeout  = "10s"
-cooldown = "1h"
-verify   = "20s"
-)";
+  return ErrorRateRule({.labels = R"({ team = "payments" })", .verify = "20s"});
 }
 
 // The events rollbackd decided, from its decision log: id -> kind.

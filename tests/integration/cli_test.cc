@@ -12,27 +12,8 @@ namespace {
 using testutil::CliRun;
 using testutil::RunRollbackd;
 
-constexpr const char kRule[] = R"(service  = "shop"
-interval = "1s"
-
-[[trigger]]
-name     = "error_rate"
-query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
-above    = 0.05
-for      = "3s"
-severity = "critical"
-
-[deploy]
-version_query = 'max by (version) (sample_build_info)'
-
-[rollback]
-exec     = ["${SAMPLE_BIN}", "deploy", "--url", "${SAMPLE_URL}", "--version", "v1"]
-timeout  = "10s"
-cooldown = "1h"
-)";
-
 TEST(CliIntegration, StatusPauseDeployResumeAgainstALiveDaemon) {
-  Stack s(StackOptions{kRule});
+  Stack s(StackOptions{ErrorRateRule({.verify = ""})});
   ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
   ASSERT_TRUE(s.WaitRounds(2));
   const std::string config = s.dir() + "/rollbackd.toml";

@@ -19,28 +19,7 @@ namespace {
 
 using std::chrono::steady_clock;
 
-std::string Rule(const std::string& hold) {
-  return R"(service  = "shop"
-interval = "1s"
-
-[[trigger]]
-name     = "error_rate"
-query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
-above    = 0.05
-for      = ")" +
-         hold + R"("
-severity = "critical"
-
-[deploy]
-version_query = 'max by (version) (sample_build_info)'
-
-[rollback]
-exec     = ["${SAMPLE_BIN}", "deploy", "--url", "${SAMPLE_URL}", "--version", "v1"]
-timeout  = "10s"
-cooldown = "1h"
-verify   = "10s"
-)";
-}
+std::string Rule(const std::string& hold) { return ErrorRateRule({.hold = hold, .verify = "10s"}); }
 
 // The hook is an http hook to the webhook receiver (path /hook), which records the fencing token
 // header; the test plays the deploy tool and rolls the service back itself.

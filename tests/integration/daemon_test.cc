@@ -21,31 +21,6 @@
 namespace rollbackd::it {
 namespace {
 
-// Error rate over 4 s (four scrapes), held for 3 s; the hook deploys v1 through the sample's own
-// client. Deploys are detected from sample_build_info.
-std::string ErrorRateRule(const std::string& rollback_to = "v1", const std::string& extra = "") {
-  return R"(service  = "shop"
-interval = "1s"
-
-[[trigger]]
-name     = "error_rate"
-query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
-above    = 0.05
-for      = "3s"
-severity = "critical"
-
-[deploy]
-version_query = 'max by (version) (sample_build_info)'
-
-[rollback]
-exec     = ["${SAMPLE_BIN}", "deploy", "--url", "${SAMPLE_URL}", "--version", ")" +
-         rollback_to + R"("]
-timeout  = "10s"
-cooldown = "1h"
-verify   = "15s"
-)" + extra;
-}
-
 int Deploys(Stack& s) { return s.SampleState().value("deploys", -1); }
 
 TEST(DaemonIntegration, BadDeployIsRolledBackExactlyOnceAndVerified) {
@@ -93,9 +68,7 @@ TEST(DaemonIntegration, BadDeployIsRolledBackExactlyOnceAndVerified) {
 
 TEST(DaemonIntegration, SpikeShorterThanForDoesNotRollBack) {
   // for = 8s; the spike lasts about 1 s and stays in the 4 s rate window for about 5 s.
-  std::string rule = ErrorRateRule();
-  rule.replace(rule.find("for      = \"3s\""), 15, "for      = \"8s\"");
-  Stack s(StackOptions{rule});
+  Stack s(StackOptions{ErrorRateRule({.hold = "8s"})});
   ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
   ASSERT_TRUE(s.WaitRounds(2));
   ASSERT_TRUE(s.SampleFault("error_rate=0.5"));
@@ -163,7 +136,7 @@ verify  = "15s"
 TEST(DaemonIntegration, Kill9RightAfterTheHookStartsStillRollsBackOnce) {
   // The hook deploys v2 again: the service stays bad, so only the engine's memory (state file and
   // journal) stops a second rollback after the restart.
-  Stack s(StackOptions{ErrorRateRule("v2")});
+  Stack s(StackOptions{ErrorRateRule({.rollback_to = "v2"})});
   ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
   ASSERT_TRUE(s.WaitRounds(2));
   ASSERT_TRUE(s.SampleDeploy("v2"));

@@ -58,25 +58,7 @@ struct Seen {
 };
 
 TEST(ReplayIntegration, ReplayOfALiveRunGivesTheSameEventsAtTheSameInstants) {
-  Stack s(StackOptions{R"(service  = "shop"
-interval = "1s"
-
-[[trigger]]
-name     = "error_rate"
-query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
-above    = 0.05
-for      = "3s"
-severity = "critical"
-
-[deploy]
-version_query = 'max by (version) (sample_build_info)'
-
-[rollback]
-exec     = ["${SAMPLE_BIN}", "deploy", "--url", "${SAMPLE_URL}", "--version", "v1"]
-timeout  = "10s"
-cooldown = "1h"
-verify   = "15s"
-)"});
+  Stack s(StackOptions{ErrorRateRule()});
   ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
   ASSERT_TRUE(s.WaitRounds(3));
   const int64_t before_deploy =

@@ -14,12 +14,41 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class RuleTestTest : public ::testing::Test {
+// One [[test.expect]] of a test file: `event` at `at`, with `more` (TOML lines) after.
+std::string Expect(const std::string& at, const std::string& event, const std::string& more = "") {
+  return "[[test.expect]]\nat = \"" + at + "\"\nevent = \"" + event + "\"\n" + more;
+}
+
+// Rule files and test files in a temp dir of the test's own, removed after it.
+class RuleTestDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/rollbackd-ruletest-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  // Runs the test file at `path`; returns the output, and the summary through `summary`.
+  static std::string RunFile(const std::string& path, RuleTestSummary* summary) {
+    std::ostringstream out;
+    *summary = RunRuleTestFile(path, {}, out);
+    return out.str();
+  }
+
+  std::string dir_;
+};
+
+class RuleTestTest : public RuleTestDirTest {
+ protected:
+  void SetUp() override {
+    RuleTestDirTest::SetUp();
     Write("svc.toml", R"(
 service = "svc"
 [[trigger]]
@@ -37,51 +66,30 @@ for   = "0s"
 exec = ["true"]
 )");
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& text) {
-    std::string path = dir_ + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-  }
 
   // Runs `text` as a test file; returns the output, and the summary through `summary`.
   std::string Run(const std::string& text, RuleTestSummary* summary = nullptr) {
-    std::ostringstream out;
-    RuleTestSummary s = RunRuleTestFile(Write("t.toml", text), {}, out);
+    RuleTestSummary s;
+    std::string out = RunFile(Write("t.toml", text), &s);
     if (summary != nullptr) *summary = s;
-    return out.str();
+    return out;
   }
-
-  std::string dir_;
 };
 
 TEST_F(RuleTestTest, PassesWhenEveryEventIsExpected) {
   RuleTestSummary s;
-  std::string out = Run(R"(
+  std::string out = Run(
+      R"(
 rule_file = "svc.toml"
 interval = "10s"
 [[test]]
 name = "fires after 20s and rolls back"
 [test.inputs]
 errors = "0 2x3"
-[[test.expect]]
-at = "10s"
-event = "trigger.pending"
-trigger = "errors"
-[[test.expect]]
-at = "30s"
-event = "trigger.firing"
-trigger = "errors"
-reason = "held 20s >= 20s"
-[[test.expect]]
-at = "30s"
-event = "rollback.started"
-[[test.expect]]
-at = "30s"
-event = "rollback.succeeded"
-)",
-                        &s);
+)" + Expect("10s", "trigger.pending", "trigger = \"errors\"\n") +
+          Expect("30s", "trigger.firing", "trigger = \"errors\"\nreason = \"held 20s >= 20s\"\n") +
+          Expect("30s", "rollback.started") + Expect("30s", "rollback.succeeded"),
+      &s);
   EXPECT_EQ(s.passed, 1) << out;
   EXPECT_EQ(s.failed, 0) << out;
   // Like a FAIL line, a PASS line names the test's file and line: [[test]] is on line 4.
@@ -115,24 +123,15 @@ hook = "failure"
 ignore = ["trigger.pending", "trigger.firing"]
 [test.inputs]
 errors = "2x2"
-[[test.expect]]
-at = "20s"
-event = "rollback.started"
-[[test.expect]]
-at = "20s"
-event = "rollback.failed"
-reason = "exit status 1"
+)" + Expect("20s", "rollback.started") +
+                            Expect("20s", "rollback.failed", "reason = \"exit status 1\"\n") + R"(
 [[test]]
 name = "dry run"
 dry_run = true
 ignore = ["trigger.pending", "trigger.firing"]
 [test.inputs]
 errors = "2x2"
-[[test.expect]]
-at = "20s"
-event = "rollback.skipped"
-skip_reason = "dry_run"
-)",
+)" + Expect("20s", "rollback.skipped", "skip_reason = \"dry_run\"\n"),
                         &s);
   EXPECT_EQ(s.passed, 2) << out;
 }
@@ -210,12 +209,12 @@ name = "never runs"
 }
 
 TEST_F(RuleTestTest, ARuleFileGivenInsteadOfATestFileSaysSo) {
-  std::ostringstream out;
-  RuleTestSummary s = RunRuleTestFile(dir_ + "/svc.toml", {}, out);
+  RuleTestSummary s;
+  const std::string out = RunFile(dir_ + "/svc.toml", &s);
   EXPECT_EQ(s.failed, 1);
-  EXPECT_NE(out.str().find("svc.toml: this is a rule file, not a rule test file"),
-            std::string::npos) << out.str();
-  EXPECT_EQ(out.str().find("unknown key"), std::string::npos) << out.str();
+  EXPECT_NE(out.find("svc.toml: this is a rule file, not a rule test file"), std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("unknown key"), std::string::npos) << out;
 }
 
 // A fleet rule file: the test gives the shared query's series of several services, and `match`
@@ -233,7 +232,8 @@ for   = "10s"
 exec = ["true"]
 )");
   RuleTestSummary s;
-  std::string out = Run(R"(
+  std::string out =
+      Run(R"(
 rule_file = "fleet.toml"
 interval = "10s"
 [[test]]
@@ -241,36 +241,24 @@ name = "only cart's series counts"
 [test.inputs]
 'errors{service="cart"}'     = "0 0 5x3"
 'errors{service="checkout"}' = "5x5"
-[[test.expect]]
-at = "20s"
-event = "trigger.pending"
-labels = { service = "cart" }
-[[test.expect]]
-at = "30s"
-event = "trigger.firing"
-labels = { service = "cart" }
-[[test.expect]]
-at = "30s"
-event = "rollback.started"
-[[test.expect]]
-at = "30s"
-event = "rollback.succeeded"
-
+)" + Expect("20s", "trigger.pending", "labels = { service = \"cart\" }\n") +
+              Expect("30s", "trigger.firing", "labels = { service = \"cart\" }\n") +
+              Expect("30s", "rollback.started") + Expect("30s", "rollback.succeeded") +
+              R"(
 [[test]]
 name = "another service's series alone is no data"
 [test.inputs]
 'errors{service="checkout"}' = "5x5"
 )",
-                        &s);
+          &s);
   EXPECT_EQ(s.passed, 2) << out;
   EXPECT_EQ(s.failed, 0) << out;
 }
 
 TEST_F(RuleTestTest, MissingFileFails) {
-  std::ostringstream out;
-  RuleTestSummary s = RunRuleTestFile(dir_ + "/absent.toml", {}, out);
+  RuleTestSummary s;
+  EXPECT_NE(RunFile(dir_ + "/absent.toml", &s).find("cannot read file"), std::string::npos);
   EXPECT_EQ(s.failed, 1);
-  EXPECT_NE(out.str().find("cannot read file"), std::string::npos);
 }
 
 }  // namespace
@@ -280,22 +268,12 @@ namespace rollbackd {
 namespace {
 
 // `rollbackd test` feeds escalation steps, comparisons and the fleet brake like any trigger.
-class RuleTestJudgementTest : public ::testing::Test {
+class RuleTestJudgementTest : public RuleTestDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rollbackd-ruletest-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string Run(const std::string& rules, const std::string& test, RuleTestSummary* s) {
-    std::ofstream(dir_ + "/svc.toml") << rules;
-    std::ofstream(dir_ + "/t.toml") << test;
-    std::ostringstream out;
-    *s = RunRuleTestFile(dir_ + "/t.toml", {}, out);
-    return out.str();
+    Write("svc.toml", rules);
+    return RunFile(Write("t.toml", test), s);
   }
-  std::string dir_;
 };
 
 TEST_F(RuleTestJudgementTest, AnEscalationStepFiresSooner) {
@@ -316,14 +294,9 @@ interval = "10s"
 name = "a severe fault fires after the step's 10s"
 [test.inputs]
 errors = "0 0.3x3"
-[[test.expect]]
-at = "10s"
-event = "trigger.pending"
-[[test.expect]]
-at = "20s"
-event = "trigger.firing"
-reason = "value 0.3 > 0.2 held 10s >= 10s (escalate[0])"
-)T",
+)T" + Expect("10s", "trigger.pending") +
+                            Expect("20s", "trigger.firing",
+                                   "reason = \"value 0.3 > 0.2 held 10s >= 10s (escalate[0])\"\n"),
                         &s);
   EXPECT_EQ(s.failed, 0) << out;
   EXPECT_EQ(s.passed, 1) << out;
@@ -351,17 +324,9 @@ name = "a second rollback within the window is held"
 ignore = ["trigger.firing", "trigger.resolved", "rollback.succeeded", "rollback.verified"]
 [test.inputs]
 errors = "5 0 5"
-[[test.expect]]
-at = "0s"
-event = "rollback.started"
-[[test.expect]]
-at = "20s"
-event = "rollback.skipped"
-skip_reason = "fleet_brake"
-[[test.expect]]
-at = "20s"
-event = "fleet.brake"
-)T",
+)T" + Expect("0s", "rollback.started") +
+                            Expect("20s", "rollback.skipped", "skip_reason = \"fleet_brake\"\n") +
+                            Expect("20s", "fleet.brake"),
                         &s);
   EXPECT_EQ(s.failed, 0) << out;
 }
@@ -385,11 +350,9 @@ name = "a canary twice as slow fires once six samples a side are in"
 [test.inputs]
 latency = "2+0.01x7"
 "latency.baseline" = "1+0.01x7"
-[[test.expect]]
-at = "50s"
-event = "trigger.firing"
-reason = "p = 0.0010822510822510823 < 0.02 (Mann-Whitney U = 36, n = 6 and 6 within 1m)"
-)T",
+)T" + Expect("50s", "trigger.firing",
+             "reason = \"p = 0.0010822510822510823 < 0.02 (Mann-Whitney U = "
+             "36, n = 6 and 6 within 1m)\"\n"),
                         &s);
   EXPECT_EQ(s.failed, 0) << out;
 }
@@ -401,21 +364,23 @@ namespace rollbackd {
 namespace {
 
 // Several rule files in one test file: a fleet. Inputs and deploys are named per service.
-TEST(RuleTestFleetTest, TheBrakeHoldsTheThirdServiceOfAFleet) {
-  char tmpl[] = "/tmp/rollbackd-ruletest-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  for (const char* name : {"cart", "shop", "search"}) {
-    std::ofstream(dir + "/" + name + ".toml") << "service = \"" << name << R"T("
+class RuleTestFleetTest : public RuleTestDirTest {};
+
+TEST_F(RuleTestFleetTest, TheBrakeHoldsTheThirdServiceOfAFleet) {
+  for (const std::string name : {"cart", "shop", "search"}) {
+    Write(name + ".toml", "service = \"" + name + R"T("
 [rollback]
 exec = ["true"]
 [[trigger]]
 name = "errors"
 above = 0.05
 for = "20s"
-)T" << "query = 'errors{service=\"" << name << "\"}'\n";
+)T" + "query = 'errors{service=\"" +
+                              name + "\"}'\n");
   }
-  std::ofstream(dir + "/t.toml") << R"T(
+  RuleTestSummary s;
+  const std::string out =
+      RunFile(Write("t.toml", R"T(
 rule_files = ["cart.toml", "shop.toml", "search.toml"]
 interval = "10s"
 brake = { max_rollbacks = 2, window = "10m" }
@@ -426,43 +391,28 @@ ignore = ["trigger.pending", "trigger.firing", "rollback.succeeded"]
 "cart/errors" = "0 0.5x5"
 "shop/errors" = "0 0.5x5"
 "search/errors" = "0 0.5x5"
-[[test.expect]]
-at = "30s"
-event = "rollback.started"
-service = "cart"
-[[test.expect]]
-at = "30s"
-event = "rollback.started"
-service = "shop"
-[[test.expect]]
-at = "30s"
-event = "rollback.skipped"
-service = "search"
-skip_reason = "fleet_brake"
-[[test.expect]]
-at = "30s"
-event = "fleet.brake"
-reason = "holding search"
-)T";
-  std::ostringstream out;
-  RuleTestSummary s = RunRuleTestFile(dir + "/t.toml", {}, out);
-  EXPECT_EQ(s.passed, 1) << out.str();
-  EXPECT_EQ(s.failed, 0) << out.str();
+)T" + Expect("30s", "rollback.started", "service = \"cart\"\n") +
+                                  Expect("30s", "rollback.started", "service = \"shop\"\n") +
+                                  Expect("30s", "rollback.skipped",
+                                         "service = \"search\"\n"
+                                         "skip_reason = \"fleet_brake\"\n") +
+                                  Expect("30s", "fleet.brake", "reason = \"holding search\"\n")),
+              &s);
+  EXPECT_EQ(s.passed, 1) << out;
+  EXPECT_EQ(s.failed, 0) << out;
 
   // An unprefixed name is unknown with several services, and the error lists the known ones.
-  std::ofstream(dir + "/bad.toml") << R"T(
+  const std::string bad = RunFile(Write("bad.toml", R"T(
 rule_files = ["cart.toml", "shop.toml"]
 [[test]]
 name = "unprefixed"
 [test.inputs]
 errors = "0"
-)T";
-  std::ostringstream bad;
-  s = RunRuleTestFile(dir + "/bad.toml", {}, bad);
+)T"),
+                                  &s);
   EXPECT_EQ(s.failed, 1);
-  EXPECT_NE(bad.str().find("no query named \"errors\""), std::string::npos) << bad.str();
-  EXPECT_NE(bad.str().find("cart/errors"), std::string::npos) << bad.str();
-  fs::remove_all(dir);
+  EXPECT_NE(bad.find("no query named \"errors\""), std::string::npos) << bad;
+  EXPECT_NE(bad.find("cart/errors"), std::string::npos) << bad;
 }
 
 }  // namespace
