@@ -1,7 +1,6 @@
 #include "daemon/io/exec_runner.h"
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -16,6 +15,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "daemon/io/spawn.h"
 #include "daemon/io/supervisor.h"
 
 namespace rollbackd {
@@ -440,45 +440,14 @@ void ExecRunner::Run(ExecRequest request, std::function<void(ExecResult)> done) 
     program = supervisor_;
   }
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (request.input) {
-    posix_spawn_file_actions_adddup2(&actions, in_fds[0], 0);
-  } else {
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  }
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  // Nothing else of the daemon's leaks into a hook: not the API's listening socket (a detached
-  // child would keep the port), not Prometheus connections, not the journal.
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2}) {
-    sigaddset(&defaults, s);
-  }
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);  // a new group, led by the child
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<char*> envp, argv;
+  std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
-  for (auto& a : spawn_argv) argv.push_back(a.data());
-  argv.push_back(nullptr);
 
   auto job = std::make_shared<Job>(io_);
   job->start = SteadyClock::now();
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  const int rc = SpawnInNewGroup(program, spawn_argv, envp.data(), in_fds[0], fds[1], &pid);
   ::close(fds[1]);
   if (in_fds[0] >= 0) ::close(in_fds[0]);
   if (rc != 0) {

@@ -23,18 +23,6 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-constexpr const char kRule[] = R"(service  = "shop"
-interval = "1s"
-
-[[trigger]]
-name     = "error_rate"
-query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
-above    = 0.05
-for      = "3s"
-severity = "critical"
-rollback = false
-)";
-
 // Connections that hold the daemon's API: `idle` ones connect and say nothing; `trickling` ones
 // send a request's start and then one byte every 100 ms until the daemon closes them.
 class Attack {
@@ -99,7 +87,7 @@ TEST(ApiLockout, HealthzMetricsAndAnAuthorisedPauseAnswerUnder500IdleAnd64Trickl
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0);
   ASSERT_GE(files.rlim_cur, 1024u);
 
-  Stack s(StackOptions{kRule});
+  Stack s(StackOptions{ErrorRateRule()});  // the sample is healthy: it never fires
   ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
   const std::string url = s.daemon_url();
   const int port = std::stoi(url.substr(url.rfind(':') + 1));

@@ -10,21 +10,15 @@
 
 #include "daemon/runtime/api.h"
 #include "testing/fake_clock.h"
+#include "tests/unit/runtime/fake_control.h"
 
 namespace rollbackd {
 namespace {
 
 using namespace std::chrono_literals;
 
-class FakeControl : public DaemonControl {
+class FakeControl : public testutil::BasicControl {
  public:
-  bool ready() const override { return true; }
-  bool stopping() const override { return false; }
-  std::string MetricsText() override { return ""; }
-  std::string StatusDocument() override { return "{}"; }
-  ControlResult RecordDeploy(const std::string&, const std::string&) override {
-    return ControlResult::kDone;
-  }
   ControlResult SetPaused(const std::string&, bool) override {
     ++paused;
     return ControlResult::kDone;

@@ -9,22 +9,15 @@
 
 #include "daemon/runtime/api.h"
 #include "daemon/runtime/status_page.h"
+#include "tests/unit/runtime/fake_control.h"
 
 namespace rollbackd {
 namespace {
 
 using nlohmann::json;
 
-class FakeControl : public DaemonControl {
+class FakeControl : public testutil::BasicControl {
  public:
-  bool ready() const override { return true; }
-  bool stopping() const override { return false; }
-  std::string MetricsText() override { return ""; }
-  std::string StatusDocument() override { return "{}"; }
-  ControlResult RecordDeploy(const std::string&, const std::string&) override {
-    return ControlResult::kDone;
-  }
-  ControlResult SetPaused(const std::string&, bool) override { return ControlResult::kDone; }
   std::optional<std::string> HistoryDocument(const std::string& service) override {
     asked_history = service;
     if (service != "web shop") return std::nullopt;

@@ -125,12 +125,18 @@ TEST(DaemonTimeline, DrainWaitsForTheRunningHookThenDeliversItsOutcome) {
   EXPECT_EQ(t.inputs().queries, 15u) << "no evaluation after the stop";
 }
 
-TEST(DaemonTimeline, ARestartWithARollbackInFlightReportsItInterruptedAndNeverRerunsIt) {
-  Timeline t(kTrigger);
+// A breach from 3s and a hook that does not end by itself: at 15s it runs (started at 13s).
+void RunUntilTheHookRuns(Timeline& t) {
   t.value = BreachFrom(t, 3s);
   t.hooks().hold = true;
   ASSERT_TRUE(t.Start());
   t.Advance(15s);
+  ASSERT_EQ(t.hooks().running(), 1u);
+}
+
+TEST(DaemonTimeline, ARestartWithARollbackInFlightReportsItInterruptedAndNeverRerunsIt) {
+  Timeline t(kTrigger);
+  ASSERT_NO_FATAL_FAILURE(RunUntilTheHookRuns(t));
   ASSERT_EQ(t.hooks().running(), 1u);
   ASSERT_TRUE(t.Crash());
   t.Advance(20s);
@@ -155,10 +161,7 @@ std::vector<std::string> Kinds(const std::vector<std::string>& decisions, const 
 
 TEST(DaemonTimeline, AHookThatFinishedWhileTheDaemonWasDownIsReportedWithItsRealOutcome) {
   Timeline t(kTrigger);
-  t.value = BreachFrom(t, 3s);
-  t.hooks().hold = true;
-  ASSERT_TRUE(t.Start());
-  t.Advance(15s);
+  ASSERT_NO_FATAL_FAILURE(RunUntilTheHookRuns(t));
   ASSERT_EQ(t.hooks().running(), 1u);
   const HookRun& run = t.hooks().runs[0]->run;
   EXPECT_EQ(run.record, "/state/hooks/" + run.rollback_id);
@@ -182,10 +185,7 @@ TEST(DaemonTimeline, AHookThatFinishedWhileTheDaemonWasDownIsReportedWithItsReal
 
 TEST(DaemonTimeline, AHookStillRunningAfterARestartIsWaitedForAndItsFailureReported) {
   Timeline t(kTrigger);
-  t.value = BreachFrom(t, 3s);
-  t.hooks().hold = true;
-  ASSERT_TRUE(t.Start());
-  t.Advance(15s);
+  ASSERT_NO_FATAL_FAILURE(RunUntilTheHookRuns(t));
   ASSERT_TRUE(t.Crash([](testing::FakeHookRunner& hooks) { hooks.resume_hold = true; }));
   t.Advance(10s);
   ASSERT_EQ(t.hooks().resumes.size(), 1u);
@@ -213,10 +213,7 @@ TEST(DaemonTimeline, AHookStillRunningAfterARestartIsWaitedForAndItsFailureRepor
 
 TEST(DaemonTimeline, AHookThatNeverStartedBeforeTheCrashIsReportedSoAndNotRun) {
   Timeline t(kTrigger);
-  t.value = BreachFrom(t, 3s);
-  t.hooks().hold = true;
-  ASSERT_TRUE(t.Start());
-  t.Advance(15s);
+  ASSERT_NO_FATAL_FAILURE(RunUntilTheHookRuns(t));
   const std::string record = t.hooks().runs[0]->run.record;
   ASSERT_TRUE(t.Crash([&](testing::FakeHookRunner& hooks) {
     hooks.resumed[record] = {ResumedHook::State::kNotStarted, {}, ""};
