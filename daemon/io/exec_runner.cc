@@ -50,15 +50,6 @@ std::string FindInPath(const std::string& name, const std::string& path) {
   return "";
 }
 
-int PidfdOpen(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-  errno = ENOSYS;
-  return -1;
-#endif
-}
-
 }  // namespace
 
 struct ExecRunner::Job : std::enable_shared_from_this<Job> {

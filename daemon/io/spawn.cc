@@ -2,10 +2,22 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 
 namespace rollbackd {
+
+int PidfdOpen(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
 
 int SpawnInNewGroup(const std::string& program, const std::vector<std::string>& argv,
                     char* const* envp, int stdin_fd, int out_fd, pid_t* pid) {

@@ -17,6 +17,10 @@ namespace rollbackd {
 int SpawnInNewGroup(const std::string& program, const std::vector<std::string>& argv,
                     char* const* envp, int stdin_fd, int out_fd, pid_t* pid);
 
+// pidfd_open(2): a descriptor that becomes readable when `pid` exits (any process, not only a
+// child); -1 and errno (ENOSYS on kernels before 5.3).
+int PidfdOpen(pid_t pid);
+
 }  // namespace rollbackd
 
 #endif  // ROLLBACKD_IO_SPAWN_H_

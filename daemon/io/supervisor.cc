@@ -45,15 +45,6 @@ std::optional<int64_t> Int(const json& d, const char* key) {
 
 int64_t Ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
-int PidfdOpen(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-  errno = ENOSYS;
-  return -1;
-#endif
-}
-
 bool ParseMs(const std::string& text, Duration* out) {
   char* end = nullptr;
   errno = 0;

@@ -49,6 +49,18 @@ int HexDigit(char c) {
 
 }  // namespace
 
+std::vector<std::string> ApiServerNames(const DaemonSettings& d) {
+  std::vector<std::string> names = d.server_names;
+  if (const size_t scheme = d.external_url.find("://"); scheme != std::string::npos) {
+    std::string host = d.external_url.substr(scheme + 3);
+    host = host.substr(0, host.find_first_of("/?#"));
+    host = host.substr(host.rfind('@') + 1);  // npos + 1 is 0
+    if (!host.starts_with('[')) host = host.substr(0, host.find(':'));
+    if (!host.empty()) names.push_back(host);
+  }
+  return names;
+}
+
 std::optional<std::string> QueryParameter(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     const size_t amp = query.find('&');

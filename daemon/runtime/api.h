@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/config/model.h"
 #include "daemon/io/clock.h"
 #include "daemon/server/http_server.h"
 
@@ -65,6 +66,10 @@ class DaemonControl {
     done(Forwarded{false, "", "not a cluster member"});
   }
 };
+
+// The names the API answers to besides IP addresses and localhost (HttpServer's server_names):
+// [daemon].server_names and the host of external_url.
+std::vector<std::string> ApiServerNames(const DaemonSettings& daemon);
 
 // The value of `name` in a query string ("service=a%20b&limit=5"), percent-decoded ('+' is a
 // space); nullopt when absent, or when its escapes are malformed.

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <cctype>
-#include <cstdio>
 #include <set>
 
 #include "daemon/config/redact.h"
@@ -51,19 +49,6 @@ struct Daemon::Impl : DaemonControl {
             env.io, [this](const ServerRequest& r) { return api.Handle(r); }, ServerOptions()),
         rounds(env.clock, env.inputs, metrics,
                [this](const RoundRunner::Round& r) { Evaluate(r); }) {}
-
-  // [daemon].server_names and the host of external_url: the names the API answers to.
-  static std::vector<std::string> ServerNames(const DaemonSettings& d) {
-    std::vector<std::string> names = d.server_names;
-    if (const size_t scheme = d.external_url.find("://"); scheme != std::string::npos) {
-      std::string host = d.external_url.substr(scheme + 3);
-      host = host.substr(0, host.find_first_of("/?#"));
-      host = host.substr(host.rfind('@') + 1);  // npos + 1 is 0
-      if (!host.starts_with('[')) host = host.substr(0, host.find(':'));
-      if (!host.empty()) names.push_back(host);
-    }
-    return names;
-  }
 
   static HttpServerOptions ServerOptions() {
     HttpServerOptions o;
@@ -211,7 +196,7 @@ struct Daemon::Impl : DaemonControl {
     history.Retain(*config);
     secrets = std::move(next.secrets);
     api.SetToken(secrets.api_token);
-    server.SetServerNames(ServerNames(config->daemon));
+    server.SetServerNames(ApiServerNames(config->daemon));
     rounds.Configure(*engine, secrets.endpoints);
     spdlog::info("{}", ConfigSummary(*config, engine->inputs().size()));
     metrics.Reload(true, UnixSeconds(env.clock.WallNow()));
@@ -404,18 +389,7 @@ struct Daemon::Impl : DaemonControl {
                   });
   }
 
-  // <state_dir>/hooks/<id>: where the hook's supervisor records what became of it.
-  std::string HookRecord(const std::string& id) const {
-    const bool plain = !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-    });
-    if (plain && id.size() <= 128) return store.dir() + "/hooks/" + id;
-    uint64_t h = 1469598103934665603ULL;  // FNV-1a: the same name in every build and restart
-    for (const char c : id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-    return store.dir() + "/hooks/x" + hex;
-  }
+  std::string HookRecord(const std::string& id) const { return HookRecordPath(store.dir(), id); }
 
   // After a restart, a rollback whose intent is in the journal and whose outcome is not: its
   // hook's supervisor may still run it (then the daemon waits, as for a hook it started), or may
@@ -424,10 +398,7 @@ struct Daemon::Impl : DaemonControl {
   void ResumeHook(const std::string& id) {
     metrics.HooksRunning(++hooks_running);
     running_ids.insert(id);
-    const std::vector<JournalIntent> unfinished = store.journal().Unfinished();
-    const auto intent = std::find_if(unfinished.begin(), unfinished.end(),
-                                     [&](const JournalIntent& i) { return i.rollback_id == id; });
-    if (intent != unfinished.end() && !intent->url.empty()) {
+    if (IsHttpHookIntent(store.journal(), id)) {
       // An http hook's request was in flight: whether the receiver acted on it nobody recorded.
       return Post([this, id] {
         Resumed(id, {ResumedHook::State::kUnknown, {}, "an http hook's request was in flight"});
@@ -443,29 +414,7 @@ struct Daemon::Impl : DaemonControl {
   }
 
   void Resumed(const std::string& id, const ResumedHook& r) {
-    RollbackOutcome outcome;
-    switch (r.state) {
-      case ResumedHook::State::kFinished:
-        outcome = r.outcome;
-        spdlog::warn("rollback {}: its hook, started before the restart, {}", id,
-                     outcome.success ? std::string("succeeded") : "failed: " + outcome.error);
-        break;
-      case ResumedHook::State::kNotStarted:
-        outcome.error =
-            "interrupted: rollbackd stopped after recording the intent, before the hook started; "
-            "it was not run";
-        spdlog::error(
-            "rollback {} was interrupted by a restart before its hook started; not "
-            "running it now",
-            id);
-        break;
-      case ResumedHook::State::kUnknown:
-        outcome.error = kInterruptedAfterIntent;
-        spdlog::error("rollback {} was interrupted by a restart ({}); not running it again", id,
-                      r.detail);
-        break;
-    }
-    HookDone(id, outcome, true);
+    HookDone(id, OutcomeAfterRestart(id, r), true);
   }
 
   void HookDone(const std::string& id, const RollbackOutcome& outcome, bool ran) {

@@ -6,8 +6,10 @@
 #ifndef ROLLBACKD_RUNTIME_RECOVERY_H_
 #define ROLLBACKD_RUNTIME_RECOVERY_H_
 
+#include <string>
 #include <vector>
 
+#include "daemon/actions/hook_runner.h"
 #include "daemon/actions/journal.h"
 #include "daemon/engine/engine.h"
 
@@ -19,6 +21,17 @@ namespace rollbackd {
 // down (HookRunner::Resume tells); without it they are interrupted.
 void ReconcileJournal(Engine& engine, Journal& journal, Time now, std::vector<Event>* events,
                       std::vector<std::string>* resume = nullptr);
+
+// <state_dir>/hooks/<id>: where a rollback's hook supervisor records what became of the hook (the
+// id itself when it is a plain name, else a stable hash of it).
+std::string HookRecordPath(const std::string& state_dir, const std::string& rollback_id);
+
+// Whether the journal's unfinished intent for `rollback_id` is an http hook's (its fate after a
+// restart is unknown: nobody recorded whether the receiver acted on the request).
+bool IsHttpHookIntent(const Journal& journal, const std::string& rollback_id);
+
+// What to report, and log, for a rollback whose hook the restart resumed (HookRunner::Resume).
+RollbackOutcome OutcomeAfterRestart(const std::string& rollback_id, const ResumedHook& resumed);
 
 // The outcome of a rollback whose hook's fate is unknown after a restart.
 inline constexpr const char* kInterruptedAfterIntent =
