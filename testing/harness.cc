@@ -318,11 +318,16 @@ severity = "critical"
 version_query = 'max by (version) (sample_build_info)'
 
 [rollback]
-exec     = ["${SAMPLE_BIN}", "deploy", "--url", "${SAMPLE_URL}", "--version", ")" +
-          o.rollback_to + R"("]
-timeout  = "10s"
-cooldown = "1h"
 )";
+  // A slow hook waits first: sh is the hook's program there (a user's choice; rollbackd runs argv).
+  rule += o.hook_delay.empty()
+              ? "exec     = [\"${SAMPLE_BIN}\", \"deploy\", \"--url\", \"${SAMPLE_URL}\", "
+                "\"--version\", \"" +
+                    o.rollback_to + "\"]\n"
+              : "exec     = [\"/bin/sh\", \"-c\", \"sleep " + o.hook_delay +
+                    " && exec \\\"$0\\\" deploy --url \\\"$1\\\" --version " + o.rollback_to +
+                    "\", \"${SAMPLE_BIN}\", \"${SAMPLE_URL}\"]\n";
+  rule += "timeout  = \"" + o.timeout + "\"\ncooldown = \"" + o.cooldown + "\"\n";
   if (!o.verify.empty()) rule += "verify   = \"" + o.verify + "\"\n";
   return rule;
 }

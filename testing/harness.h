@@ -210,6 +210,9 @@ struct ErrorRateRuleOptions {
   std::string labels = "";         // the service's labels, e.g. `{ team = "payments" }`; "" none
   std::string rollback_to = "v1";  // the version the hook deploys
   std::string verify = "15s";      // the rollback's verify window; "" none
+  std::string hook_delay = "";     // seconds the hook waits before it deploys ("3"); "" none
+  std::string timeout = "10s";     // the hook's timeout
+  std::string cooldown = "1h";
 };
 std::string ErrorRateRule(const ErrorRateRuleOptions& options = {});
 

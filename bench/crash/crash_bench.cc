@@ -44,23 +44,6 @@ struct Options {
   std::string out;
 };
 
-constexpr const char kRule[] = R"(service  = "shop"
-interval = "1s"
-
-[[trigger]]
-name     = "error_rate"
-query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
-above    = 0.05
-for      = "2s"
-severity = "critical"
-
-[rollback]
-exec     = ["/bin/sh", "-c", "sleep 1 && exec \"$0\" deploy --url \"$1\" --version v1", "${SAMPLE_BIN}", "${SAMPLE_URL}"]
-timeout  = "30s"
-cooldown = "0s"
-verify   = "4s"
-)";
-
 std::vector<json> Lines(const std::string& path) { return it::ReadJsonLines(path); }
 
 // The last decided event before the kill: which part of the lifecycle it hit.
@@ -207,7 +190,9 @@ int Main(int argc, char** argv) {
   }
   std::mt19937 rng(o.seed);
   std::uniform_int_distribution<int> instant(0, o.span_ms - 1);
-  it::Stack s(it::StackOptions{kRule});
+  // The hook takes 1 s; cooldown 0s so that every episode rolls back.
+  it::Stack s(it::StackOptions{it::ErrorRateRule(
+      {.hold = "2s", .verify = "4s", .hook_delay = "1", .timeout = "30s", .cooldown = "0s"})});
   if (!s.StartDaemon()) {
     std::cerr << "rollbackd did not start: " << s.daemon().log() << "\n";
     return 1;

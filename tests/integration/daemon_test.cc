@@ -163,22 +163,7 @@ TEST(DaemonIntegration, Kill9RightAfterTheHookStartsStillRollsBackOnce) {
 TEST(DaemonIntegration, Kill9WhileTheHookRunsReportsItsRealOutcomeAfterTheRestart) {
   // The hook takes 3 s, then deploys v1 (sh is the hook's program here, a user's choice; the
   // daemon runs argv). kill -9 of the daemon alone, as a crash: the hook's supervisor survives it.
-  Stack s(StackOptions{R"(service  = "shop"
-interval = "1s"
-
-[[trigger]]
-name     = "error_rate"
-query    = 'sum(rate(sample_http_requests_total{code="500"}[4s])) / sum(rate(sample_http_requests_total[4s]))'
-above    = 0.05
-for      = "3s"
-severity = "critical"
-
-[rollback]
-exec     = ["/bin/sh", "-c", "sleep 3 && exec \"$0\" deploy --url \"$1\" --version v1", "${SAMPLE_BIN}", "${SAMPLE_URL}"]
-timeout  = "30s"
-cooldown = "1h"
-verify   = "10s"
-)"});
+  Stack s(StackOptions{ErrorRateRule({.verify = "10s", .hook_delay = "3", .timeout = "30s"})});
   ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
   ASSERT_TRUE(s.WaitRounds(2));
   ASSERT_TRUE(s.SampleDeploy("v2"));
