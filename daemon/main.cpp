@@ -1,10 +1,10 @@
 // rollbackd's command line: wiring only. Pick the command, hand it its arguments and the streams,
 // return its exit status. The commands live in daemon/cli/ (usage texts in daemon/cli/usage.cc):
-//   run | check | test                      daemon_commands.h
-//   status | pause | resume | deploy        operator_commands.h (talk to a running daemon's API)
-//   replay                                  daemon/replay/replay_main.h (rules over Prometheus
-//   history) supervise-hook (internal)               daemon/io/supervisor.h (a rollback hook's
-//   supervisor)
+// - run, check, test: daemon_commands.h
+// - status, pause, resume, deploy: operator_commands.h (they talk to a running daemon's API)
+// - replay: daemon/replay/replay_main.h (rules over Prometheus history)
+// - supervise-hook (internal): daemon/io/supervisor.h (a rollback hook's supervisor)
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -16,6 +16,10 @@
 #include "daemon/replay/replay_main.h"
 
 int main(int argc, char** argv) {
+  // A file that may not grow (RLIMIT_FSIZE, systemd's LimitFSIZE=) is an EFBIG error to handle,
+  // never SIGXFSZ's core dump: the daemon refuses a hook whose intent it cannot write and keeps
+  // running. Hooks get the default back (io/spawn.cc).
+  std::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::cerr << rollbackd::kTopUsage;

@@ -37,7 +37,7 @@ int SpawnInNewGroup(const std::string& program, const std::vector<std::string>& 
   sigset_t none, defaults;
   sigemptyset(&none);
   sigemptyset(&defaults);
-  for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2}) {
+  for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1, SIGUSR2, SIGXFSZ}) {
     sigaddset(&defaults, s);
   }
   posix_spawnattr_setsigmask(&attr, &none);

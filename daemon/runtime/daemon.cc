@@ -255,6 +255,7 @@ struct Daemon::Impl : DaemonControl {
     last_save = env.clock.SteadyNow();
     if (store.Save(engine->SaveState(), pending, &err)) return true;
     spdlog::error("saving state: {}", err);
+    metrics.StateWriteFailed("state");
     if (error) *error = err;
     return false;
   }
@@ -341,6 +342,7 @@ struct Daemon::Impl : DaemonControl {
     std::string outbox_error;
     if (!notifier.Commit(std::move(notifications), &outbox_error)) {
       // Sent all the same; kept in state.json so that a crash does not lose them.
+      metrics.StateWriteFailed("outbox");
       carried.insert(carried.end(), copy.begin(), copy.end());
       if (refuse.empty()) refuse = "notifications not written (" + outbox_error + ")";
     }
@@ -369,8 +371,10 @@ struct Daemon::Impl : DaemonControl {
       } else {
         intent.argv = service->rollback->exec;
       }
-      if (!store.journal().RecordIntent(intent, &err))
+      if (!store.journal().RecordIntent(intent, &err)) {
         err = "journal intent not written (" + err + ")";
+        metrics.StateWriteFailed("journal");
+      }
     }
     if (!err.empty()) {
       spdlog::error("rollback {} of {}: hook not run: {}", id, started.service, err);
@@ -423,6 +427,7 @@ struct Daemon::Impl : DaemonControl {
       running_ids.erase(id);
       if (!store.journal().RecordOutcome(id, outcome, rounds.Now(), &err)) {
         spdlog::error("journal: {}", err);
+        metrics.StateWriteFailed("journal");
       } else {
         env.hooks.Forget(HookRecord(id));  // the journal has it now
       }

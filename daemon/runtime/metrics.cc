@@ -125,6 +125,11 @@ Metrics::Metrics(std::string_view version)
                          .Name("rollbackd_hooks_running")
                          .Help("Rollback hooks running now.")
                          .Register(*registry_)),
+      state_write_errors_(BuildCounter()
+                              .Name("rollbackd_state_write_errors_total")
+                              .Help("Writes to state_dir that failed (a full disk), by file: "
+                                    "state, outbox, journal.")
+                              .Register(*registry_)),
       clock_skew_(BuildGauge()
                       .Name("rollbackd_source_clock_skew_seconds")
                       .Help("The source's clock minus this host's, from the last answer's Date "
@@ -171,6 +176,11 @@ Metrics::Metrics(std::string_view version)
   evaluations_.Add({});
   hooks_running_.Add({});
   clock_held_.Add({});
+  for (const char* file : {"state", "outbox", "journal"}) state_write_errors_.Add({{"file", file}});
+}
+
+void Metrics::StateWriteFailed(std::string_view file) {
+  state_write_errors_.Add({{"file", std::string(file)}}).Increment();
 }
 
 void Metrics::ClockHeld(bool held) { clock_held_.Add({}).Set(held ? 1 : 0); }

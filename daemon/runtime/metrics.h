@@ -63,6 +63,8 @@ class Metrics : public ReadObserver {
   // Sets the per-series gauges to the engine's current view (after each round).
   void UpdateStatus(const std::vector<ServiceStatus>& status);
   void HooksRunning(size_t n);
+  // rollbackd_state_write_errors_total{file}: "state" (state.json), "outbox", "journal".
+  void StateWriteFailed(std::string_view file);
   // [daemon].brake: rollbackd_fleet_brake_engaged per group (registered at the first call).
   void Brake(const std::vector<BrakeStatus>& groups);
   // Cluster mode.
@@ -93,6 +95,7 @@ class Metrics : public ReadObserver {
   prometheus::Family<prometheus::Gauge>& trigger_series_;
   prometheus::Family<prometheus::Gauge>& paused_;
   prometheus::Family<prometheus::Gauge>& hooks_running_;
+  prometheus::Family<prometheus::Counter>& state_write_errors_;
   prometheus::Family<prometheus::Gauge>& clock_skew_;
   prometheus::Family<prometheus::Gauge>& clock_held_;
   std::map<std::string, prometheus::Gauge*, std::less<>> skew_gauges_;  // by source

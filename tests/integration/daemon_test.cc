@@ -429,5 +429,48 @@ timeout = "10s"
   EXPECT_EQ(Deploys(s), 0);
 }
 
+TEST(DaemonIntegration, AFullStateDiskRefusesTheHookLoudlyAndLosesNothingDecided) {
+  // RLIMIT_FSIZE is how a test gets a real EFBIG: every write past the limit fails, as on a full
+  // disk (and the process is sent SIGXFSZ, whose default is to dump core). Set on the running
+  // daemon only, so Prometheus, the sample and the receiver write on.
+  Stack s(StackOptions{ErrorRateRule()});
+  ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
+  ASSERT_TRUE(s.WaitRounds(2));
+  const pid_t pid = s.daemon().pid();
+  rlimit before{};
+  ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, nullptr, &before), 0) << std::strerror(errno);
+  rlimit full = before;
+  full.rlim_cur = 1;  // the journal, the outbox and the state file are all longer than a byte
+  ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, &full, nullptr), 0) << std::strerror(errno);
+  ASSERT_TRUE(s.SampleDeploy("v2"));
+  const bool failed = s.WaitEvent("rollback.failed", 30s);
+  const bool alive = s.daemon().running();
+  ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, &before, nullptr), 0) << std::strerror(errno);
+  ASSERT_TRUE(alive) << "a full disk killed the daemon\n" << s.daemon().log();
+  ASSERT_TRUE(failed) << s.daemon().log();
+  // Decided, refused loudly, sent from memory: the hook never ran without its intent on disk.
+  ASSERT_EQ(s.Events("rollback.started").size(), 1u);
+  const json refused = s.Events("rollback.failed")[0];
+  EXPECT_NE(refused["reason"].get<std::string>().find("hook not run"), std::string::npos)
+      << refused.dump();
+  EXPECT_NE(refused["reason"].get<std::string>().find("File too large"), std::string::npos)
+      << refused.dump();
+  EXPECT_EQ(Deploys(s), 1) << "the bad deploy only";
+  EXPECT_GT(s.DaemonMetric("rollbackd_state_write_errors_total{file=\"outbox\"}").value_or(0), 0);
+  EXPECT_GT(s.DaemonMetric("rollbackd_state_write_errors_total{file=\"state\"}").value_or(0), 0);
+
+  // Space again: the decision reaches the state dir, so a restart neither runs the hook nor
+  // decides the same rollback a second time.
+  ASSERT_TRUE(s.WaitRounds(3));
+  s.StopDaemon();
+  ASSERT_TRUE(s.StartDaemon()) << s.daemon().log();
+  ASSERT_TRUE(s.WaitRounds(5));
+  EXPECT_EQ(s.Events("rollback.started").size(), 1u) << s.daemon().log();
+  EXPECT_EQ(s.Events("rollback.failed").size(), 1u);
+  EXPECT_EQ(Deploys(s), 1);
+  EXPECT_EQ(s.ReadJournal().find("\"type\":\"intent\""), std::string::npos) << s.ReadJournal();
+  EXPECT_TRUE(s.daemon().running());
+}
+
 }  // namespace
 }  // namespace rollbackd::it
