@@ -12,6 +12,23 @@
 #include "daemon/io/fd_io.h"
 
 namespace rollbackd {
+
+FileSystem::Read FileSystem::ReadRanges(const std::string& path,
+                                        const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+                                        std::string* out, std::string* error) {
+  std::string text;
+  const Read r = ReadFile(path, &text, error);
+  if (r != Read::kOk) return r;
+  for (const auto& [offset, size] : ranges) {
+    if (offset > text.size() || size > text.size() - offset) {
+      *error = path + ": shorter than expected (" + std::to_string(text.size()) + " bytes)";
+      return Read::kError;
+    }
+    out->append(text, offset, size);
+  }
+  return Read::kOk;
+}
+
 namespace {
 
 class PosixAppendFile : public AppendFile {
@@ -87,6 +104,38 @@ class PosixFileSystem : public FileSystem {
       return Read::kError;
     }
     return Read::kOk;
+  }
+
+  Read ReadRanges(const std::string& path, const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+                  std::string* out, std::string* error) override {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      if (errno == ENOENT) return Read::kNotFound;
+      *error = ErrnoMessage("open " + path);
+      return Read::kError;
+    }
+    bool ok = true;
+    for (const auto& [offset, size] : ranges) {
+      const size_t start = out->size();
+      out->resize(start + size);
+      for (uint64_t done = 0; ok && done < size;) {
+        const ssize_t n =
+            ::pread(fd, out->data() + start + done, size - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          *error = ErrnoMessage("read " + path);
+          ok = false;
+        } else if (n == 0) {
+          *error = path + ": shorter than expected";
+          ok = false;
+        } else {
+          done += static_cast<uint64_t>(n);
+        }
+      }
+      if (!ok) break;
+    }
+    ::close(fd);
+    return ok ? Read::kOk : Read::kError;
   }
 
   bool WriteFileAtomically(const std::string& path, std::string_view content,

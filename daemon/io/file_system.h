@@ -16,6 +16,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace rollbackd {
 
@@ -49,6 +51,12 @@ class FileSystem {
   // could write, a link would point the daemon's writes at any file it can write.
   // The whole file into `out`. kNotFound when it does not exist; kError (and `error`) otherwise.
   virtual Read ReadFile(const std::string& path, std::string* out, std::string* error) = 0;
+  // Appends to `out` the bytes of `path` in each range {offset, size}, in the order given (the
+  // live records of a file being compacted, without reading the rest). kError when a range runs
+  // past the file's end. This default reads the whole file; the real one reads only the ranges.
+  virtual Read ReadRanges(const std::string& path,
+                          const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+                          std::string* out, std::string* error);
   // Replaces `path` with `content` atomically (temp file, fsync, rename, fsync of the folder):
   // a reader, or a restart after a crash, sees the old file or the new one, never a torn one.
   virtual bool WriteFileAtomically(const std::string& path, std::string_view content,

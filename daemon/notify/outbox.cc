@@ -143,8 +143,10 @@ bool Outbox::Add(std::vector<OutboxEntry>* entries, std::string* error) {
     return false;
   }
   file_bytes_ += lines.size();
+  uint64_t offset = file_bytes_ - lines.size();
   for (const auto& [s, size] : added) {  // in the file, synced or not: "done" must follow
-    live_[s] = size;
+    live_[s] = Span{offset, size};
+    offset += size;
     live_bytes_ += size;
   }
   return file_->Sync(error);
@@ -153,7 +155,7 @@ bool Outbox::Add(std::vector<OutboxEntry>* entries, std::string* error) {
 bool Outbox::Remove(uint64_t seq, std::string_view result, std::string* error) {
   auto it = live_.find(seq);
   if (it == live_.end()) return true;
-  live_bytes_ -= it->second;
+  live_bytes_ -= it->second.size;
   live_.erase(it);
   const json r = {{"done", seq}, {"result", result}};
   const std::string line = r.dump() + "\n";
@@ -170,12 +172,33 @@ bool Outbox::Remove(uint64_t seq, std::string_view result, std::string* error) {
 }
 
 bool Outbox::CompactFile(std::string* error) {
-  std::string text;
-  if (fs_.ReadFile(path_, &text, error) != FileSystem::Read::kOk) {
+  // Only the live lines are read, in one pread per run of adjacent ones (the oldest leave first,
+  // so they are mostly one run at the file's end).
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  for (const auto& [seq, span] : live_) {
+    if (!runs.empty() && runs.back().first + runs.back().second == span.offset) {
+      runs.back().second += span.size;
+    } else {
+      runs.emplace_back(span.offset, span.size);
+    }
+  }
+  std::string out;
+  out.reserve(live_bytes_);
+  if (fs_.ReadRanges(path_, runs, &out, error) != FileSystem::Read::kOk) {
     if (error->empty()) *error = path_ + ": missing";
     return false;
   }
-  return Compact(text, error);
+  if (!fs_.WriteFileAtomically(path_, out, error)) return false;
+  auto file = fs_.OpenForAppend(path_, 0600, error);
+  if (!file) return false;
+  file_ = std::move(file);
+  uint64_t offset = 0;
+  for (auto& [seq, span] : live_) {
+    span.offset = offset;
+    offset += span.size;
+  }
+  file_bytes_ = out.size();
+  return true;
 }
 
 bool Outbox::Compact(const std::string& text, std::string* error) {
@@ -194,8 +217,8 @@ bool Outbox::Compact(const std::string& text, std::string* error) {
   live_.clear();
   live_bytes_ = 0;
   for (const auto& [seq, span] : adds) {
+    live_[seq] = Span{out.size(), span.second - span.first};
     out.append(text, span.first, span.second - span.first);
-    live_[seq] = span.second - span.first;
     live_bytes_ += span.second - span.first;
   }
   if (!fs_.WriteFileAtomically(path_, out, error)) return false;

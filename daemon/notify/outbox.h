@@ -6,7 +6,8 @@
 // (delivered, rejected, expired, dropped), written without a sync: losing a "done" record to a
 // crash only means one more delivery of the same notification, with the same id, which receivers
 // deduplicate. At Open, and whenever the file has grown to several times what is still live, it is
-// rewritten with the live records only (temp file, fsync, rename).
+// rewritten with the live records only (temp file, fsync, rename); while running, only those
+// records are read back (their places are known), so a compaction holds at most max_bytes.
 //
 // Not thread-safe; the daemon's loop owns it.
 #ifndef ROLLBACKD_NOTIFY_OUTBOX_H_
@@ -89,7 +90,11 @@ class Outbox {
   std::string path_;
   std::unique_ptr<AppendFile> file_;
   uint64_t next_seq_ = 1;
-  std::map<uint64_t, uint64_t> live_;  // seq -> the size of its "add" line
+  struct Span {
+    uint64_t offset = 0;  // of its "add" line in the file
+    uint64_t size = 0;
+  };
+  std::map<uint64_t, Span> live_;  // seq -> where its "add" line is
   uint64_t live_bytes_ = 0;
   uint64_t file_bytes_ = 0;
   std::vector<OutboxEntry> loaded_;

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "tests/unit/temp_dir.h"
 
@@ -64,6 +66,40 @@ TEST(PosixFileSystemTest, AStateFolderEveryUserCanWriteIsRefused) {
     ASSERT_EQ(::chown(other.c_str(), 4242, 4242), 0);
     EXPECT_FALSE(fs.CheckPrivateDirectory(other, &error));
     EXPECT_NE(error.find("belongs to uid 4242"), std::string::npos) << error;
+  }
+}
+
+// The real ReadRanges (pread) and the default one fakes inherit (the whole file) agree.
+TEST(PosixFileSystemTest, ReadRangesReadsTheRangesInTheirOrderAndRefusesOnePastTheEnd) {
+  testutil::TempDir dir;
+  const std::string path = dir.Write("outbox.jsonl", "0123456789abcdef");
+  class WholeFile : public FileSystem {  // only ReadFile of its own: ReadRanges is the default
+   public:
+    Read ReadFile(const std::string& p, std::string* out, std::string* error) override {
+      return RealFileSystem().ReadFile(p, out, error);
+    }
+    bool WriteFileAtomically(const std::string&, std::string_view, std::string*) override {
+      return false;
+    }
+    std::unique_ptr<AppendFile> OpenForAppend(const std::string&, int, std::string*) override {
+      return nullptr;
+    }
+    bool Rename(const std::string&, const std::string&, std::string*, bool*) override {
+      return false;
+    }
+    bool CreateDirectories(const std::string&, std::string*) override { return false; }
+    std::unique_ptr<FileLock> Lock(const std::string&, std::string*) override { return nullptr; }
+  } whole;
+  for (FileSystem* fs : {&RealFileSystem(), static_cast<FileSystem*>(&whole)}) {
+    std::string out = ">", error;
+    ASSERT_EQ(fs->ReadRanges(path, {{10, 3}, {0, 2}, {15, 1}, {4, 0}}, &out, &error),
+              FileSystem::Read::kOk)
+        << error;
+    EXPECT_EQ(out, ">abc01f");
+    EXPECT_EQ(fs->ReadRanges(path, {{14, 3}}, &out, &error), FileSystem::Read::kError);
+    EXPECT_NE(error.find("shorter than expected"), std::string::npos) << error;
+    EXPECT_EQ(fs->ReadRanges(dir.Path("missing"), {{0, 1}}, &out, &error),
+              FileSystem::Read::kNotFound);
   }
 }
 
