@@ -1,5 +1,6 @@
 #include "daemon/runtime/daemon.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -214,10 +215,14 @@ struct Daemon::Impl : DaemonControl {
     spdlog::info("reloading {}", options.config_path);
     service_manager.Reloading();
     // READY=1 again however the reload ends: the daemon goes on with one configuration or the
-    // other.
+    // other. By then the other one is freed: its memory goes back to the system (glibc keeps it
+    // otherwise, and a reload at 100,000 triggers left the daemon at twice its size).
     struct ReadyAgain {
       Impl* self;
-      ~ReadyAgain() { self->service_manager.Ready(StatusLine(self->engine->Status())); }
+      ~ReadyAgain() {
+        ::malloc_trim(0);
+        self->service_manager.Ready(StatusLine(self->engine->Status()));
+      }
     } ready_again{this};
     auto loaded = LoadConfigSet(options.config_path);
     if (!loaded || !ReloadAllowed(*config, *loaded->config, engine->Status()) ||
