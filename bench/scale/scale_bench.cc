@@ -64,7 +64,7 @@ constexpr char kUsage[] =
     "usage: scale_bench [--services N] [--layout per-service|fanout|both|cluster] [--interval "
     "15s]\n"
     "                   [--scrape-interval 15s] [--rounds 4] [--warmup-rounds 2] [--rate 10]\n"
-    "                   [--out FILE]\n";
+    "                   [--out FILE] [--wrap 'heaptrack -o FILE']\n";
 
 struct Options {
   int services = 1000;
@@ -75,6 +75,9 @@ struct Options {
   int warmup_rounds = 2;
   double rate = 10;  // simulated requests per second, per service
   std::string out;
+  // A program rollbackd runs under, split at spaces (a profiler: "heaptrack -o /tmp/fanout").
+  // Its CPU figures then include the profiler's; its memory profile is the point.
+  std::vector<std::string> wrap;
 };
 
 // "15s", "500ms", "2m".
@@ -140,6 +143,10 @@ std::optional<Options> ParseOptions(int argc, char** argv, std::string* error) {
       ok = *end == '\0' && std::isfinite(o.rate) && o.rate > 0;
     } else if (flag == "--out") {
       o.out = value;
+    } else if (flag == "--wrap") {
+      std::istringstream words(value);
+      for (std::string w; words >> w;) o.wrap.push_back(w);
+      ok = !o.wrap.empty();
     } else {
       *error = "unknown flag " + flag;
       return std::nullopt;
@@ -272,9 +279,12 @@ json RunLayout(const std::string& layout, Fleet& fleet, const Options& o,
   auto metrics = [&] { return Http("GET", url + "/metrics").body; };
 
   const auto started = Clock::now();
-  Process daemon(
-      {ROLLBACKD_BINARY, "run", "--config", d + "/rollbackd.toml", "--log-level", "info"},
-      d + "/rollbackd.log");
+  std::vector<std::string> argv = o.wrap;
+  for (std::string a : {std::string(ROLLBACKD_BINARY), std::string("run"), std::string("--config"),
+                        d + "/rollbackd.toml", std::string("--log-level"), std::string("info")}) {
+    argv.push_back(std::move(a));
+  }
+  Process daemon(std::move(argv), d + "/rollbackd.log");
   auto fail = [&](const std::string& why) {
     std::cerr << layout << ": " << why << "\n--- rollbackd log (tail) ---\n";
     const std::string log = daemon.log();
